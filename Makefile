@@ -1,0 +1,100 @@
+# zkhosts top-level build. Everything lands in build/. Each component adds
+# its own rules in a fragment (<dir>/build.mk) so a change to one part
+# touches one file; this file holds the flags and the shared library of pure
+# code (common/) that both the NSS module and the programs link.
+#
+#   make                 build everything
+#   make check           build and run every test (tests/run-tests)
+#   make check SANITIZE=address,undefined
+#   make install DESTDIR=... PREFIX=/usr
+#   make bench           benchmarks (bench/)
+#   CC=clang make        any C11 compiler; WERROR=0 to allow warnings
+
+CC       ?= cc
+PREFIX   ?= /usr
+DESTDIR  ?=
+WERROR   ?= 1
+SANITIZE ?=
+CFLAGS   ?= -O2 -g
+BUILD    := build
+VERSION  := 0.1.0
+
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+ifeq ($(MULTIARCH),)
+MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
+endif
+LIBDIR     ?= $(PREFIX)/lib/$(MULTIARCH)
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wvla -Wpointer-arith
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+ZKH_CPPFLAGS := -Iinclude -D_GNU_SOURCE -DZKH_VERSION=\"$(VERSION)\"
+ZKH_CFLAGS   := -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -pthread
+ZKH_LDFLAGS  := -pthread
+ifneq ($(SANITIZE),)
+ZKH_CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+ZKH_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+ALL_CFLAGS  = $(ZKH_CPPFLAGS) $(CPPFLAGS) $(ZKH_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(ZKH_LDFLAGS) $(LDFLAGS)
+
+# Remember the flags: a change of compiler or sanitizer rebuilds everything.
+FLAGS_STAMP := $(BUILD)/.flags
+$(shell mkdir -p $(BUILD) && echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' | cmp -s - $(FLAGS_STAMP) || echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' > $(FLAGS_STAMP))
+
+ALL_TARGETS :=
+CHECK_DEPS  :=
+INSTALL_TARGETS :=
+
+.PHONY: all check install bench clean
+all: build-all
+
+# ---- common: pure code shared by module and programs --------------------
+COMMON_SRC := common/names.c common/record.c common/config.c
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+COMMON_LIB := $(BUILD)/libzkhcommon.a
+
+# writer side (links liblmdb): master environment and publisher
+PUBLISH_SRC := common/publish.c
+PUBLISH_OBJ := $(PUBLISH_SRC:%.c=$(BUILD)/obj/%.o)
+PUBLISH_LIB := $(BUILD)/libzkhpublish.a
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(COMMON_LIB): $(COMMON_OBJ)
+	rm -f $@ && $(AR) rcs $@ $^
+$(PUBLISH_LIB): $(PUBLISH_OBJ)
+	rm -f $@ && $(AR) rcs $@ $^
+
+ALL_TARGETS += $(COMMON_LIB) $(PUBLISH_LIB)
+
+# ---- components ---------------------------------------------------------
+-include nss_zk/build.mk
+-include cache-daemon/build.mk
+-include tools/build.mk
+-include docs/build.mk
+-include tests/build.mk
+-include bench/build.mk
+-include packaging/build.mk
+
+build-all: $(ALL_TARGETS)
+
+check: build-all $(CHECK_DEPS)
+	BUILD=$(BUILD) SANITIZE=$(SANITIZE) CC=$(CC) tests/run-tests
+
+install: build-all $(INSTALL_TARGETS)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,112 @@
+/*
+ * config.h - the zkhosts configuration file (/etc/zkhosts.conf).
+ *
+ * Format: `key = value` lines; '#' starts a comment (whole line or after
+ * whitespace); blank lines ignored; surrounding whitespace trimmed. Keys:
+ *
+ *   zookeeper        connect string, optional /chroot (required by daemon
+ *                    and tools, not by the module)
+ *   root             ZooKeeper root of the layout, default /zkhosts
+ *   cache            cache directory, default /var/cache/zkcached
+ *   domain           optional DNS domain: x and x.<domain> both match x
+ *   session_timeout  ms, default 10000 (1000..600000)
+ *   register         NAME [ADDR...]: this host's own ephemeral record
+ *   auth_file        file (mode 0600) holding scheme:credentials
+ *   metrics_file     Prometheus text file written by the daemon
+ *   fsync            yes|no, fsync each snapshot before publishing (no)
+ *   publish_delay    ms the daemon waits to batch changes, default 5
+ *
+ * File path resolution: an explicit path (-c FILE) wins; else the
+ * ZKHOSTS_CONF environment variable (read with secure_getenv, so set-id
+ * programs ignore it); else ZKH_DEFAULT_CONF.
+ */
+#ifndef ZKHOSTS_CONFIG_H
+#define ZKHOSTS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zkhosts/snapshot.h"
+
+#define ZKH_DEFAULT_CONF  "/etc/zkhosts.conf"
+#define ZKH_DEFAULT_ROOT  "/zkhosts"
+#define ZKH_DEFAULT_CACHE "/var/cache/zkcached"
+#define ZKH_DEFAULT_SESSION_TIMEOUT 10000
+#define ZKH_DEFAULT_PUBLISH_DELAY 5
+#define ZKH_PATH_MAX 4096
+
+struct zkh_config {
+	char zookeeper[1024];	/* "" if unset */
+	char root[512];		/* no trailing slash, starts with '/' */
+	char cache[ZKH_PATH_MAX];
+	char domain[ZKH_DOMAIN_MAX + 1];	/* lowercase, "" if unset */
+	int session_timeout;	/* ms */
+	char register_name[ZKH_NAME_MAX + 1];	/* "" if unset */
+	struct zkh_addr register_addrs[ZKH_MAX_ADDRS];
+	size_t register_naddrs;	/* 0: use the default-route interface */
+	char auth_file[ZKH_PATH_MAX];
+	char metrics_file[ZKH_PATH_MAX];
+	bool fsync;
+	int publish_delay;	/* ms */
+};
+
+/* Parsing strictness. */
+enum zkh_config_mode {
+	ZKH_CONFIG_STRICT,	/* daemon, tools: unknown key or bad value is an error */
+	ZKH_CONFIG_MODULE,	/* NSS module: only `cache` matters, the rest is ignored */
+};
+
+/* Where and why parsing failed. */
+struct zkh_config_error {
+	char file[ZKH_PATH_MAX];
+	unsigned line;		/* 0 if not about a line */
+	char key[64];		/* "" if not about a key */
+	char msg[256];
+};
+
+/* Fill `c` with the defaults above. */
+void zkh_config_defaults(struct zkh_config *c);
+
+/*
+ * Parse `len` bytes of config text into `c` (which the caller has filled
+ * with defaults). `file` names the source for error messages. Returns 0,
+ * or -EINVAL with *err describing the first problem (file, line, key,
+ * message). In ZKH_CONFIG_MODULE mode, lines that do not parse and unknown
+ * keys are skipped silently and only `cache` is validated (absolute path).
+ * Pure: no I/O, no allocation; thread-safe on distinct arguments.
+ */
+int zkh_config_parse(const char *text, size_t len, const char *file,
+		     enum zkh_config_mode mode, struct zkh_config *c,
+		     struct zkh_config_error *err);
+
+/*
+ * Pick the config path: `explicit_path` if non-NULL, else
+ * secure_getenv("ZKHOSTS_CONF") if set and non-empty, else ZKH_DEFAULT_CONF.
+ * Returns a pointer to one of those strings (not owned by the caller).
+ */
+const char *zkh_config_path(const char *explicit_path);
+
+/*
+ * Read and parse the file at `path` (defaults first). A missing file is
+ * -ENOENT (callers decide: the module then uses the defaults, the daemon
+ * fails). Other read errors are -errno; parse errors -EINVAL. *err is filled
+ * on every error. Files larger than 1 MiB are refused (-EFBIG). Reads with
+ * open/read only (usable inside the NSS module); allocates nothing.
+ */
+int zkh_config_load(const char *path, enum zkh_config_mode mode,
+		    struct zkh_config *c, struct zkh_config_error *err);
+
+/* Format *err as "FILE:LINE: key 'K': MSG" into out. Returns out. */
+char *zkh_config_strerror(const struct zkh_config_error *err, char *out,
+			  size_t cap);
+
+/*
+ * Enforce what the daemon and tools need beyond syntax: `zookeeper` set.
+ * Returns 0 or -EINVAL with *err filled.
+ */
+int zkh_config_require_zookeeper(const struct zkh_config *c,
+				 const char *file,
+				 struct zkh_config_error *err);
+
+#endif

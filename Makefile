@@ -58,12 +58,12 @@ INSTALL_TARGETS :=
 all: build-all
 
 # ---- common: pure code shared by module and programs --------------------
-COMMON_SRC := common/names.c common/record.c common/config.c
+COMMON_SRC := $(wildcard common/names.c common/record.c common/config.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 COMMON_LIB := $(BUILD)/libzkhcommon.a
 
 # writer side (links liblmdb): master environment and publisher
-PUBLISH_SRC := common/publish.c
+PUBLISH_SRC := $(wildcard common/publish.c)
 PUBLISH_OBJ := $(PUBLISH_SRC:%.c=$(BUILD)/obj/%.o)
 PUBLISH_LIB := $(BUILD)/libzkhpublish.a
 
@@ -71,12 +71,20 @@ $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
+# ZooKeeper-side helpers (link libzookeeper_mt): connect-string resolution,
+# auth file, paths, log routing (zkconn.h) and the status file (status.h)
+ZKLIB_SRC := $(wildcard common/zkconn.c common/status.c)
+ZKLIB_OBJ := $(ZKLIB_SRC:%.c=$(BUILD)/obj/%.o)
+ZK_LIB    := $(BUILD)/libzkhzk.a
+
 $(COMMON_LIB): $(COMMON_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 $(PUBLISH_LIB): $(PUBLISH_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
+$(ZK_LIB): $(ZKLIB_OBJ)
+	rm -f $@ && $(AR) rcs $@ $^
 
-ALL_TARGETS += $(COMMON_LIB) $(PUBLISH_LIB)
+ALL_TARGETS += $(COMMON_LIB) $(PUBLISH_LIB) $(ZK_LIB)
 
 # ---- components ---------------------------------------------------------
 -include nss_zk/build.mk

@@ -10,13 +10,15 @@
 #   make bench           benchmarks (bench/)
 #   CC=clang make        any C11 compiler; WERROR=0 to allow warnings
 
+comma := ,
 CC       ?= cc
 PREFIX   ?= /usr
 DESTDIR  ?=
 WERROR   ?= 1
 SANITIZE ?=
 CFLAGS   ?= -O2 -g
-BUILD    := build
+# Sanitizer builds get their own tree, so they never mix with the plain one.
+BUILD    ?= $(if $(SANITIZE),build/san-$(subst $(comma),-,$(SANITIZE)),build)
 VERSION  := 0.1.0
 
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)

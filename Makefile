@@ -56,8 +56,12 @@ ALL_TARGETS :=
 CHECK_DEPS  :=
 INSTALL_TARGETS :=
 
-.PHONY: all check install bench clean
+.PHONY: all check install bench clean deps
 all: build-all
+
+# Install build and test dependencies (Debian, as root).
+deps:
+	scripts/install-deps
 
 # ---- common: pure code shared by module and programs --------------------
 COMMON_SRC := $(wildcard common/names.c common/record.c common/config.c)

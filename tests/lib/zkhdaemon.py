@@ -1,0 +1,309 @@
+"""zkhdaemon - helpers for tests that run zkcached and resolve through the
+zk NSS module: a private cache directory (under a 0755 mkdtemp parent, as
+the module refuses caches whose parent others can write), a zkhosts.conf,
+zkcached started as a subprocess with its stderr captured to a file,
+lookups through real glibc (`getent -s hosts:zk ...` with
+LD_LIBRARY_PATH=$ZKH_BUILD, and $ZKH_PRELOAD preloaded when the tree is
+built with sanitizers), polling helpers that wait for an outcome with a
+generous deadline (tests assert outcomes, never timings), the status file
+reader, and a tiny test runner (exit 0 pass, 1 fail, 77 skip).
+
+    from zkharness import ZooKeeper
+    from zkhdaemon import Env, run_tests
+    with ZooKeeper() as zk, Env(zk) as env:
+        d = env.daemon()                      # starts build/zkcached -c conf
+        zk.kazoo().create(env.host_path("a"), b"10.0.0.1", makepath=True)
+        env.wait_resolves("a", {"10.0.0.1"})
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+import zkharness
+
+SRC = os.environ.get("ZKH_SRC") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("ZKH_BUILD") or os.path.join(SRC, "build")
+ZKCACHED = os.path.join(BUILD, "zkcached")
+MODULE = os.path.join(BUILD, "libnss_zk.so.2")
+DEFAULT_WAIT = float(os.environ.get("ZKH_WAIT", "30"))
+
+
+class Skip(Exception):
+    """Raise to skip the whole test file (exit 77)."""
+
+
+def require(*paths):
+    """Skip unless ZooKeeper, java and every given build product exist."""
+    if not zkharness.available():
+        raise Skip("ZooKeeper server or java not installed")
+    for p in paths:
+        if not os.path.exists(p):
+            raise Skip("%s not built" % os.path.relpath(p, SRC))
+
+
+def lookup_env(conf=None):
+    """Environment for a foreign program that loads our NSS module."""
+    env = dict(os.environ)
+    env["LD_LIBRARY_PATH"] = BUILD + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
+    if conf:
+        env["ZKHOSTS_CONF"] = conf
+    pre = os.environ.get("ZKH_PRELOAD")
+    if pre:
+        env["LD_PRELOAD"] = pre + (":" + env["LD_PRELOAD"] if env.get("LD_PRELOAD") else "")
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+    else:
+        env.pop("LD_PRELOAD", None)
+    return env
+
+
+def getent(conf, *args):
+    """Run `getent -s hosts:zk ARGS`; return (exit code, stdout)."""
+    r = subprocess.run(["getent", "-s", "hosts:zk"] + list(args), env=lookup_env(conf),
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stdout
+
+
+def resolve(conf, name):
+    """Addresses `getent ahosts NAME` returns through the zk module, as a
+    set of strings (empty set when not found)."""
+    rc, out = getent(conf, "ahosts", name)
+    if rc != 0:
+        return set()
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def reverse(conf, addr):
+    """Names (canonical first) `getent hosts ADDR` returns, or []."""
+    rc, out = getent(conf, "hosts", addr)
+    if rc != 0 or not out.strip():
+        return []
+    return out.split()[1:]
+
+
+def wait_for(pred, what, timeout=DEFAULT_WAIT, interval=0.05):
+    """Poll pred() until it returns a true value (returned); raise
+    AssertionError naming `what` when the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = pred()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out (%ss) waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def read_status(cache):
+    """The daemon's status file as a dict of strings ({} if absent)."""
+    out = {}
+    try:
+        with open(os.path.join(cache, "status")) as f:
+            for line in f:
+                line = line.rstrip("\n")
+                if " " in line:
+                    k, v = line.split(" ", 1)
+                    out[k] = v
+                elif line:
+                    out[line] = ""
+    except FileNotFoundError:
+        pass
+    return out
+
+
+class Daemon:
+    """One build/zkcached process; stderr goes to `log_path`."""
+
+    def __init__(self, conf, log_path, args=(), env=None):
+        self.conf = conf
+        self.log_path = log_path
+        e = dict(os.environ)
+        e.pop("LD_PRELOAD", None)  # the daemon carries its own sanitizer runtime
+        e.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        e["ZKHOSTS_CONF"] = conf
+        if env:
+            e.update(env)
+        self.log_file = open(log_path, "ab")
+        self.proc = subprocess.Popen([ZKCACHED, "-c", conf] + list(args), env=e,
+                                     stdin=subprocess.DEVNULL, stdout=self.log_file,
+                                     stderr=subprocess.STDOUT,
+                                     preexec_fn=zkharness._pdeathsig)
+        zkharness._live.add(self)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def log(self):
+        with open(self.log_path, "r", errors="replace") as f:
+            return f.read()
+
+    def signal(self, sig):
+        if self.alive():
+            self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Send sig and wait for exit; return the exit status."""
+        self.signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("zkcached did not exit within %ss of signal %d" % (timeout, sig))
+        self._done()
+        return rc
+
+    def kill(self):
+        """SIGKILL, like a crash."""
+        return self.stop(signal.SIGKILL)
+
+    def wait(self, timeout=30):
+        rc = self.proc.wait(timeout=timeout)
+        self._done()
+        return rc
+
+    def _done(self):
+        if not self.log_file.closed:
+            self.log_file.close()
+        zkharness._live.discard(self)
+
+    def close(self):
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+        self._done()
+
+
+class Env:
+    """A private test environment: cache dir, config file, daemons."""
+
+    def __init__(self, zk=None, root="/zkhosts", **conf):
+        self.zk = zk
+        self.root = root
+        self.conf_keys = conf
+        self.daemons = []
+
+    def __enter__(self):
+        zkharness._install_handlers()
+        self.dir = tempfile.mkdtemp(prefix="zkh-test-")
+        os.chmod(self.dir, 0o755)
+        self.cache = os.path.join(self.dir, "cache")
+        self.conf = os.path.join(self.dir, "zkhosts.conf")
+        self.write_conf(**self.conf_keys)
+        zkharness._live.add(self)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.dump_logs()
+        self.close()
+        return False
+
+    def write_conf(self, path=None, **keys):
+        """(Re)write the config: zookeeper (from the harness), root, cache,
+        session_timeout=2000, publish_delay=5 unless overridden; a key set
+        to None is left out."""
+        k = {"zookeeper": self.zk.connect_string if self.zk else None,
+             "root": self.root, "cache": self.cache, "session_timeout": 2000}
+        k.update(keys)
+        path = path or self.conf
+        with open(path, "w") as f:
+            f.write("# written by tests/lib/zkhdaemon.py\n")
+            for key, val in k.items():
+                if val is not None:
+                    f.write("%s = %s\n" % (key, val))
+        return path
+
+    def host_path(self, name):
+        return "%s/hosts/%s" % (self.root, name)
+
+    def daemon(self, args=(), env=None, wait_ready=True):
+        """Start zkcached on this env's config; by default wait until its
+        status file exists (the cache is open)."""
+        log = os.path.join(self.dir, "zkcached.%d.log" % len(self.daemons))
+        d = Daemon(self.conf, log, args, env)
+        self.daemons.append(d)
+        if wait_ready:
+            wait_for(lambda: (not d.alive()) or read_status(self.cache).get("pid") == str(d.pid),
+                     "zkcached to write its status")
+            if not d.alive():
+                raise AssertionError("zkcached exited (%s):\n%s" % (d.proc.returncode, d.log()))
+        return d
+
+    def status(self):
+        return read_status(self.cache)
+
+    def resolve(self, name):
+        return resolve(self.conf, name)
+
+    def reverse(self, addr):
+        return reverse(self.conf, addr)
+
+    def wait_resolves(self, name, addrs, timeout=DEFAULT_WAIT):
+        """Wait until NAME resolves to exactly the set `addrs`."""
+        addrs = set(addrs)
+        last = [None]
+
+        def ok():
+            last[0] = self.resolve(name)
+            return last[0] == addrs
+        try:
+            wait_for(ok, "%s to resolve to %s" % (name, sorted(addrs)), timeout)
+        except AssertionError as e:
+            raise AssertionError("%s (last seen %s)" % (e, sorted(last[0] or [])))
+
+    def wait_gone(self, name, timeout=DEFAULT_WAIT):
+        wait_for(lambda: not self.resolve(name), "%s to stop resolving" % name, timeout)
+
+    def wait_status(self, pred, what, timeout=DEFAULT_WAIT):
+        return wait_for(lambda: pred(self.status()), what, timeout)
+
+    def dump_logs(self, tail=80):
+        for d in self.daemons:
+            try:
+                lines = d.log().splitlines()
+            except OSError:
+                continue
+            sys.stderr.write("---- %s (last %d lines) ----\n" % (d.log_path, tail))
+            sys.stderr.write("\n".join(lines[-tail:]) + "\n")
+
+    def close(self):
+        for d in self.daemons:
+            d.close()
+        zkharness._live.discard(self)
+        if os.environ.get("ZKH_KEEP") is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_tests(tests):
+    """Run test functions in order; print PASS/FAIL per test; exit 0 if all
+    passed, 77 if Skip was raised, 1 otherwise."""
+    failed = 0
+    for t in tests:
+        t0 = time.monotonic()
+        try:
+            t()
+        except Skip as e:
+            print("SKIP %s: %s" % (t.__name__, e))
+            zkharness.cleanup_all()
+            sys.exit(77)
+        except Exception:
+            failed += 1
+            print("FAIL %s (%.1fs)" % (t.__name__, time.monotonic() - t0))
+            traceback.print_exc(file=sys.stdout)
+        else:
+            print("PASS %s (%.1fs)" % (t.__name__, time.monotonic() - t0))
+        sys.stdout.flush()
+    zkharness.cleanup_all()
+    sys.exit(1 if failed else 0)

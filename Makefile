@@ -98,6 +98,7 @@ ALL_TARGETS += $(COMMON_LIB) $(PUBLISH_LIB) $(ZK_LIB)
 -include tools/build.mk
 -include docs/build.mk
 -include tests/build.mk
+-include tests/fuzz/build.mk
 -include bench/build.mk
 -include packaging/build.mk
 

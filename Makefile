@@ -56,7 +56,7 @@ ALL_TARGETS :=
 CHECK_DEPS  :=
 INSTALL_TARGETS :=
 
-.PHONY: all check install bench clean deps
+.PHONY: all check install bench clean deps demo
 all: build-all
 
 # Install build and test dependencies (Debian, as root).
@@ -103,6 +103,10 @@ ALL_TARGETS += $(COMMON_LIB) $(PUBLISH_LIB) $(ZK_LIB)
 -include packaging/build.mk
 
 build-all: $(ALL_TARGETS)
+
+# The main job end to end: throwaway ZooKeeper, zkcached, live lookups.
+demo: deps build-all
+	/usr/bin/python3 scripts/demo.py
 
 check: build-all $(CHECK_DEPS)
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) CC=$(CC) tests/run-tests

@@ -398,6 +398,60 @@ static void test_require_zookeeper(void **state)
 	assert_int_equal(zkh_config_require_zookeeper(&cfg, "f.conf", &err), 0);
 }
 
+/* Random text built from config-ish fragments: both modes return 0 or
+ * -EINVAL, never crash, and always leave terminated strings. */
+static void test_parse_random(void **state)
+{
+	static const char *frag[] = {
+		"cache", "root", "zookeeper", "register", "domain", "fsync",
+		"session_timeout", "publish_delay", " = ", "=", "#", " ", "\t",
+		"\n", "\r", "/", "//", "a", "A.b", "..", "1.2.3.4", "::1", ",",
+		"10000", "-", "\0", "\x01", "\xff", "yes", "\n\n",
+	};
+	static char text[4096];
+	unsigned seed = 99;
+
+	(void)state;
+	for (int iter = 0; iter < 5000; iter++) {
+		size_t o = 0, n = (size_t)(rand_r(&seed) % 60);
+
+		for (size_t k = 0; k < n; k++) {
+			const char *f = frag[rand_r(&seed) %
+					     (sizeof(frag) / sizeof(frag[0]))];
+			size_t fl = strlen(f) ? strlen(f) : 1; /* "\0" */
+
+			if (o + fl >= sizeof(text))
+				break;
+			memcpy(text + o, f, fl);
+			o += fl;
+		}
+		for (int mode = 0; mode < 2; mode++) {
+			int rc;
+
+			zkh_config_defaults(&cfg);
+			rc = zkh_config_parse(text, o, "r.conf",
+					      mode ? ZKH_CONFIG_MODULE
+						   : ZKH_CONFIG_STRICT,
+					      &cfg, &err);
+			assert_true(rc == 0 || rc == -EINVAL);
+			assert_true(memchr(cfg.cache, 0, sizeof(cfg.cache)));
+			assert_true(memchr(cfg.root, 0, sizeof(cfg.root)));
+			assert_true(memchr(cfg.domain, 0, sizeof(cfg.domain)));
+			assert_true(cfg.cache[0] == '/');
+			assert_true(cfg.register_naddrs <= ZKH_MAX_ADDRS);
+			if (rc != 0) {
+				char msg[1024];
+
+				assert_true(memchr(err.msg, 0, sizeof(err.msg)));
+				assert_true(memchr(err.key, 0, sizeof(err.key)));
+				assert_true(err.line >= 1);
+				zkh_config_strerror(&err, msg, sizeof(msg));
+				assert_true(strlen(msg) < sizeof(msg));
+			}
+		}
+	}
+}
+
 /* ---- files ---------------------------------------------------------- */
 
 static char tmpdir[64];
@@ -526,6 +580,12 @@ static void test_load_long_lines(void **state)
 	/* the module skips it and still finds cache on line 3 */
 	assert_int_equal(zkh_config_load(path, ZKH_CONFIG_MODULE, &cfg, &err), 0);
 	assert_string_equal(cfg.cache, "/after");
+	/* line numbers stay exact past a skipped long line */
+	memcpy(text + o, "\ncache = rel\n", 14);
+	write_file(path, text, o + 14);
+	assert_int_equal(zkh_config_load(path, ZKH_CONFIG_MODULE, &cfg, &err),
+			 -EINVAL);
+	assert_int_equal(err.line, 5);
 	/* the same through zkh_config_parse */
 	zkh_config_defaults(&cfg);
 	assert_int_equal(zkh_config_parse(text, o, "t", ZKH_CONFIG_STRICT, &cfg,
@@ -619,6 +679,7 @@ int main(void)
 		cmocka_unit_test(test_module_mode),
 		cmocka_unit_test(test_strerror),
 		cmocka_unit_test(test_require_zookeeper),
+		cmocka_unit_test(test_parse_random),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_load_long_lines),

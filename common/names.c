@@ -16,6 +16,17 @@
  *    text (inet_pton AF_INET6, at most 45 characters, no zone id). The
  *    unspecified addresses 0.0.0.0 and :: are rejected: they name no host.
  *    Every other address (loopback, multicast, broadcast) is accepted.
+ *  - in an address list, separators are ',' and ASCII whitespace; any other
+ *    byte below 0x20 (NUL included) or DEL also separates tokens and is
+ *    counted in nul_bytes; bytes >= 0x80 belong to tokens (which are then
+ *    invalid). A repeat of a kept address counts as a duplicate even past
+ *    the cap; distinct valid addresses past the cap count in over_cap
+ *    (repeats among those dropped ones are not detected: nothing is kept
+ *    to compare them with). first_invalid shows bytes 0x21..0x7e as they
+ *    are and others as \xHH, cut at a whole piece and ended with "..."
+ *    when it does not fit.
+ *  - formatting uses inet_ntop, so text matches what getent and Python
+ *    print (lowercase, RFC 5952 compression, ::ffff:a.b.c.d).
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -8,6 +8,11 @@
  * dependence on host byte order), and accept only the one canonical form.
  * A record stores its name as written minus the optional trailing dot
  * (which carries no meaning), so name_len is always 1..ZKH_NAME_MAX.
+ * Decoders do not look for repeated addresses (the encoder refuses them,
+ * and a repeat read back is harmless); zkh_revval_encode reports a too
+ * small buffer as -EINVAL, as its contract says. Truncating a reverse
+ * value can leave a shorter valid name (the format has no length field):
+ * LMDB hands back whole values, so that is not a risk in practice.
  * Pure: no allocation, no logging, no global state, no locale.
  */
 #include <errno.h>

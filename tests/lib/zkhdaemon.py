@@ -148,13 +148,13 @@ class Daemon:
         with open(self.log_path, "r", errors="replace") as f:
             return f.read()
 
-    def signal(self, sig):
+    def send(self, sig):
         if self.alive():
             self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         """Send sig and wait for exit; return the exit status."""
-        self.signal(sig)
+        self.send(sig)
         try:
             rc = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

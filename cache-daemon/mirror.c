@@ -1,0 +1,525 @@
+/*
+ * mirror.c - the tree mirror: what zkcached knows of <root>/hosts, kept in
+ * step with ZooKeeper by one-shot watches and turned into changes for the
+ * publisher (batch.c).
+ *
+ * A table (hash by znode name, exactly as in ZooKeeper) holds one entry per
+ * child: its czxid/mzxid as last read and whether it was valid. A new
+ * session lists the children with a child watch and reads every node with
+ * a data watch, at most ZKD_MAX_INFLIGHT at a time; when all reads are in,
+ * records the master holds that were not seen are swept and the snapshot
+ * is published as synced. Later, a child event re-lists (new names are
+ * read, missing ones removed), a data event re-reads one node, a delete
+ * event removes it. A node deleted and re-created reads back with a new
+ * czxid: we compare czxid/mzxid, never the version. Reads lost to a
+ * connection loss are retried after the same session reconnects, with one
+ * more listing. An invalid name or data is skipped with one log line per
+ * znode and change (a re-read of the same mzxid stays quiet) and counted.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zkcached.h"
+
+enum node_kind { NK_NEW, NK_VALID, NK_BAD_NAME, NK_BAD_DATA };
+
+struct zkd_node {
+	struct zkd_node *hnext;	/* hash chain */
+	struct zkd_node *qnext;	/* fetch queue */
+	uint64_t czxid, mzxid;
+	uint32_t list_stamp;	/* listing that last showed it */
+	uint32_t read_epoch;	/* full-sync epoch of its last read */
+	uint8_t kind;
+	bool queued, inflight, refetch, removed;
+	char name[];
+};
+
+static uint32_t list_stamp_now;
+
+static size_t hash_name(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return (size_t)h;
+}
+
+static struct zkd_node *lookup(const struct zkd_mirror *m, const char *name)
+{
+	struct zkd_node *n = m->buckets[hash_name(name) % m->nbuckets];
+	for (; n; n = n->hnext)
+		if (strcmp(n->name, name) == 0)
+			return n;
+	return NULL;
+}
+
+static void grow(struct zkd_mirror *m)
+{
+	size_t nb = m->nbuckets * 2;
+	struct zkd_node **b = calloc(nb, sizeof *b);
+	if (!b)
+		return;		/* longer chains, still correct */
+	for (size_t i = 0; i < m->nbuckets; i++) {
+		struct zkd_node *n = m->buckets[i];
+		while (n) {
+			struct zkd_node *next = n->hnext;
+			size_t k = hash_name(n->name) % nb;
+			n->hnext = b[k];
+			b[k] = n;
+			n = next;
+		}
+	}
+	free(m->buckets);
+	m->buckets = b;
+	m->nbuckets = nb;
+}
+
+static struct zkd_node *add(struct zkd_mirror *m, const char *name)
+{
+	size_t len = strlen(name);
+	struct zkd_node *n = calloc(1, sizeof *n + len + 1);
+	if (!n)
+		return NULL;
+	memcpy(n->name, name, len + 1);
+	if (m->count >= m->nbuckets)
+		grow(m);
+	size_t k = hash_name(name) % m->nbuckets;
+	n->hnext = m->buckets[k];
+	m->buckets[k] = n;
+	m->count++;
+	return n;
+}
+
+static void set_kind(struct zkd *d, struct zkd_node *n, enum node_kind k)
+{
+	bool was_bad = n->kind == NK_BAD_NAME || n->kind == NK_BAD_DATA;
+	bool bad = k == NK_BAD_NAME || k == NK_BAD_DATA;
+	if (was_bad && !bad)
+		d->m.skipped--;
+	else if (!was_bad && bad)
+		d->m.skipped++;
+	if (was_bad != bad)
+		d->status_dirty = true;
+	n->kind = (uint8_t)k;
+}
+
+/* Unlink from the table; withdraw its record; free unless the fetch queue
+ * still points at it (then the pump frees it). */
+static void remove_node(struct zkd *d, struct zkd_node *n)
+{
+	struct zkd_mirror *m = &d->m;
+	struct zkd_node **pp = &m->buckets[hash_name(n->name) % m->nbuckets];
+	while (*pp && *pp != n)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = n->hnext;
+	m->count--;
+	if (n->kind == NK_VALID)
+		batch_delete(d, n->name);
+	set_kind(d, n, NK_NEW);
+	n->removed = true;
+	if (!n->queued)
+		free(n);
+}
+
+static void enqueue(struct zkd_mirror *m, struct zkd_node *n)
+{
+	if (n->queued)
+		return;
+	if (n->inflight) {
+		n->refetch = true;
+		return;
+	}
+	n->queued = true;
+	n->qnext = NULL;
+	if (m->fq_tail)
+		m->fq_tail->qnext = n;
+	else
+		m->fq_head = n;
+	m->fq_tail = n;
+}
+
+static bool host_path(const struct zkd *d, const char *name, char *out,
+		      size_t cap)
+{
+	int n = snprintf(out, cap, "%s/%s", d->m.hosts, name);
+	return n > 0 && (size_t)n < cap;
+}
+
+const char *mirror_name_of(const struct zkd *d, const char *path)
+{
+	size_t hl = strlen(d->m.hosts);
+	if (!path || strncmp(path, d->m.hosts, hl) != 0 || path[hl] != '/')
+		return NULL;
+	const char *name = path + hl + 1;
+	return *name && !strchr(name, '/') ? name : NULL;
+}
+
+int mirror_init(struct zkd *d)
+{
+	struct zkd_mirror *m = &d->m;
+	char rel[ZKD_PATH_CAP];
+
+	m->nbuckets = 1024;
+	m->buckets = calloc(m->nbuckets, sizeof *m->buckets);
+	if (!m->buckets)
+		return -ENOMEM;
+	/* root "/" would give "//hosts"; treat it as "" */
+	const char *root = strcmp(d->cfg.root, "/") == 0 ? "" : d->cfg.root;
+	if ((size_t)snprintf(m->root, sizeof m->root, "%s%s", d->s.chroot, root) >= sizeof m->root)
+		return -ENAMETOOLONG;
+	if ((size_t)snprintf(rel, sizeof rel, "%s/hosts", m->root) >= sizeof rel)
+		return -ENAMETOOLONG;
+	memcpy(m->hosts, rel, sizeof rel);
+	if ((size_t)snprintf(m->boot, sizeof m->boot, "%s/boot", m->root) >= sizeof m->boot)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+void mirror_free(struct zkd *d)
+{
+	struct zkd_mirror *m = &d->m;
+	struct zkd_node *q = m->fq_head;
+	while (q) {		/* removed nodes live only in the queue */
+		struct zkd_node *next = q->qnext;
+		if (q->removed)
+			free(q);
+		else
+			q->queued = false;
+		q = next;
+	}
+	m->fq_head = m->fq_tail = NULL;
+	for (size_t i = 0; m->buckets && i < m->nbuckets; i++) {
+		struct zkd_node *n = m->buckets[i];
+		while (n) {
+			struct zkd_node *next = n->hnext;
+			free(n);
+			n = next;
+		}
+	}
+	free(m->buckets);
+	m->buckets = NULL;
+}
+
+static void list_children(struct zkd *d)
+{
+	struct zkd_mirror *m = &d->m;
+	if (!session_usable(d)) {
+		m->relist_wanted = true;
+		return;
+	}
+	if (m->list_inflight) {
+		m->relist_wanted = true;
+		return;
+	}
+	m->relist_wanted = false;
+	m->list_inflight = true;
+	zkio_list(d, m->hosts);
+}
+
+/* Create every missing node of <chroot><root>, hosts and boot (in order;
+ * ZooKeeper answers a session's requests in order, so the listing that
+ * follows sees them). */
+static void ensure_layout(struct zkd *d)
+{
+	char p[ZKD_PATH_CAP];
+	const char *r = d->m.root;
+	for (const char *s = strchr(r + 1, '/'); ; s = strchr(s + 1, '/')) {
+		size_t n = s ? (size_t)(s - r) : strlen(r);
+		if (n > 0) {
+			memcpy(p, r, n);
+			p[n] = '\0';
+			zkio_create(d, p, "", ZOO_PERSISTENT, TAG_ENSURE);
+		}
+		if (!s)
+			break;
+	}
+	zkio_create(d, d->m.hosts, "", ZOO_PERSISTENT, TAG_ENSURE);
+	zkio_create(d, d->m.boot, "", ZOO_PERSISTENT, TAG_ENSURE);
+}
+
+void mirror_on_ensure(struct zkd *d, const struct zkd_event *e)
+{
+	(void)d;
+	if (e->rc == ZOK)
+		zkd_log(ZKH_LOG_INFO, "created %s", e->path);
+	else if (e->rc != ZNODEEXISTS && e->rc != ZCONNECTIONLOSS &&
+		 e->rc != ZOPERATIONTIMEOUT)
+		zkd_log(ZKH_LOG_WARN, "cannot create %s: %s", e->path, zerror(e->rc));
+}
+
+void mirror_start_full_sync(struct zkd *d)
+{
+	struct zkd_mirror *m = &d->m;
+
+	m->epoch++;
+	m->full_sync = true;
+	m->synced = false;
+	m->inflight = 0;
+	m->list_inflight = false;
+	m->relist_wanted = false;
+	m->sync_started_ms = zkd_now_ms();
+	m->list_retry = false;
+	m->synced_listing = false;
+	/* requests of the old handle are gone: forget their flags */
+	for (size_t i = 0; i < m->nbuckets; i++)
+		for (struct zkd_node *n = m->buckets[i]; n; n = n->hnext)
+			n->inflight = n->refetch = false;
+	if (session_usable(d))
+		ensure_layout(d);
+	list_children(d);
+}
+
+void mirror_on_reconnect(struct zkd *d)
+{
+	if (d->m.full_sync && d->m.list_inflight)
+		return;		/* the listing itself will be retried */
+	list_children(d);
+	mirror_pump(d);
+}
+
+/* Everything of the full sync is in: sweep and publish. */
+static int collect_stale(const char *name, size_t len, uint64_t czxid, void *arg)
+{
+	struct zkd *d = arg;
+	char buf[ZKH_NAME_MAX + 1];
+	(void)czxid;
+	if (len > ZKH_NAME_MAX)
+		return 0;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	struct zkd_node *n = lookup(&d->m, buf);
+	if (!n || n->kind != NK_VALID) {
+		/* deferred: batch_delete does not touch the master now */
+		if (batch_delete(d, buf))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void check_sync_done(struct zkd *d)
+{
+	struct zkd_mirror *m = &d->m;
+
+	if (!m->full_sync || m->list_inflight || m->relist_wanted ||
+	    m->list_retry || m->fq_head || m->inflight || !session_usable(d))
+		return;
+	if (m->epoch == 0 || !m->synced_listing)
+		return;
+	/* Records the master holds that ZooKeeper no longer has (deleted while
+	 * we were away) go now. Pending changes first, so the sweep sees the
+	 * master as it will be. */
+	size_t before = 0;
+	int rc = batch_apply_now(d);
+	if (rc == 0)
+		rc = zkh_pub_foreach(d->pub, collect_stale, d);
+	if (rc)
+		zkd_log(ZKH_LOG_ERR, "sweep of vanished records failed: %s", strerror(rc < 0 ? -rc : rc));
+	m->full_sync = false;
+	m->synced = true;
+	m->last_sync_us = zkd_realtime_us();
+	zkd_log(ZKH_LOG_INFO, "full sync done in %" PRIu64 " ms: %zu nodes, %" PRIu64
+		" skipped as invalid, %zu vanished records removed",
+		zkd_now_ms() - m->sync_started_ms, m->count, m->skipped, d->b.n - before);
+	session_set_state(d, ZST_CONNECTED);
+	batch_request_publish(d);
+}
+
+void mirror_on_children(struct zkd *d, struct zkd_event *e)
+{
+	struct zkd_mirror *m = &d->m;
+
+	m->list_inflight = false;
+	if (e->rc == ZNONODE) {
+		/* <root>/hosts vanished (or never was): make it, list again */
+		if (session_usable(d)) {
+			ensure_layout(d);
+			m->relist_wanted = true;
+		}
+	} else if (e->rc == ZCONNECTIONLOSS || e->rc == ZOPERATIONTIMEOUT ||
+		   e->rc == ZINVALIDSTATE) {
+		m->relist_wanted = true;	/* again after reconnect */
+		return;
+	} else if (e->rc != ZOK) {
+		zkd_log(ZKH_LOG_ERR, "cannot list %s: %s", m->hosts, zerror(e->rc));
+		report_error(d, "cannot list %s: %s", m->hosts, zerror(e->rc));
+		m->relist_wanted = true;
+		return;
+	} else {
+		list_stamp_now++;
+		for (size_t i = 0; i < e->nnames; i++) {
+			const char *name = e->names[i];
+			struct zkd_node *n = lookup(m, name);
+			if (!n) {
+				n = add(m, name);
+				if (!n) {
+					evq_push(&d->q, NULL);
+					continue;
+				}
+				const char *why = zkh_name_problem(name, strlen(name));
+				if (why) {
+					char shown[80];
+					size_t l = strlen(name);
+					snprintf(shown, sizeof shown, "%.60s%s", name, l > 60 ? "..." : "");
+					zkd_log(ZKH_LOG_WARN, "skipping %s/%s: not a valid host name (%s, %zu bytes)",
+						m->hosts, shown, why, l);
+					set_kind(d, n, NK_BAD_NAME);
+				}
+			}
+			n->list_stamp = list_stamp_now;
+			if (n->kind == NK_BAD_NAME)
+				continue;
+			if (n->kind == NK_NEW || (m->full_sync && n->read_epoch != m->epoch))
+				enqueue(m, n);
+		}
+		/* names no longer listed were deleted */
+		for (size_t i = 0; i < m->nbuckets; i++) {
+			struct zkd_node *n = m->buckets[i];
+			while (n) {
+				struct zkd_node *next = n->hnext;
+				if (n->list_stamp != list_stamp_now)
+					remove_node(d, n);
+				n = next;
+			}
+		}
+		if (m->full_sync)
+			m->synced_listing = true;
+	}
+	if (m->relist_wanted)
+		list_children(d);
+	mirror_pump(d);
+	check_sync_done(d);
+}
+
+static void describe_bad_data(const struct zkd_event *e,
+			      const struct zkh_addrlist_report *rep,
+			      char *out, size_t cap)
+{
+	if (e->data_len <= 0)
+		snprintf(out, cap, "empty data");
+	else if (rep->first_invalid[0])
+		snprintf(out, cap, "no valid address in %d bytes of data (first bad token '%s'%s)",
+			 e->data_len, rep->first_invalid,
+			 rep->nul_bytes ? ", binary bytes" : "");
+	else
+		snprintf(out, cap, "no valid address in %d bytes of data%s", e->data_len,
+			 rep->nul_bytes ? " (binary bytes)" : "");
+}
+
+void mirror_on_data(struct zkd *d, struct zkd_event *e)
+{
+	struct zkd_mirror *m = &d->m;
+	struct zkh_addr addrs[ZKH_MAX_ADDRS];
+	struct zkh_addrlist_report rep;
+	char why[200];
+
+	if (m->inflight)
+		m->inflight--;
+	const char *name = mirror_name_of(d, e->path);
+	struct zkd_node *n = name ? lookup(m, name) : NULL;
+	if (!n)
+		goto out;	/* removed meanwhile; a listing will tell */
+	n->inflight = false;
+	if (e->rc == ZNONODE) {
+		remove_node(d, n);
+		goto out;
+	}
+	if (e->rc == ZCONNECTIONLOSS || e->rc == ZOPERATIONTIMEOUT ||
+	    e->rc == ZINVALIDSTATE) {
+		enqueue(m, n);	/* sent again once reconnected */
+		goto out;
+	}
+	if (e->rc != ZOK || !e->has_stat) {
+		if (n->kind != NK_BAD_DATA)
+			zkd_log(ZKH_LOG_WARN, "skipping %s: cannot read it: %s",
+				e->path, zerror(e->rc));
+		if (n->kind == NK_VALID)
+			batch_delete(d, n->name);
+		set_kind(d, n, NK_BAD_DATA);
+		n->read_epoch = m->epoch;
+		goto out;
+	}
+	n->read_epoch = m->epoch;
+	uint64_t czxid = (uint64_t)e->stat.czxid, mzxid = (uint64_t)e->stat.mzxid;
+	if (n->kind != NK_NEW && n->czxid == czxid && n->mzxid == mzxid)
+		goto out;	/* same version as before: nothing to do */
+	n->czxid = czxid;
+	n->mzxid = mzxid;
+	size_t na = zkh_addrlist_parse(e->data ? e->data : "", (size_t)(e->data_len > 0 ? e->data_len : 0),
+				       addrs, ZKH_MAX_ADDRS, &rep);
+	if (na == 0) {
+		describe_bad_data(e, &rep, why, sizeof why);
+		zkd_log(ZKH_LOG_WARN, "skipping %s: %s", e->path, why);
+		if (n->kind == NK_VALID)
+			batch_delete(d, n->name);
+		set_kind(d, n, NK_BAD_DATA);
+		goto out;
+	}
+	if (rep.invalid || rep.over_cap)
+		zkd_log(ZKH_LOG_WARN, "%s: kept %zu addresses, dropped %u invalid token%s%s%s%s and %u past the cap of %d",
+			e->path, na, rep.invalid, rep.invalid == 1 ? "" : "s",
+			rep.first_invalid[0] ? " (first '" : "", rep.first_invalid,
+			rep.first_invalid[0] ? "')" : "", rep.over_cap, ZKH_MAX_ADDRS);
+	if (batch_upsert(d, n->name, czxid, addrs, na)) {
+		evq_push(&d->q, NULL);	/* out of memory: resync later */
+		goto out;
+	}
+	set_kind(d, n, NK_VALID);
+out:
+	if (n && !n->removed && n->refetch) {
+		n->refetch = false;
+		enqueue(m, n);
+	}
+	mirror_pump(d);
+	check_sync_done(d);
+}
+
+void mirror_on_watch(struct zkd *d, const struct zkd_event *e)
+{
+	struct zkd_mirror *m = &d->m;
+	const char *name = mirror_name_of(d, e->path);
+
+	if (e->type == ZOO_CHILD_EVENT) {
+		if (e->path && strcmp(e->path, m->hosts) == 0)
+			list_children(d);
+	} else if (e->type == ZOO_CHANGED_EVENT) {
+		struct zkd_node *n = name ? lookup(m, name) : NULL;
+		if (n && n->kind != NK_BAD_NAME)
+			enqueue(m, n);
+	} else if (e->type == ZOO_DELETED_EVENT) {
+		struct zkd_node *n = name ? lookup(m, name) : NULL;
+		if (n)
+			remove_node(d, n);
+		else if (e->path && strcmp(e->path, m->hosts) == 0)
+			list_children(d);	/* ZNONODE: recreate */
+	}
+	if (name && e->type != ZOO_NOTWATCHING_EVENT)
+		register_on_node_event(d, name);
+	mirror_pump(d);
+	check_sync_done(d);
+}
+
+void mirror_pump(struct zkd *d)
+{
+	struct zkd_mirror *m = &d->m;
+	char path[ZKD_PATH_CAP];
+
+	while (session_usable(d) && m->inflight < ZKD_MAX_INFLIGHT && m->fq_head) {
+		struct zkd_node *n = m->fq_head;
+		m->fq_head = n->qnext;
+		if (!m->fq_head)
+			m->fq_tail = NULL;
+		n->queued = false;
+		if (n->removed) {
+			free(n);
+			continue;
+		}
+		if (!host_path(d, n->name, path, sizeof path))
+			continue;	/* cannot happen: valid names are short */
+		n->inflight = true;
+		m->inflight++;
+		zkio_get_data(d, path);
+	}
+}

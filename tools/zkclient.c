@@ -1,0 +1,686 @@
+/*
+ * zkclient.c - the ZooKeeper client layer of zkbarrier and zkhostctl
+ * (contract: tools/zkclient.h). Calls go through the asynchronous API and
+ * are awaited on a condition variable with a deadline, so no command can
+ * hang longer than its --timeout, whatever the network does. A call that
+ * is given up keeps its (heap) context alive until the client library
+ * completes it (at the latest inside zookeeper_close), so a late
+ * completion never writes into a dead stack frame.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zkhosts/zkconn.h"
+#include "zkclient.h"
+
+#define RESOLVE_RETRY_MS 1000
+
+int64_t zkc_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t zkc_deadline(double seconds)
+{
+	if (seconds < 0)
+		return ZKC_FOREVER;
+	return zkc_now_ms() + (int64_t)llround(seconds * 1000.0);
+}
+
+int zkc_parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v < 0 || v > 1e6)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Wait on z->cond until the deadline; caller holds z->lock. */
+static int cond_wait_until(struct zkc *z, int64_t deadline)
+{
+	struct timespec ts;
+
+	if (deadline == ZKC_FOREVER)
+		return pthread_cond_wait(&z->cond, &z->lock) ? -EINVAL : 0;
+	ts.tv_sec = deadline / 1000;
+	ts.tv_nsec = (long)(deadline % 1000) * 1000000;
+	return pthread_cond_timedwait(&z->cond, &z->lock, &ts) == ETIMEDOUT ?
+		-ETIMEDOUT : 0;
+}
+
+/* ---- session watcher ---------------------------------------------------- */
+
+static void watcher(zhandle_t *zh, int type, int state, const char *path,
+		    void *ctx)
+{
+	struct zkc *z = ctx;
+
+	(void)zh;
+	(void)path;
+	pthread_mutex_lock(&z->lock);
+	if (type == ZOO_SESSION_EVENT) {
+		z->state = state;
+		if (state == ZOO_EXPIRED_SESSION_STATE)
+			z->expired = true;
+		else if (state == ZOO_AUTH_FAILED_STATE)
+			z->auth_failed = true;
+		else if (state == ZOO_CONNECTED_STATE)
+			z->ever_connected = true;
+	}
+	z->events++;
+	pthread_cond_broadcast(&z->cond);
+	pthread_mutex_unlock(&z->lock);
+}
+
+uint64_t zkc_events(struct zkc *z)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&z->lock);
+	n = z->events;
+	pthread_mutex_unlock(&z->lock);
+	return n;
+}
+
+int zkc_wait_event(struct zkc *z, uint64_t seen, int64_t deadline)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&z->lock);
+	while (z->events == seen && rc == 0)
+		rc = cond_wait_until(z, deadline);
+	if (z->events != seen)
+		rc = 0;
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
+bool zkc_session_expired(struct zkc *z)
+{
+	bool e;
+
+	pthread_mutex_lock(&z->lock);
+	e = z->expired;
+	pthread_mutex_unlock(&z->lock);
+	return e;
+}
+
+bool zkc_ever_connected(struct zkc *z)
+{
+	bool e;
+
+	pthread_mutex_lock(&z->lock);
+	e = z->ever_connected;
+	pthread_mutex_unlock(&z->lock);
+	return e;
+}
+
+/* ---- config, logging ------------------------------------------------------ */
+
+static const char *log_prog = "zkhosts";
+static bool log_verbose;
+
+static void tool_logger(enum zkh_log_level level, const char *line)
+{
+	if (log_verbose || level <= ZKH_LOG_ERR)
+		fprintf(stderr, "%s: zookeeper: %s\n", log_prog, line);
+}
+
+void zkc_route_log(const char *prog, bool verbose)
+{
+	log_prog = prog;
+	log_verbose = verbose;
+	/* Without -v the client's chatter (a line per failed connection
+	 * attempt) is suppressed: our own messages say what went wrong. */
+	zkh_zk_route_log(tool_logger,
+			 verbose ? ZKH_LOG_INFO : (enum zkh_log_level)0);
+}
+
+int zkc_init(struct zkc *z, const char *explicit_path, bool need_zk,
+	     bool missing_ok)
+{
+	struct zkh_config_error cerr;
+	pthread_condattr_t attr;
+	const char *path;
+	int rc;
+
+	memset(z, 0, sizeof(*z));
+	pthread_mutex_init(&z->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&z->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	path = zkh_config_path(explicit_path);
+	snprintf(z->conf_path, sizeof(z->conf_path), "%s", path);
+	memset(&cerr, 0, sizeof(cerr));
+	rc = zkh_config_load(path, ZKH_CONFIG_STRICT, &z->cfg, &cerr);
+	if (rc == -ENOENT && missing_ok && !explicit_path) {
+		zkh_config_defaults(&z->cfg);
+		rc = 0;
+	}
+	if (rc == 0 && need_zk)
+		rc = zkh_config_require_zookeeper(&z->cfg, path, &cerr);
+	if (rc < 0) {
+		char msg[ZKH_PATH_MAX + 512];
+
+		if (rc == -ENOENT && cerr.msg[0] == '\0')
+			snprintf(msg, sizeof(msg), "%s: no such file", path);
+		else
+			zkh_config_strerror(&cerr, msg, sizeof(msg));
+		snprintf(z->err, sizeof(z->err), "config: %s", msg);
+	}
+	return rc;
+}
+
+/* ---- connecting ------------------------------------------------------------ */
+
+struct op {
+	struct zkc *z;
+	int refs;		/* waiter + completion; under z->lock */
+	bool done;
+	int rc;
+	char *data;		/* get: copy of the value */
+	int data_len;
+	struct Stat st;
+	struct String_vector strings;
+};
+
+static struct op *op_new(struct zkc *z)
+{
+	struct op *o = calloc(1, sizeof(*o));
+
+	if (o) {
+		o->z = z;
+		o->refs = 2;
+		o->rc = ZSYSTEMERROR;
+	}
+	return o;
+}
+
+static void op_free(struct op *o)
+{
+	free(o->data);
+	deallocate_String_vector(&o->strings);
+	free(o);
+}
+
+/* Drop one reference; caller holds z->lock. */
+static void op_unref_locked(struct op *o)
+{
+	if (--o->refs == 0)
+		op_free(o);
+}
+
+/* Completion side: record rc, wake the waiter, drop its reference. */
+static void op_finish(struct op *o, int rc)
+{
+	struct zkc *z = o->z;
+
+	pthread_mutex_lock(&z->lock);
+	o->rc = rc;
+	o->done = true;
+	pthread_cond_broadcast(&z->cond);
+	op_unref_locked(o);
+	pthread_mutex_unlock(&z->lock);
+}
+
+/*
+ * Waiter side: wait for the op (or the deadline), then drop the waiter's
+ * reference. If the submit itself failed (`submit_rc` != ZOK) the
+ * completion never runs, so both references go here. On success the op
+ * stays valid for the caller until op_release.
+ */
+static int op_await(struct zkc *z, struct op *o, int submit_rc,
+		    int64_t deadline)
+{
+	int rc;
+
+	pthread_mutex_lock(&z->lock);
+	if (submit_rc != ZOK) {
+		o->refs = 1;
+		o->done = true;
+		o->rc = submit_rc;
+	}
+	while (!o->done)
+		if (cond_wait_until(z, deadline) == -ETIMEDOUT)
+			break;
+	rc = o->done ? o->rc : ZOPERATIONTIMEOUT;
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
+static void op_release(struct zkc *z, struct op *o)
+{
+	pthread_mutex_lock(&z->lock);
+	op_unref_locked(o);
+	pthread_mutex_unlock(&z->lock);
+}
+
+static void void_done(int rc, const void *data)
+{
+	op_finish((struct op *)data, rc);
+}
+
+static void auth_done(int rc, const void *data)
+{
+	op_finish((struct op *)data, rc);
+}
+
+/* Resolve the connect string, retrying unresolvable hosts until the
+ * deadline (in a booting cluster the ensemble's names may come late). */
+static int resolve_until(struct zkc *z, char *out, size_t cap,
+			 int64_t deadline)
+{
+	char bad[256];
+	int rc;
+
+	for (;;) {
+		rc = zkh_zk_resolve(z->cfg.zookeeper, out, cap, bad,
+				    sizeof(bad));
+		if (rc == 0)
+			return 0;
+		if (rc == -EINVAL) {
+			snprintf(z->err, sizeof(z->err),
+				 "config: %s: key 'zookeeper': bad entry '%s' "
+				 "(want host[:port] or [ipv6]:port, comma "
+				 "separated, optional /chroot)", z->conf_path,
+				 bad);
+			return rc;
+		}
+		if (rc != -EHOSTUNREACH) {
+			snprintf(z->err, sizeof(z->err),
+				 "connect string: %s", strerror(-rc));
+			return rc;
+		}
+		if (deadline != ZKC_FOREVER &&
+		    zkc_now_ms() + RESOLVE_RETRY_MS > deadline) {
+			snprintf(z->err, sizeof(z->err),
+				 "cannot resolve ZooKeeper host '%s'", bad);
+			return -EHOSTUNREACH;
+		}
+		usleep(RESOLVE_RETRY_MS * 1000);
+	}
+}
+
+static int add_auth(struct zkc *z, int64_t deadline)
+{
+	char scheme[64], cred[1024];
+	struct op *o;
+	int rc;
+
+	rc = zkh_zk_read_auth(z->cfg.auth_file, scheme, sizeof(scheme), cred,
+			      sizeof(cred));
+	if (rc < 0) {
+		snprintf(z->err, sizeof(z->err), "auth_file %s: %s",
+			 z->cfg.auth_file,
+			 rc == -EPERM ? "readable or writable by group or "
+					"others (want mode 0600)" :
+			 rc == -EINVAL ? "not a regular file holding "
+					 "scheme:credentials on its first line" :
+			 rc == -ENOSPC ? "credentials too long" :
+			 strerror(-rc));
+		rc = rc == -EPERM || rc == -ENOSPC ? -EINVAL : rc;
+		goto out;
+	}
+	o = op_new(z);
+	if (!o) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = op_await(z, o, zoo_add_auth(z->zh, scheme, cred,
+					 (int)strlen(cred), auth_done, o),
+		      deadline);
+	op_release(z, o);
+	if (rc != ZOK) {
+		snprintf(z->err, sizeof(z->err),
+			 "ZooKeeper refused the credentials of auth_file %s "
+			 "(scheme '%s'): %s", z->cfg.auth_file, scheme,
+			 zerror(rc));
+		rc = rc == ZOPERATIONTIMEOUT ? -ETIMEDOUT : -EACCES;
+		goto out;
+	}
+	rc = 0;
+out:
+	explicit_bzero(cred, sizeof(cred));
+	return rc;
+}
+
+/*
+ * Test and debugging aid: with ZKHOSTS_DEBUG_SESSION_FILE set, write
+ * "0xSESSIONID HEXPASSWORD" there (mode 0600, replaced by rename) each
+ * time a session is established, so a test can force this session's
+ * expiry the way ZooKeeper's own tests do (a second handle with the same
+ * client id, closed). Never written unless asked for.
+ */
+static void write_session_file(struct zkc *z)
+{
+	const char *path = getenv("ZKHOSTS_DEBUG_SESSION_FILE");
+	const clientid_t *id;
+	char tmp[ZKH_PATH_MAX + 8];
+	FILE *f;
+	int fd;
+
+	if (!path || !*path || !z->zh)
+		return;
+	id = zoo_client_id(z->zh);
+	if (!id || snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
+	    (int)sizeof(tmp))
+		return;
+	fd = mkostemp(tmp, O_CLOEXEC);	/* mode 0600 */
+	if (fd < 0)
+		return;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		unlink(tmp);
+		return;
+	}
+	fprintf(f, "0x%llx ", (unsigned long long)id->client_id);
+	for (size_t i = 0; i < sizeof(id->passwd); i++)
+		fprintf(f, "%02x", (unsigned char)id->passwd[i]);
+	fputc('\n', f);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		unlink(tmp);
+}
+
+int zkc_connect(struct zkc *z, int64_t deadline)
+{
+	char connect[4096];
+	int rc, timeout_ms;
+
+	if (z->zh) {
+		zookeeper_close(z->zh);
+		z->zh = NULL;
+	}
+	rc = resolve_until(z, connect, sizeof(connect), deadline);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&z->lock);
+	z->expired = false;
+	z->auth_failed = false;
+	z->state = 0;
+	pthread_mutex_unlock(&z->lock);
+	timeout_ms = z->cfg.session_timeout;
+	z->zh = zookeeper_init2(connect, watcher, timeout_ms, NULL, z, 0,
+				zkh_zk_log_callback);
+	if (!z->zh) {
+		rc = -errno ? -errno : -EINVAL;
+		snprintf(z->err, sizeof(z->err),
+			 "cannot start a ZooKeeper client for %s: %s",
+			 connect, strerror(-rc));
+		return rc;
+	}
+	pthread_mutex_lock(&z->lock);
+	rc = 0;
+	while (z->state != ZOO_CONNECTED_STATE && !z->expired &&
+	       !z->auth_failed && rc == 0)
+		rc = cond_wait_until(z, deadline);
+	if (z->state == ZOO_CONNECTED_STATE)
+		rc = 0;
+	else if (z->auth_failed)
+		rc = -EACCES;
+	else if (z->expired)
+		rc = -ETIMEDOUT;
+	pthread_mutex_unlock(&z->lock);
+	if (rc == -ETIMEDOUT)
+		snprintf(z->err, sizeof(z->err),
+			 "ZooKeeper unreachable: no session with %s (%s) "
+			 "before the deadline", z->cfg.zookeeper, connect);
+	else if (rc == -EACCES)
+		snprintf(z->err, sizeof(z->err),
+			 "ZooKeeper refused authentication");
+	if (rc == 0)
+		write_session_file(z);
+	if (rc == 0 && z->cfg.auth_file[0])
+		rc = add_auth(z, deadline);
+	return rc;
+}
+
+void zkc_close(struct zkc *z)
+{
+	if (z->zh) {
+		zookeeper_close(z->zh);
+		z->zh = NULL;
+	}
+}
+
+/* ---- synchronous wrappers -------------------------------------------------- */
+
+static void data_done(int rc, const char *value, int value_len,
+		      const struct Stat *st, const void *data)
+{
+	struct op *o = (struct op *)data;
+
+	if (rc == ZOK) {
+		if (st)
+			o->st = *st;
+		if (value && value_len > 0) {
+			o->data = malloc((size_t)value_len);
+			if (o->data) {
+				memcpy(o->data, value, (size_t)value_len);
+				o->data_len = value_len;
+			} else {
+				rc = ZSYSTEMERROR;
+			}
+		}
+	}
+	op_finish(o, rc);
+}
+
+static void stat_done(int rc, const struct Stat *st, const void *data)
+{
+	struct op *o = (struct op *)data;
+
+	if (rc == ZOK && st)
+		o->st = *st;
+	op_finish(o, rc);
+}
+
+static void string_done(int rc, const char *value, const void *data)
+{
+	(void)value;
+	op_finish((struct op *)data, rc);
+}
+
+static void strings_done(int rc, const struct String_vector *sv,
+			 const void *data)
+{
+	struct op *o = (struct op *)data;
+
+	if (rc == ZOK && sv && sv->count > 0) {
+		o->strings.data = calloc((size_t)sv->count, sizeof(char *));
+		if (!o->strings.data) {
+			rc = ZSYSTEMERROR;
+		} else {
+			for (int i = 0; i < sv->count; i++) {
+				o->strings.data[i] = strdup(sv->data[i]);
+				if (!o->strings.data[i]) {
+					rc = ZSYSTEMERROR;
+					break;
+				}
+				o->strings.count = i + 1;
+			}
+		}
+	}
+	op_finish(o, rc);
+}
+
+int zkc_get(struct zkc *z, const char *path, bool watch, char *buf,
+	    int *len, struct Stat *st, int64_t deadline)
+{
+	struct op *o = op_new(z);
+	int rc;
+
+	if (!o)
+		return ZSYSTEMERROR;
+	rc = op_await(z, o, zoo_aget(z->zh, path, watch, data_done, o),
+		      deadline);
+	if (rc == ZOK) {
+		int n = o->data_len < *len ? o->data_len : *len;
+
+		if (n > 0)
+			memcpy(buf, o->data, (size_t)n);
+		*len = n;
+		if (st)
+			*st = o->st;
+	}
+	op_release(z, o);
+	return rc;
+}
+
+int zkc_exists(struct zkc *z, const char *path, bool watch,
+	       struct Stat *st, int64_t deadline)
+{
+	struct op *o = op_new(z);
+	int rc;
+
+	if (!o)
+		return ZSYSTEMERROR;
+	rc = op_await(z, o, zoo_aexists(z->zh, path, watch, stat_done, o),
+		      deadline);
+	if (rc == ZOK && st)
+		*st = o->st;
+	op_release(z, o);
+	return rc;
+}
+
+int zkc_set(struct zkc *z, const char *path, const char *data, int len,
+	    int64_t deadline)
+{
+	struct op *o = op_new(z);
+	int rc;
+
+	if (!o)
+		return ZSYSTEMERROR;
+	rc = op_await(z, o, zoo_aset(z->zh, path, data, len, -1, stat_done,
+				     o), deadline);
+	op_release(z, o);
+	return rc;
+}
+
+int zkc_create(struct zkc *z, const char *path, const char *data, int len,
+	       int64_t deadline)
+{
+	struct op *o = op_new(z);
+	int rc;
+
+	if (!o)
+		return ZSYSTEMERROR;
+	rc = op_await(z, o, zoo_acreate(z->zh, path, data, len,
+					&ZOO_OPEN_ACL_UNSAFE, 0, string_done,
+					o), deadline);
+	op_release(z, o);
+	return rc;
+}
+
+int zkc_delete(struct zkc *z, const char *path, int64_t deadline)
+{
+	struct op *o = op_new(z);
+	int rc;
+
+	if (!o)
+		return ZSYSTEMERROR;
+	rc = op_await(z, o, zoo_adelete(z->zh, path, -1, void_done, o),
+		      deadline);
+	op_release(z, o);
+	return rc;
+}
+
+int zkc_children(struct zkc *z, const char *path, struct String_vector *out,
+		 int64_t deadline)
+{
+	struct op *o = op_new(z);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!o)
+		return ZSYSTEMERROR;
+	rc = op_await(z, o, zoo_aget_children(z->zh, path, 0, strings_done,
+					      o), deadline);
+	if (rc == ZOK) {
+		*out = o->strings;
+		memset(&o->strings, 0, sizeof(o->strings));
+	}
+	op_release(z, o);
+	return rc;
+}
+
+int zkc_create_parents(struct zkc *z, const char *path, int64_t deadline)
+{
+	char buf[ZKH_PATH_MAX];
+	int rc = ZOK;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return ZBADARGUMENTS;
+	for (char *p = buf + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		rc = zkc_exists(z, buf, false, NULL, deadline);
+		if (rc == ZNONODE) {
+			rc = zkc_create(z, buf, NULL, -1, deadline);
+			if (rc == ZNODEEXISTS)
+				rc = ZOK;
+		}
+		*p = c;
+		if (rc != ZOK || c == '\0')
+			break;
+	}
+	return rc;
+}
+
+const char *zkc_explain(struct zkc *z, const char *what, const char *path,
+			int rc)
+{
+	const char *why;
+
+	switch (rc) {
+	case ZNONODE:
+		why = "no such node";
+		break;
+	case ZNOAUTH:
+		why = "not authorised by the node's ACL (check auth_file)";
+		break;
+	case ZNODEEXISTS:
+		why = "node already exists";
+		break;
+	case ZNOTEMPTY:
+		why = "node has children";
+		break;
+	case ZCONNECTIONLOSS:
+		why = "connection to ZooKeeper lost (is the ensemble up?)";
+		break;
+	case ZSESSIONEXPIRED:
+		why = "ZooKeeper session expired";
+		break;
+	case ZOPERATIONTIMEOUT:
+		why = "no answer from ZooKeeper before the deadline";
+		break;
+	case ZBADARGUMENTS:
+		why = "bad path";
+		break;
+	default:
+		why = zerror(rc);
+		break;
+	}
+	snprintf(z->err, sizeof(z->err), "%s %s: %s", what, path, why);
+	return z->err;
+}

@@ -275,8 +275,8 @@ class Env:
                 lines = d.log().splitlines()
             except OSError:
                 continue
-            sys.stderr.write("---- %s (last %d lines) ----\n" % (d.log_path, tail))
-            sys.stderr.write("\n".join(lines[-tail:]) + "\n")
+            sys.stdout.write("---- %s (last %d lines) ----\n" % (d.log_path, tail))
+            sys.stdout.write("\n".join(lines[-tail:]) + "\n")
 
     def close(self):
         for d in self.daemons:
@@ -288,7 +288,8 @@ class Env:
 
 def run_tests(tests):
     """Run test functions in order; print PASS/FAIL per test; exit 0 if all
-    passed, 77 if Skip was raised, 1 otherwise."""
+    passed, 77 if Skip was raised, 1 otherwise. A failing function named
+    setup* stops the run. On failure the logs of live daemons are shown."""
     failed = 0
     for t in tests:
         t0 = time.monotonic()
@@ -302,6 +303,12 @@ def run_tests(tests):
             failed += 1
             print("FAIL %s (%.1fs)" % (t.__name__, time.monotonic() - t0))
             traceback.print_exc(file=sys.stdout)
+            sys.stdout.flush()
+            for obj in list(zkharness._live):
+                if isinstance(obj, Env):
+                    obj.dump_logs()
+            if t.__name__.startswith("setup"):
+                break
         else:
             print("PASS %s (%.1fs)" % (t.__name__, time.monotonic() - t0))
         sys.stdout.flush()

@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""zkcached against a real standalone ZooKeeper: records written by plain
+kazoo and by zkCli.sh (not by our code) show up through getent via the zk
+NSS module; a set is a change, a delete a removal, a delete + re-create is
+seen (new czxid), IPv6 and several addresses work, reverse lookups answer,
+an ephemeral record vanishes when its owner's session closes, and a storm
+of changes costs fewer publishes than changes."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from zkharness import ZooKeeper  # noqa: E402
+from zkhdaemon import Env, require, run_tests, wait_for, ZKCACHED, MODULE  # noqa: E402
+
+zk = env = kz = None
+
+
+def setup():
+    global zk, env, kz
+    require(ZKCACHED, MODULE)
+    zk = ZooKeeper().__enter__()
+    env = Env(zk).__enter__()
+    env.daemon()
+    kz = zk.kazoo()
+    env.wait_status(lambda s: s.get("state") == "connected", "first full sync")
+
+
+def test_layout_created():
+    for p in ("/zkhosts", "/zkhosts/hosts", "/zkhosts/boot"):
+        assert kz.exists(p) is not None, p
+
+
+def test_add_change_delete():
+    p = env.host_path("web-1")
+    kz.create(p, b"10.0.0.1")
+    env.wait_resolves("web-1", {"10.0.0.1"})
+    assert env.resolve("WEB-1.") == {"10.0.0.1"}, "case-insensitive, trailing dot"
+    kz.set(p, b"10.0.0.2")
+    env.wait_resolves("web-1", {"10.0.0.2"})
+    kz.delete(p)
+    env.wait_gone("web-1")
+
+
+def test_delete_recreate():
+    p = env.host_path("flip")
+    kz.create(p, b"10.0.1.1")
+    env.wait_resolves("flip", {"10.0.1.1"})
+    # same data, new node: only a changed czxid tells (version is 0 again)
+    tx = kz.transaction()
+    tx.delete(p)
+    tx.create(p, b"10.0.1.2")
+    tx.commit()
+    env.wait_resolves("flip", {"10.0.1.2"})
+    kz.delete(p)
+    kz.create(p, b"10.0.1.2")
+    kz.set(p, b"10.0.1.3")
+    env.wait_resolves("flip", {"10.0.1.3"})
+
+
+def test_ipv6_and_several_addresses():
+    kz.create(env.host_path("v6only"), b"fd00::10")
+    kz.create(env.host_path("multi"), b"10.0.2.1, fd00::21\n10.0.2.2\tfd00::22,,10.0.2.1")
+    env.wait_resolves("v6only", {"fd00::10"})
+    env.wait_resolves("multi", {"10.0.2.1", "10.0.2.2", "fd00::21", "fd00::22"})
+    names = env.reverse("10.0.2.2")
+    assert names and names[0].lower() == "multi", names
+    assert env.reverse("fd00::10")[0].lower() == "v6only"
+
+
+def test_zkcli_writer():
+    r = zk.zkcli("create", "/zkhosts/hosts/from-zkcli", "10.0.3.1")
+    assert r.returncode == 0 and kz.exists("/zkhosts/hosts/from-zkcli"), r.stdout + r.stderr
+    env.wait_resolves("from-zkcli", {"10.0.3.1"})
+    r = zk.zkcli("set", "/zkhosts/hosts/from-zkcli", "10.0.3.2")
+    assert r.returncode == 0, r.stderr
+    env.wait_resolves("from-zkcli", {"10.0.3.2"})
+    r = zk.zkcli("delete", "/zkhosts/hosts/from-zkcli")
+    assert r.returncode == 0, r.stderr
+    env.wait_gone("from-zkcli")
+
+
+def test_ephemeral_vanishes_with_owner():
+    other = zk.kazoo()
+    other.create(env.host_path("eph"), b"10.0.4.1", ephemeral=True)
+    env.wait_resolves("eph", {"10.0.4.1"})
+    zk.release(other)
+    env.wait_gone("eph")
+
+
+def test_storm_is_batched():
+    before = int(env.status()["publishes"])
+    p = env.host_path("storm")
+    kz.create(p, b"10.9.0.0")
+    futures = [kz.set_async(p, ("10.9.%d.%d" % (i // 250, i % 250 + 1)).encode()) for i in range(400)]
+    for f in futures:
+        f.get(timeout=30)
+    env.wait_resolves("storm", {"10.9.1.150"})
+    # let the last publish land in the status file
+    wait_for(lambda: env.status().get("records") is not None, "status")
+    after = int(env.status()["publishes"])
+    assert after - before < 400, "401 changes cost %d publishes" % (after - before)
+    print("storm of 401 changes: %d publishes" % (after - before))
+
+
+def test_status_and_alive():
+    s = env.status()
+    assert s["state"] == "connected" and s["connected"] == "1", s
+    assert int(s["session"], 16) != 0 and int(s["last_sync_us"]) > 0, s
+    assert env.daemons[0].alive()
+    assert env.daemons[0].stop() == 0
+    assert env.status()["state"] == "stopped"
+
+
+def teardown():
+    env.close()
+    zk.close()
+
+
+run_tests([setup, test_layout_created, test_add_change_delete, test_delete_recreate,
+           test_ipv6_and_several_addresses, test_zkcli_writer,
+           test_ephemeral_vanishes_with_owner, test_storm_is_batched,
+           test_status_and_alive, teardown])

@@ -1,0 +1,178 @@
+# shellcheck shell=bash
+# chroot-lib.sh - sourced by deb-lifecycle: a cached minimal Debian bookworm
+# tree made with mmdebstrap, a way to run commands inside it, and an
+# interpreter for the subset of Dockerfile instructions our image recipe
+# uses (FROM, ARG, ENV, COPY, shell-form RUN), so the chroot test executes
+# the recipe's own steps. Nothing here writes outside the chroot, the cache
+# directory it is given, or the caller's private mount namespace.
+#
+# Callers set: ZKH_TOP (repo root), CHROOT (where the tree is unpacked).
+
+say()  { printf '\n==> %s\n' "$*"; }
+info() { printf '    %s\n' "$*"; }
+fail() { printf '\nFAIL: %s\n' "$*" >&2; exit 1; }
+
+# Host apt sources for bookworm (one-line .list or deb822 .sources files).
+# Other repositories the host may have (vendor tools) are left out.
+host_sources() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+		/etc/apt/sources.list.d/*.sources; do
+		[[ -f $f ]] || continue
+		grep -Eq '^[^#]*\bbookworm\b' "$f" && printf '%s\n' "$f"
+	done
+	return 0
+}
+
+# apt options of the host that the chroot must share to reach the same
+# mirror (a snapshot mirror needs Check-Valid-Until false; a proxy).
+host_aptopts() {
+	local key val
+	for key in Acquire::Check-Valid-Until Acquire::Check-Date \
+		Acquire::http::Proxy Acquire::https::Proxy; do
+		val=$(apt-config dump "$key" | sed -n "s|^$key \"\\(.*\\)\";\$|\\1|p" | head -n 1)
+		[[ -n $val ]] && printf '%s "%s";\n' "$key" "$val"
+	done
+	return 0
+}
+
+# Print the path of a cached bookworm minbase tarball, building it first if
+# needed. The name carries a hash of everything that went into it (sources,
+# apt options, mmdebstrap arguments), so a change rebuilds it. The apt lists
+# are kept in it so `apt-get install ./x.deb` can resolve dependencies.
+chroot_tarball() {
+	local cache=$1 srcs opts key tar tmp
+	command -v mmdebstrap >/dev/null || fail "mmdebstrap not found (apt-get install mmdebstrap)"
+	mapfile -t srcs < <(host_sources)
+	opts=$(host_aptopts)
+	local args=(--variant=minbase --skip=cleanup/apt/lists --mode=root)
+	local aptargs=()
+	local line
+	while IFS= read -r line; do
+		[[ -n $line ]] && aptargs+=(--aptopt="$line")
+	done <<<"$opts"
+	if [[ ${#srcs[@]} -eq 0 ]]; then
+		srcs=(http://deb.debian.org/debian)
+		key=$(printf '%s\n' "${args[*]}" "$opts" "${srcs[*]}" | sha256sum | cut -c1-16)
+	else
+		key=$( { printf '%s\n' "${args[*]}" "$opts"; cat "${srcs[@]}"; } | sha256sum | cut -c1-16)
+	fi
+	tar=$cache/bookworm-minbase-$key.tar
+	if [[ ! -s $tar ]]; then
+		mkdir -p "$cache"
+		tmp=$(mktemp "$cache/.build.XXXXXX.tar")
+		info "building the chroot tarball (once): mmdebstrap ${args[*]} bookworm ${srcs[*]}" >&2
+		if ! mmdebstrap "${args[@]}" "${aptargs[@]}" bookworm "$tmp" "${srcs[@]}" >"$tmp.log" 2>&1; then
+			tail -n 30 "$tmp.log" >&2
+			rm -f "$tmp" "$tmp.log"
+			fail "mmdebstrap failed"
+		fi
+		rm -f "$tmp.log"
+		mv "$tmp" "$tar"
+		# Old tarballs of other keys are dead weight.
+		find "$cache" -maxdepth 1 -name 'bookworm-minbase-*.tar' ! -name "${tar##*/}" -delete
+	fi
+	printf '%s\n' "$tar"
+}
+
+# Unpack the tarball into $CHROOT (a fresh tmpfs in our private mount
+# namespace) and mount /proc and a private /dev/pts there. The host's resolv.conf is copied in so
+# apt can reach the mirror.
+chroot_setup() {
+	local tar=$1
+	mkdir -p "$CHROOT"
+	mount -t tmpfs -o size=2g,mode=0755 zkh-debcheck "$CHROOT"
+	tar -C "$CHROOT" -xf "$tar"
+	mount -t proc proc "$CHROOT/proc"
+	mount -t devpts -o newinstance,ptmxmode=0666 devpts "$CHROOT/dev/pts"
+	rm -f "$CHROOT/etc/resolv.conf"
+	cp -L /etc/resolv.conf "$CHROOT/etc/resolv.conf"
+}
+
+# Variables (ARG/ENV) the Dockerfile set, as NAME=VALUE words.
+DOCKER_ENV=()
+
+# Run a command inside the chroot with a clean, Docker-like environment.
+in_chroot() {
+	chroot "$CHROOT" /usr/bin/env -i \
+		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		HOME=/root LC_ALL=C.UTF-8 "${DOCKER_ENV[@]}" "$@"
+}
+
+# Run a shell snippet inside the chroot, the way Docker's RUN does.
+in_chroot_sh() { in_chroot /bin/sh -c "$1"; }
+
+# Execute the Dockerfile $1 with build context $2 inside $CHROOT.
+# Instructions this does not understand are an error, so the recipe cannot
+# grow a step the test silently skips.
+run_dockerfile() {
+	local file=$1 context=$2 line inst args logical="" n=0
+	local -a steps=()
+	while IFS= read -r line || [[ -n $line ]]; do
+		if [[ -z $logical && $line =~ ^[[:space:]]*(#|$) ]]; then
+			continue
+		fi
+		# Comment lines inside a continued instruction are dropped, as
+		# Docker does.
+		[[ -n $logical && $line =~ ^[[:space:]]*# ]] && continue
+		if [[ $line =~ \\[[:space:]]*$ ]]; then
+			logical+="${line%\\*} "
+			continue
+		fi
+		logical+=$line
+		steps+=("$logical")
+		logical=""
+	done <"$file"
+	[[ -z $logical ]] || fail "$file: last instruction ends with a backslash"
+
+	local step
+	for step in "${steps[@]}"; do
+		n=$((n + 1))
+		step=${step#"${step%%[![:space:]]*}"}
+		inst=${step%%[[:space:]]*}
+		args=${step#"$inst"}
+		args=${args#"${args%%[![:space:]]*}"}
+		inst=${inst^^}
+		info "Dockerfile step $n: $inst $args"
+		case $inst in
+		FROM)
+			[[ $args == debian:bookworm || $args == debian:bookworm-slim ]] ||
+				fail "$file: FROM $args: the chroot test only provides debian:bookworm"
+			;;
+		ARG | ENV)
+			[[ $args =~ ^[A-Za-z_][A-Za-z0-9_]*=[^[:space:]]*$ ]] ||
+				fail "$file: $inst $args: only the NAME=VALUE form is supported here"
+			DOCKER_ENV+=("$args")
+			;;
+		COPY)
+			local -a words=()
+			read -r -a words <<<"$args"
+			[[ ${#words[@]} -ge 2 && ${words[0]} != --* && ${words[0]} != \[* ]] ||
+				fail "$file: COPY $args: only 'COPY SRC... DEST' is supported here"
+			local dest=${words[-1]} src found
+			unset 'words[-1]'
+			[[ $dest == /*/ ]] || fail "$file: COPY destination must be an absolute directory ending in /"
+			mkdir -p "$CHROOT$dest"
+			for src in "${words[@]}"; do
+				found=0
+				for f in "$context"/$src; do
+					[[ -e $f ]] || continue
+					cp -a "$f" "$CHROOT$dest"
+					found=1
+				done
+				[[ $found == 1 ]] || fail "$file: COPY $src: nothing in $context matches"
+			done
+			;;
+		RUN)
+			[[ $args != \[* ]] || fail "$file: RUN in exec form is not supported here"
+			in_chroot_sh "$args" || fail "$file: step $n (RUN) failed"
+			;;
+		LABEL | CMD | ENTRYPOINT | EXPOSE | STOPSIGNAL)
+			info "(image metadata; nothing to do in a chroot)"
+			;;
+		*)
+			fail "$file: instruction $inst is not supported by the chroot test; extend run_dockerfile"
+			;;
+		esac
+	done
+}

@@ -301,6 +301,17 @@ fail:
 	return rc;
 }
 
+/*
+ * Environments whose descriptor the application took over: never closed
+ * (that would close its file) and never freed (LMDB frees and closes in
+ * one call). They stay reachable here so leak checkers do not flag them;
+ * past PARKED_MAX they are simply leaked. A few hundred bytes each, and
+ * only after the application closed our descriptor.
+ */
+#define PARKED_MAX 64
+static MDB_env *parked[PARKED_MAX];
+static unsigned nparked;
+
 void zkh_snap_close(struct zkh_snap *s)
 {
 	struct stat st;
@@ -316,10 +327,12 @@ void zkh_snap_close(struct zkh_snap *s)
 		if (mdb_env_get_fd(s->env, &fd) == 0 && fstat(fd, &st) == 0 &&
 		    st.st_dev == s->dev && st.st_ino == s->ino) {
 			mdb_env_close(s->env);
-		} else if (mdb_env_info(s->env, &info) == 0 &&
-			   info.me_mapaddr) {
-			/* Not our descriptor any more: unmap, leak the env. */
-			munmap(info.me_mapaddr, info.me_mapsize);
+		} else {
+			/* Not our descriptor any more: unmap, keep the env. */
+			if (mdb_env_info(s->env, &info) == 0 && info.me_mapaddr)
+				munmap(info.me_mapaddr, info.me_mapsize);
+			if (nparked < PARKED_MAX)
+				parked[nparked++] = s->env;
 		}
 		s->env = NULL;
 	}

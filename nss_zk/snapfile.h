@@ -55,8 +55,10 @@ int zkh_snap_open(const char *dir, struct zkh_snap *s);
  * be in use. If the descriptor LMDB holds no longer refers to the file we
  * opened (the application closed it and maybe reused the number), the
  * descriptor is left alone: the map is unmapped here and LMDB's small env
- * structure is deliberately leaked, because mdb_env_close would close
- * somebody else's file.
+ * structure is deliberately kept (parked, never freed), because
+ * mdb_env_close would close somebody else's file. If the application
+ * reopened this very file onto the same number we cannot tell and close
+ * it. Calls must be serialised by the caller (the module's swap lock).
  */
 void zkh_snap_close(struct zkh_snap *s);
 

@@ -23,6 +23,7 @@ loads without it). Run under /usr/bin/python3.
 
 import atexit
 import ctypes
+import logging
 import os
 import shutil
 import signal
@@ -38,6 +39,9 @@ ZK_CLI = "/usr/share/zookeeper/bin/zkCli.sh"
 # slf4j binding and log4j so the server logs to a file we can read.
 EXTRA_JARS = ["/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"]
 MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+
+# kazoo logs every lost connection; tests provoke plenty of them
+logging.getLogger("kazoo").setLevel(logging.CRITICAL)
 
 _live = set()  # every ZooKeeper / process holder still running, for cleanup
 

@@ -191,6 +191,9 @@ class Env:
     def __init__(self, zk=None, root="/zkhosts", **conf):
         self.zk = zk
         self.root = root
+        # a chroot suffix of the connect string prefixes every path
+        zks = conf.get("zookeeper") or ""
+        self.chroot = zks[zks.index("/"):].rstrip("/") if "/" in zks else ""
         self.conf_keys = conf
         self.daemons = []
 
@@ -226,7 +229,8 @@ class Env:
         return path
 
     def host_path(self, name):
-        return "%s/hosts/%s" % (self.root, name)
+        """Absolute path of a record (chroot included) for a plain client."""
+        return "%s%s/hosts/%s" % (self.chroot, self.root, name)
 
     def daemon(self, args=(), env=None, wait_ready=True):
         """Start zkcached on this env's config; by default wait until its
@@ -262,6 +266,17 @@ class Env:
             wait_for(ok, "%s to resolve to %s" % (name, sorted(addrs)), timeout)
         except AssertionError as e:
             raise AssertionError("%s (last seen %s)" % (e, sorted(last[0] or [])))
+
+    def barrier(self, kz, timeout=DEFAULT_WAIT):
+        """Wait until the daemon has published everything ZooKeeper told it
+        before now: create a marker record through kz and wait for it to
+        resolve (ZooKeeper delivers events in order and the daemon applies
+        them in order), then delete it (without waiting)."""
+        self._barriers = getattr(self, "_barriers", 0) + 1
+        name = "barrier-%d-%d" % (os.getpid(), self._barriers)
+        kz.create(self.host_path(name), b"192.0.2.254", makepath=True)
+        self.wait_resolves(name, {"192.0.2.254"}, timeout)
+        kz.delete(self.host_path(name))
 
     def wait_gone(self, name, timeout=DEFAULT_WAIT):
         wait_for(lambda: not self.resolve(name), "%s to stop resolving" % name, timeout)

@@ -223,7 +223,7 @@ class ZooKeeper:
         sdir = self.server_dir(i)
         cp = ":".join([self.dir, ZK_JAR] + [j for j in EXTRA_JARS if os.path.exists(j)])
         cmd = ["java", "-Xmx" + self.jvm_heap, "-Xss512k", "-XX:+UseSerialGC",
-               "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+               "-Xshare:auto",
                "-Dzkh.log=" + self.log_path(i),
                "-Dzookeeper.jmx.log4j.disable=true",
                "-Djute.maxbuffer=4194304",

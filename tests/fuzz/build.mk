@@ -25,7 +25,7 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 # Known findings not fixed yet (each explained where the target tests it);
 # delete a define when its fix lands so the target enforces it again.
-FUZZ_DEFS    := -DFUZZ_KNOWN_REC_DUPS
+FUZZ_DEFS    := -DFUZZ_KNOWN_REC_DUPS -DFUZZ_KNOWN_DOMAIN_TWIN
 FUZZ_CFLAGS  := $(ZKH_CPPFLAGS) -Itests/fuzz $(FUZZ_DEFS) -std=gnu11 \
 	$(WARN) -pthread -g -O1 $(FUZZ_SAN)
 
@@ -33,11 +33,13 @@ FUZZ_CFLAGS  := $(ZKH_CPPFLAGS) -Itests/fuzz $(FUZZ_DEFS) -std=gnu11 \
 # exist for it to be built (FUZZ_NEEDS_), sources compiled into it besides
 # the common library (FUZZ_SRC_) and libraries (FUZZ_LIBS_).
 FUZZ_NEEDS_fuzz_config   := common/config.c
-FUZZ_NEEDS_fuzz_snapshot := nss_zk/lookup.c nss_zk/snapfile.c
-FUZZ_SRC_fuzz_snapshot   = $(filter-out nss_zk/nss.c,$(wildcard nss_zk/*.c))
+FUZZ_NEEDS_fuzz_snapshot := nss_zk/entry.c nss_zk/lookup.c nss_zk/pack.c \
+	nss_zk/snapshot.c nss_zk/snapfile.c
+FUZZ_SRC_fuzz_snapshot   = $(wildcard nss_zk/*.c)
 FUZZ_LIBS_fuzz_snapshot  := -llmdb
-FUZZ_NEEDS_fuzz_import   := tools/importers.c
-FUZZ_SRC_fuzz_import     := tools/importers.c
+FUZZ_NEEDS_fuzz_import   := tools/importers.c tools/import_json.c \
+	tools/importers.h
+FUZZ_SRC_fuzz_import     := tools/importers.c tools/import_json.c
 
 fuzz_ready = $(and $(wildcard tests/fuzz/$(1).c),$(if $(FUZZ_NEEDS_$(1)),$(filter $(words $(FUZZ_NEEDS_$(1))),$(words $(wildcard $(FUZZ_NEEDS_$(1))))),ok))
 FUZZ_ALL     := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -49,7 +51,12 @@ FUZZ_COMMON_OBJ := $(COMMON_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 
 $(FUZZ_BUILD)/obj/%.o: %.c tests/fuzz/build.mk
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_OBJ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+# Known finding (tools/importers.c merge(): qsort(NULL, 0, ...) on an
+# empty set, undefined behaviour that UBSan's nonnull check stops on at
+# nearly every input): tolerated in that one object until the fix lands.
+$(FUZZ_BUILD)/obj/tools/importers.o: FUZZ_OBJ_FLAGS := -fno-sanitize=nonnull-attribute
 
 # $(1): target name. The libFuzzer binary and the replay unit test.
 define fuzz_target
@@ -67,7 +74,12 @@ $(BUILD)/tests/unit/test_$(1): tests/fuzz/$(1).c tests/fuzz/replay.c tests/fuzz/
 endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_target,$(t))))
 
-FUZZ_REPLAY_TESTS := $(FUZZ_TARGETS:%=$(BUILD)/tests/unit/test_%)
+# The replay of a target joins `make check` once the code it links is part
+# of the normal build too (a work in progress must not break the suite);
+# FUZZ_INCHECK_<target> is non-empty when that is so.
+FUZZ_INCHECK_fuzz_import := $(filter tools/import_json.c,$(ZKHOSTCTL_SRC))
+fuzz_incheck = $(if $(filter undefined,$(origin FUZZ_INCHECK_$(1))),ok,$(FUZZ_INCHECK_$(1)))
+FUZZ_REPLAY_TESTS := $(foreach t,$(FUZZ_TARGETS),$(if $(call fuzz_incheck,$(t)),$(BUILD)/tests/unit/test_$(t)))
 UNIT_TESTS += $(FUZZ_REPLAY_TESTS)
 CHECK_DEPS += $(FUZZ_REPLAY_TESTS)
 

@@ -17,7 +17,7 @@ $(ZK_UNIT_TESTS): $(BUILD)/tests/unit/%: tests/unit/%.c $(ZK_LIB) $(COMMON_LIB) 
 # tools/zkclient.c is the ZooKeeper client layer both programs share.
 TOOLS_CLIENT_OBJ := $(BUILD)/obj/tools/zkclient.o
 ZKBARRIER_OBJ := $(addprefix $(BUILD)/obj/tools/,zkbarrier.o barrier_state.o barrier_hosts.o)
-ZKHOSTCTL_SRC := $(wildcard tools/zkhostctl.c tools/ctl_*.c tools/importers.c)
+ZKHOSTCTL_SRC := $(wildcard tools/zkhostctl.c tools/ctl_*.c tools/importers.c tools/import_json.c)
 ZKHOSTCTL_OBJ := $(ZKHOSTCTL_SRC:%.c=$(BUILD)/obj/%.o)
 
 $(BUILD)/zkbarrier: $(ZKBARRIER_OBJ) $(TOOLS_CLIENT_OBJ) $(ZK_LIB) $(COMMON_LIB)

@@ -1,0 +1,382 @@
+#!/usr/bin/python3
+"""test_zkhostctl - zkhostctl against a real ZooKeeper (tests/lib/zkharness).
+
+Every command and error: usage and config errors (2), unreachable
+ZooKeeper (3), add/get/rm/ls/ls --json (case-insensitive names, ephemeral
+records, invalid znodes), import of hosts files and JSON with every
+skipped line/entry reported by position, --dry-run writing nothing, a
+JSON syntax error writing nothing, export -> import round trip, and status
+healthy / stale / down from status files in the status.h format and
+snapshots published by the lead's tests/tools/zkh-publish (and by the
+real zkcached when it is built).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import zkharness  # noqa: E402
+from zkharness import ZooKeeper  # noqa: E402
+from toolenv import BUILD, Env, Skip, require, run_tests, wait_for  # noqa: E402
+
+CTL = os.path.join(BUILD, "zkhostctl")
+PUBLISH = os.path.join(BUILD, "tests", "tools", "zkh-publish")
+ZKCACHED = os.path.join(BUILD, "zkcached")
+HANG_GUARD = 120
+HOSTS = "/zkhosts/hosts"
+
+state = {}
+
+
+def run(*args, conf=None, stdin=None):
+    conf = conf or state["env"].conf
+    return subprocess.run([CTL, "-c", conf] + list(args), capture_output=True, text=True,
+                          timeout=HANG_GUARD, input=stdin,
+                          stdin=None if stdin is not None else subprocess.DEVNULL)
+
+
+def expect(r, code, *needles):
+    assert r.returncode == code, "exit %d, wanted %d\nstdout: %s\nstderr: %s" % (
+        r.returncode, code, r.stdout, r.stderr)
+    for n in needles:
+        assert n in r.stderr, "%r not in stderr: %s" % (n, r.stderr)
+
+
+def write(name, text):
+    path = os.path.join(state["env"].dir, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def data(name):
+    return state["kz"].get(HOSTS + "/" + name)[0].decode()
+
+
+def children():
+    kz = state["kz"]
+    return sorted(kz.get_children(HOSTS)) if kz.exists(HOSTS) else []
+
+
+def clear():
+    kz = state["kz"]
+    if kz.exists(HOSTS):
+        for c in kz.get_children(HOSTS):
+            kz.delete(HOSTS + "/" + c)
+
+
+# ---- arguments and config ------------------------------------------------------
+
+def test_usage_errors():
+    expect(run(), 2, "missing command")
+    expect(run("frob"), 2, "unknown command 'frob'")
+    expect(run("add", "web-1"), 2, "'add' takes NAME ADDR...")
+    expect(run("add", "bad_name!", "10.0.0.1"), 2, "bad host name 'bad_name!'")
+    expect(run("add", "web-1", "10.0.0.1", "10.0.0.300"), 2, "bad address '10.0.0.300'")
+    expect(run("add", "web-1", "10.0.0.1,nope"), 2, "bad address 'nope'")
+    expect(run("add", "web-1", *["10.0.1.%d" % i for i in range(33)]), 2, "more than 32")
+    expect(run("rm"), 2, "'rm' takes NAME")
+    expect(run("get", "a", "b"), 2, "'get' takes NAME")
+    expect(run("ls", "--dry-run"), 2, "'ls' does not take option '--dry-run'")
+    expect(run("status", "--max-age", "x"), 2, "--max-age needs seconds")
+    expect(run("import"), 2, "'import' takes FILE")
+    expect(run("import", "/nonexistent/file"), 2, "cannot read /nonexistent/file")
+    expect(run("-t", "never", "ls"), 2, "bad timeout 'never'")
+    r = subprocess.run([CTL, "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "import FILE" in r.stdout and "Exit status" in r.stdout
+    r = subprocess.run([CTL, "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("zkhostctl ")
+    assert children() == []  # nothing above reached ZooKeeper
+
+
+def test_bad_config():
+    bad = write("bad.conf", "zookeeper = 127.0.0.1:2\nroot = /zkhosts\ncolour = blue\n")
+    expect(run("ls", conf=bad), 2, "bad.conf:3", "colour")
+    bad = write("nozk.conf", "root = /zkhosts\n")
+    expect(run("ls", conf=bad), 2, "zookeeper")
+    bad = write("badroot.conf", "zookeeper = 127.0.0.1:2\nroot = no-slash\n")
+    expect(run("ls", conf=bad), 2, "badroot.conf:2", "root")
+
+
+def test_unreachable():
+    conf = write("closed.conf", "zookeeper = 127.0.0.1:%d\n" % zkharness.free_port())
+    expect(run("-t", "1", "ls", conf=conf), 3, "unreachable")
+    expect(run("-t", "1", "add", "x", "10.0.0.1", conf=conf), 3, "unreachable")
+
+
+# ---- records ------------------------------------------------------------------
+
+def test_add_get_rm():
+    clear()
+    expect(run("add", "web-1", "10.0.0.1", "fd00::1"), 0)
+    assert data("web-1") == "10.0.0.1, fd00::1"
+    r = run("get", "web-1")
+    expect(r, 0)
+    assert r.stdout.split() == ["10.0.0.1", "fd00::1"]
+    r = run("get", "WEB-1.")          # any case, trailing dot
+    assert r.returncode == 0 and r.stdout.split() == ["10.0.0.1", "fd00::1"]
+    expect(run("add", "Web-1", "10.0.0.2,10.0.0.2", "10.0.0.3"), 0)
+    assert children() == ["web-1"]    # same record, another spelling
+    assert data("web-1") == "10.0.0.2, 10.0.0.3"
+    expect(run("rm", "WEB-1"), 0)
+    assert children() == []
+    expect(run("rm", "web-1"), 1, "no record 'web-1'")
+    expect(run("get", "web-1"), 1, "no record 'web-1'")
+
+
+def test_ls():
+    clear()
+    kz = state["kz"]
+    expect(run("add", "b-host", "10.0.0.2"), 0)
+    expect(run("add", "A-host", "10.0.0.1", "fd00::a"), 0)
+    kz.create(HOSTS + "/live", b"10.0.0.9", ephemeral=True)
+    kz.create(HOSTS + "/junk", b"not an address")
+    kz.create(HOSTS + "/bad..name", b"10.0.0.7")
+    r = run("ls")
+    expect(r, 0, "1 znode(s)")
+    lines = r.stdout.splitlines()
+    assert lines == ["A-host\t10.0.0.1,fd00::a\tpersistent",
+                     "b-host\t10.0.0.2\tpersistent",
+                     "junk\t-\tpersistent",
+                     "live\t10.0.0.9\tephemeral"], lines
+    r = run("ls", "--json")
+    expect(r, 0)
+    assert json.loads(r.stdout) == {"A-host": ["10.0.0.1", "fd00::a"], "b-host": ["10.0.0.2"],
+                                    "junk": [], "live": ["10.0.0.9"]}
+    r = run("get", "junk")
+    expect(r, 1, "no valid address")
+    clear()
+    r = run("ls", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) == {}
+    kz.delete(HOSTS)
+    r = run("ls")
+    assert r.returncode == 0 and r.stdout == ""
+
+
+# ---- import / export -------------------------------------------------------------
+
+HOSTS_FILE = """\
+# a comment line
+10.1.0.1   alpha alpha-alias   # trailing comment
+10.1.0.2   beta
+fd00::2    beta
+10.1.0.3   Alpha
+999.1.0.1  gamma
+10.1.0.4
+10.1.0.5   good bad!name
+10.1.0.1   alpha
+"""
+
+
+def test_import_hosts_file():
+    clear()
+    f = write("in.hosts", HOSTS_FILE)
+    before = children()
+    r = run("import", f, "--dry-run")
+    expect(r, 1, "in.hosts:6: skipped: '999.1.0.1' is not an IPv4 or IPv6 address",
+           "in.hosts:7: skipped: address 10.1.0.4 has no host name",
+           "in.hosts:8: skipped: bad host name 'bad!name'", "nothing written")
+    assert children() == before
+    assert "alpha\t10.1.0.1, 10.1.0.3" in r.stdout, r.stdout
+    r = run("import", f)
+    expect(r, 1, "in.hosts:6:", "in.hosts:7:", "in.hosts:8:", "4 created")
+    assert children() == ["alpha", "alpha-alias", "beta", "good"]
+    assert data("alpha") == "10.1.0.1, 10.1.0.3"    # lines merged, duplicate dropped
+    assert data("beta") == "10.1.0.2, fd00::2"
+    assert data("alpha-alias") == "10.1.0.1"
+    # again: nothing changes; a live registration is left alone
+    state["kz"].create(HOSTS + "/live", b"10.9.9.9", ephemeral=True)
+    f2 = write("in2.hosts", "10.1.0.1 alpha\n10.1.0.3 alpha\n10.2.0.1 live\n10.2.0.2 beta\n")
+    r = run("import", f2)
+    expect(r, 1, "in2.hosts:3: skipped: live is a live (ephemeral) registration",
+           "1 updated", "1 unchanged")
+    assert data("live") == "10.9.9.9"
+    assert data("beta") == "10.2.0.2"
+
+
+JSON_FILE = """{
+  "j-one": "10.3.0.1",
+  "j-two": ["10.3.0.2", "fd00::3:2"],
+  "j-three": "10.3.0.3, nonsense",
+  "j-four": 5,
+  "bad name": "10.3.0.5",
+  "j-five": ["10.3.0.6", null],
+  "j-six": "",
+  "j-one": ["10.3.0.7"]
+}
+"""
+
+
+def test_import_json():
+    clear()
+    f = write("in.json", JSON_FILE)
+    r = run("import", f)
+    expect(r, 1,
+           "in.json:4:14: skipped: j-three: 'nonsense' is not an IPv4 or IPv6 address",
+           "in.json:5:13: skipped: j-four: value is not an address string",
+           "in.json:6:3: skipped: bad host name 'bad name'",
+           "in.json:7:26: skipped: j-five: array element is not a string",
+           "in.json:8:12: skipped: j-six: no valid address")
+    assert children() == ["j-five", "j-one", "j-three", "j-two"]
+    assert data("j-one") == "10.3.0.1, 10.3.0.7"
+    assert data("j-two") == "10.3.0.2, fd00::3:2"
+    assert data("j-three") == "10.3.0.3"
+    # all fine: exit 0
+    f = write("ok.json", '{"k1": "10.4.0.1", "k2": ["10.4.0.2"]}')
+    expect(run("import", f), 0, "2 created")
+    # from stdin
+    r = run("import", "-", stdin='{"k3": "10.4.0.3"}\n')
+    expect(r, 0)
+    assert data("k3") == "10.4.0.3"
+
+
+def test_import_json_syntax_error_writes_nothing():
+    clear()
+    for text, where in [('{"a": "10.0.0.1",\n "b": "10.0.0.2"\n "c": "x"}', "bad.json:3:2"),
+                        ('{"a": "10.0.0.1"', "bad.json:1:17"),
+                        ('{"a": "10.0.0.1"} trailing', "bad.json:1:19"),
+                        ('{"a": "10.0.0.\x01"}', "bad.json:1:15"),
+                        ('{"a": [1, 2,]}', "bad.json:1:13")]:
+        f = write("bad.json", text)
+        expect(run("import", f), 2, where, "nothing imported")
+        assert children() == [], text
+
+
+def test_export_import_round_trip():
+    clear()
+    kz = state["kz"]
+    expect(run("add", "r-1", "10.5.0.1", "fd00::5:1", "10.5.0.2"), 0)
+    expect(run("add", "R-Two", "fd00::5:2"), 0)
+    kz.create(HOSTS + "/r-3", b"10.5.0.3,   10.5.0.4 junk")
+    before = json.loads(run("ls", "--json").stdout)
+    r = run("export")
+    expect(r, 0)
+    assert "10.5.0.1 r-1\nfd00::5:1 r-1\n10.5.0.2 r-1\n" in r.stdout
+    f = write("export.hosts", r.stdout)
+    clear()
+    r = run("import", f)
+    expect(r, 0, "3 created")
+    assert json.loads(run("ls", "--json").stdout) == before
+    assert data("r-1") == "10.5.0.1, fd00::5:1, 10.5.0.2"
+    assert children() == ["R-Two", "r-1", "r-3"]
+    # ls --json output imports too
+    f = write("ls.json", run("ls", "--json").stdout)
+    clear()
+    expect(run("import", f), 0)
+    assert json.loads(run("ls", "--json").stdout) == before
+
+
+# ---- status ---------------------------------------------------------------------
+
+def status_file(cache, **kw):
+    now = int(time.time() * 1e6)
+    s = {"pid": os.getpid(), "state": "connected", "connected": 1, "session": "0x1234",
+         "started_us": now - 10_000_000, "updated_us": now, "last_sync_us": now - 5_000_000,
+         "records": 2, "skipped": 1, "publishes": 3, "generation": 3,
+         "last_error": "", "future_key": "ignored"}
+    s.update(kw)
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, "status.tmp"), "w") as f:
+        for k, v in s.items():
+            f.write("%s %s\n" % (k, v))
+    os.rename(os.path.join(cache, "status.tmp"), os.path.join(cache, "status"))
+
+
+def status(*args, conf=None):
+    return run("status", *args, conf=conf)
+
+
+def test_status():
+    require(PUBLISH)
+    env = state["env"]
+    cache = env.cache
+    r = status()
+    assert r.returncode == 3 and "down: no status file" in r.stdout, r
+    status_file(cache)
+    r = status()
+    assert r.returncode == 1 and "stale" in r.stdout and "snapshot" in r.stdout, r.stdout
+    hosts = write("pub.hosts", "10.6.0.1 s-one\n10.6.0.2 s-two\n")
+    subprocess.run([PUBLISH, cache, hosts], check=True, capture_output=True, timeout=HANG_GUARD)
+    r = status()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "health:        ok" in r.stdout and "(2 records)" in r.stdout, r.stdout
+    r = status("--json")
+    j = json.loads(r.stdout)
+    assert r.returncode == 0 and j["health"] == "ok" and j["snapshot_records"] == 2
+    assert j["connected"] is True and j["skipped_records"] == 1 and j["session"] == "0x1234"
+    assert j["last_publish_age_s"] is not None
+    # stale: disconnected
+    status_file(cache, connected=0, state="disconnected", last_error="connection loss")
+    r = status("--json")
+    j = json.loads(r.stdout)
+    assert r.returncode == 1 and j["health"] == "stale" and "not connected" in j["reason"]
+    assert j["last_error"] == "connection loss"
+    # down: heartbeat too old, unless --max-age allows it
+    status_file(cache, updated_us=int((time.time() - 120) * 1e6))
+    r = status()
+    assert r.returncode == 3 and "no heartbeat" in r.stdout, r.stdout
+    assert status("--max-age", "300").returncode == 0
+    # down: pid gone
+    p = subprocess.Popen(["true"])
+    p.wait()
+    status_file(cache, pid=p.pid)
+    r = status()
+    assert r.returncode == 3 and "is not running" in r.stdout, r.stdout
+    # down: stopped
+    status_file(cache, state="stopped", connected=0)
+    assert status().returncode == 3
+    # unreadable status file
+    status_file(cache, records="many")
+    r = status()
+    assert r.returncode == 3 and "unreadable" in r.stdout, r.stdout
+    # status needs no zookeeper key and no ZooKeeper at all
+    conf = write("cacheonly.conf", "cache = %s\n" % cache)
+    status_file(cache)
+    assert status(conf=conf).returncode == 0
+
+
+def test_status_with_daemon():
+    if not os.path.exists(ZKCACHED):
+        print("(zkcached not built: daemon part skipped)")
+        return
+    env = state["env"]
+    cache = os.path.join(env.dir, "dcache")
+    conf = env.write_conf(path=os.path.join(env.dir, "daemon.conf"), cache=cache)
+    e = dict(os.environ)
+    e.pop("LD_PRELOAD", None)
+    d = subprocess.Popen([ZKCACHED, "-c", conf], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=e,
+                         preexec_fn=zkharness._pdeathsig)
+    try:
+        wait_for(lambda: run("status", conf=conf).returncode == 0, "a healthy status")
+        d.terminate()
+        d.wait(timeout=30)
+        r = run("status", conf=conf)
+        assert r.returncode == 3, r.stdout
+    finally:
+        if d.poll() is None:
+            d.kill()
+            d.wait()
+
+
+def main():
+    tests = [test_usage_errors, test_bad_config, test_unreachable, test_add_get_rm, test_ls,
+             test_import_hosts_file, test_import_json,
+             test_import_json_syntax_error_writes_nothing, test_export_import_round_trip,
+             test_status, test_status_with_daemon]
+    try:
+        require(CTL)
+    except Skip as e:
+        print(e)
+        sys.exit(77)
+    with ZooKeeper() as zk, Env(zk) as env:
+        state.update(zk=zk, env=env, kz=zk.kazoo())
+        run_tests(tests)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+/*
+ * ctl.h - the commands of zkhostctl, split by role: records in ZooKeeper
+ * (add, rm, get, ls, export: ctl_records.c), bulk import (ctl_import.c)
+ * and the local daemon's health (status: ctl_status.c), plus the helpers
+ * they share (ctl_common.c). Each command returns an exit status (enum
+ * zkc_exit) and prints its own messages, to stderr prefixed "zkhostctl: ".
+ */
+#ifndef ZKHOSTS_TOOLS_CTL_H
+#define ZKHOSTS_TOOLS_CTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "zkhosts/snapshot.h"
+#include "zkclient.h"
+
+struct ctl {
+	struct zkc z;		/* config loaded */
+	int64_t deadline;	/* for the whole command */
+	bool verbose;
+	bool json;		/* ls, status: --json */
+	bool dry_run;		/* import */
+	double max_age;		/* status: seconds */
+};
+
+/* One record as read back from ZooKeeper. */
+struct ctl_record {
+	char name[ZKH_NAME_MAX + 1];	/* the znode's name */
+	struct zkh_addr addrs[ZKH_MAX_ADDRS];
+	size_t naddrs;
+	bool ephemeral;
+	unsigned invalid;	/* tokens in the data that are not addresses */
+};
+
+int ctl_add(struct ctl *c, const char *name, char *const *addrs, int n);
+int ctl_rm(struct ctl *c, const char *name);
+int ctl_get(struct ctl *c, const char *name);
+int ctl_ls(struct ctl *c);
+int ctl_export(struct ctl *c);
+int ctl_import(struct ctl *c, const char *file);
+int ctl_status(struct ctl *c);
+
+/* ---- shared helpers (ctl_common.c) ---------------------------------------- */
+
+/* Connect before c->deadline; 0 or an exit status (message printed). */
+int ctl_connect(struct ctl *c);
+
+/* Print "zkhostctl: <what> <path>: <why>" and return the exit status for
+ * ZooKeeper code zrc. */
+int ctl_zk_fail(struct ctl *c, const char *what, const char *path, int zrc);
+
+/* Format addresses as the znode data "a, b, c". Returns 0 or -ENOSPC. */
+int ctl_format_addrs(const struct zkh_addr *a, size_t n, char *out,
+		     size_t cap);
+
+/* Parse znode data into r (addresses, invalid count). */
+void ctl_parse_data(const char *data, int len, struct ctl_record *r);
+
+/*
+ * Find the znode of `name`: the exact <root>/hosts/<name> if it exists,
+ * else a child whose name matches case-insensitively. Fills r (name,
+ * addresses, ephemeral). Returns ZOK, ZNONODE, or another ZooKeeper code.
+ */
+int ctl_lookup(struct ctl *c, const char *name, struct ctl_record *r);
+
+/*
+ * Read every record under <root>/hosts, sorted by folded name. *out is
+ * malloc'ed (free it). Znodes whose name is not a valid host name are
+ * left out and counted in *bad_names (may be NULL). Returns ZOK (an
+ * absent <root>/hosts is an empty list) or a ZooKeeper code.
+ */
+int ctl_fetch_all(struct ctl *c, struct ctl_record **out, size_t *n,
+		  size_t *bad_names);
+
+/* Write s as a JSON string literal (quotes and escapes) to f. */
+void ctl_json_string(FILE *f, const char *s);
+
+#endif

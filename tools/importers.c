@@ -109,6 +109,8 @@ static void merge(struct imp_set *s, imp_report_fn report, void *arg)
 {
 	size_t out = 0;
 
+	if (s->n == 0)
+		return;	/* s->v may be NULL: qsort(NULL, 0) is undefined */
 	qsort(s->v, s->n, sizeof(*s->v), cmp_rec);
 	for (size_t i = 0; i < s->n; i++) {
 		struct imp_record *r = &s->v[i];

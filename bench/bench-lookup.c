@@ -14,7 +14,10 @@
  *   batch ROUND API BACKEND KIND CALLS NANOSECONDS FAILS
  *
  * Usage: bench-lookup [-r ROUNDS] [-t BATCH_MS] [-a gai|ghbn|both]
- *                     [-v NVERIFY] HITS_FILE MISS_FILE LABEL=SERVICE...
+ *                     [-v NVERIFY] [-N CALLS] HITS_FILE MISS_FILE
+ *                     LABEL=SERVICE...
+ * -N CALLS skips the time-based calibration: exactly CALLS calls per cell
+ * and round (for valgrind --tool=callgrind instruction counts).
  * Before timing, NVERIFY hits (default 200) and a quarter as many misses
  * are checked per backend and API (untimed; "verify" lines).
  * HITS_FILE holds "NAME IPV4" lines (names that exist), MISS_FILE names
@@ -215,7 +218,7 @@ struct cell {
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench-lookup [-r ROUNDS] [-t BATCH_MS] "
-		"[-a gai|ghbn|both] [-v NVERIFY] HITS_FILE MISS_FILE LABEL=SERVICE...\n");
+		"[-a gai|ghbn|both] [-v NVERIFY] [-N CALLS] HITS_FILE MISS_FILE LABEL=SERVICE...\n");
 	exit(2);
 }
 
@@ -226,9 +229,11 @@ int main(int argc, char **argv)
 	size_t nbe = 0, ncells = 0, i;
 	int rounds = 7, opt, a0 = API_GAI, a1 = API_GHBN;
 	double batch_ms = 20;
+	long fixed = 0;
 
-	while ((opt = getopt(argc, argv, "r:t:a:v:")) != -1) {
+	while ((opt = getopt(argc, argv, "r:t:a:v:N:")) != -1) {
 		switch (opt) {
+		case 'N': fixed = atol(optarg); break;
 		case 'v': nverify = (size_t)atol(optarg); break;
 		case 'r': rounds = atoi(optarg); break;
 		case 't': batch_ms = atof(optarg); break;
@@ -281,7 +286,7 @@ int main(int argc, char **argv)
 				c->api = (enum api)api;
 				c->kind = (enum kind)kind;
 				c->cursor = 0;
-				for (;;) {
+				for (; fixed == 0;) {
 					t = batch(c->api, c->kind, &c->cursor,
 						  calls, c->b->expect,
 						  &fails);
@@ -290,8 +295,11 @@ int main(int argc, char **argv)
 						break;
 					calls *= 4;
 				}
-				calls = (uint64_t)((double)calls * batch_ms *
-						   1e6 / (double)(t ? t : 1));
+				if (fixed == 0)
+					calls = (uint64_t)((double)calls * batch_ms *
+							   1e6 / (double)(t ? t : 1));
+				else
+					calls = (uint64_t)fixed;
 				c->calls = calls ? calls : 1;
 			}
 		}

@@ -15,8 +15,14 @@
  * (MDB_RDONLY|MDB_NOLOCK|MDB_NOSUBDIR|MDB_NORDAHEAD|MDB_NOTLS) and looks
  * up the folded (lowercase) key in the "names" database.
  *
- * Usage: bench-modcost [-r ROUNDS] [-t BATCH_MS] MODULE.so CACHE_DIR
+ * Usage: bench-modcost [-r ROUNDS] [-t BATCH_MS] [-N CALLS] MODULES CACHE_DIR
  *                      HITS_FILE MISS_FILE
+ * MODULES is a path to libnss_zk.so.2, or a comma list LABEL=PATH,... to
+ * compare builds of the module in the same process (before/after a change:
+ * each copy is loaded separately; its cells are named LABEL-gethostbyname*).
+ * -N CALLS skips the time-based calibration and runs exactly CALLS calls
+ * per cell and round (for valgrind --tool=callgrind, where instruction
+ * counts per call are inclusive cost / CALLS).
  * Output lines: "verify CELL KIND checked wrong" and
  * "batch ROUND direct CELL KIND CALLS NANOSECONDS FAILS".
  */
@@ -50,15 +56,31 @@ struct name {
 };
 
 enum cellkind { C_ZK4, C_ZK2, C_TXN, C_RENEW, C_GET, C_N };
-static const char *cell_names[C_N] = {
-	"zk-gethostbyname4_r", "zk-gethostbyname2_r", "lmdb-txn",
-	"lmdb-renew", "lmdb-get",
+#define MAX_MODS 4
+
+struct module {
+	char label[32];
+	gh4_fn gh4;
+	gh2_fn gh2;
 };
+
+static struct module mods[MAX_MODS];
+static int nmods;
+
+static void cell_name(enum cellkind c, int mod, char *out, size_t cap)
+{
+	static const char *raw[] = { "", "", "lmdb-txn", "lmdb-renew",
+				     "lmdb-get" };
+
+	if (c == C_ZK4 || c == C_ZK2)
+		snprintf(out, cap, "%s-gethostbyname%s_r", mods[mod].label,
+			 c == C_ZK4 ? "4" : "2");
+	else
+		snprintf(out, cap, "%s", raw[c]);
+}
 
 static struct name hits[MAX_NAMES], misses[MAX_NAMES];
 static size_t nhits, nmisses;
-static gh4_fn gh4;
-static gh2_fn gh2;
 static MDB_env *env;
 static MDB_dbi names_dbi;
 static MDB_txn *renew_txn, *long_txn;
@@ -118,7 +140,7 @@ static uint64_t now_ns(void)
 /* One call of a cell on one name. Returns 1 if found (and, for the module,
  * with the right IPv4 address when `check`), 0 if not found, -1 on an
  * unexpected error. */
-static int call(enum cellkind c, const struct name *n)
+static int call(enum cellkind c, int mod, const struct name *n)
 {
 	MDB_val k = { n->klen, n->key }, v;
 	int err = 0, herr = 0, rc;
@@ -129,7 +151,7 @@ static int call(enum cellkind c, const struct name *n)
 		struct gaih_addrtuple *pat = NULL;
 		int32_t ttl = 0;
 
-		st = gh4(n->name, &pat, buf, sizeof(buf), &err, &herr, &ttl);
+		st = mods[mod].gh4(n->name, &pat, buf, sizeof(buf), &err, &herr, &ttl);
 		if (st == NSS_STATUS_SUCCESS)
 			return pat && pat->family == AF_INET &&
 			       memcmp(pat->addr, &n->addr, 4) == 0 ? 1 : -1;
@@ -138,7 +160,7 @@ static int call(enum cellkind c, const struct name *n)
 	case C_ZK2: {
 		struct hostent h;
 
-		st = gh2(n->name, AF_INET, &h, buf, sizeof(buf), &err, &herr);
+		st = mods[mod].gh2(n->name, AF_INET, &h, buf, sizeof(buf), &err, &herr);
 		if (st == NSS_STATUS_SUCCESS)
 			return h.h_addr_list[0] &&
 			       memcmp(h.h_addr_list[0], &n->addr, 4) == 0 ? 1 : -1;
@@ -168,7 +190,7 @@ static int call(enum cellkind c, const struct name *n)
 	return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : -1;
 }
 
-static uint64_t batch(enum cellkind c, int hit, size_t *cursor,
+static uint64_t batch(enum cellkind c, int mod, int hit, size_t *cursor,
 		      uint64_t calls, uint64_t *fails)
 {
 	const struct name *set = hit ? hits : misses;
@@ -177,7 +199,7 @@ static uint64_t batch(enum cellkind c, int hit, size_t *cursor,
 
 	t0 = now_ns();
 	for (k = 0; k < calls; k++) {
-		if (call(c, &set[i]) != hit)
+		if (call(c, mod, &set[i]) != hit)
 			bad++;
 		if (++i == n)
 			i = 0;
@@ -218,16 +240,52 @@ static int open_raw(const char *cache)
 	return 0;
 }
 
+static int load_modules(char *spec)
+{
+	char *save = NULL, *tok;
+
+	for (tok = strtok_r(spec, ",", &save); tok && nmods < MAX_MODS;
+	     tok = strtok_r(NULL, ",", &save)) {
+		struct module *m = &mods[nmods];
+		char *eq = strchr(tok, '='), *path = tok;
+		void *h;
+
+		snprintf(m->label, sizeof(m->label), "zk");
+		if (eq) {
+			*eq = '\0';
+			snprintf(m->label, sizeof(m->label), "%s", tok);
+			path = eq + 1;
+		}
+		h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+		if (!h) {
+			fprintf(stderr, "bench-modcost: %s\n", dlerror());
+			return -1;
+		}
+		m->gh4 = (gh4_fn)(uintptr_t)dlsym(h, "_nss_zk_gethostbyname4_r");
+		m->gh2 = (gh2_fn)(uintptr_t)dlsym(h, "_nss_zk_gethostbyname2_r");
+		if (!m->gh4 || !m->gh2) {
+			fprintf(stderr, "bench-modcost: %s: entry points missing\n",
+				path);
+			return -1;
+		}
+		nmods++;
+	}
+	return nmods ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
-	struct { enum cellkind c; int hit; uint64_t calls; size_t cursor; }
-		cells[C_N * 2];
-	int rounds = 7, opt, ncells = 0, r, i;
+	struct { enum cellkind c; int mod; int hit; uint64_t calls;
+		 size_t cursor; } cells[(C_N + 2 * MAX_MODS) * 2];
+	int rounds = 7, opt, ncells = 0, r, i, m;
 	double batch_ms = 20;
-	void *mod;
+	char label[64];
+	long fixed = 0;
 
-	while ((opt = getopt(argc, argv, "r:t:")) != -1) {
-		if (opt == 'r')
+	while ((opt = getopt(argc, argv, "r:t:N:")) != -1) {
+		if (opt == 'N')
+			fixed = atol(optarg);
+		else if (opt == 'r')
 			rounds = atoi(optarg);
 		else if (opt == 't')
 			batch_ms = atof(optarg);
@@ -236,48 +294,49 @@ int main(int argc, char **argv)
 	}
 	if (argc - optind != 4 || rounds < 1 || batch_ms <= 0)
 		goto usage;
-	mod = dlopen(argv[optind], RTLD_NOW | RTLD_LOCAL);
-	if (!mod) {
-		fprintf(stderr, "bench-modcost: %s\n", dlerror());
-		return 1;
-	}
-	gh4 = (gh4_fn)(uintptr_t)dlsym(mod, "_nss_zk_gethostbyname4_r");
-	gh2 = (gh2_fn)(uintptr_t)dlsym(mod, "_nss_zk_gethostbyname2_r");
-	if (!gh4 || !gh2) {
-		fprintf(stderr, "bench-modcost: %s: entry points missing\n",
-			argv[optind]);
-		return 1;
-	}
-	if (open_raw(argv[optind + 1]) ||
+	if (load_modules(argv[optind]) ||
+	    open_raw(argv[optind + 1]) ||
 	    load_names(argv[optind + 2], hits, &nhits, 1) ||
 	    load_names(argv[optind + 3], misses, &nmisses, 0))
 		return 1;
 
 	for (i = 0; i < C_N; i++) {
-		for (int hit = 1; hit >= 0; hit--) {
-			size_t j, n = hit ? nhits : nmisses, wrong = 0;
-			uint64_t calls = 1, t, fails;
+		int per_mod = i == C_ZK4 || i == C_ZK2;
 
-			for (j = 0; j < n && j < 500; j++)
-				if (call((enum cellkind)i,
-					 hit ? &hits[j] : &misses[j]) != hit)
-					wrong++;
-			printf("verify %s %s %zu %zu\n", cell_names[i],
-			       hit ? "hit" : "miss", j, wrong);
-			cells[ncells].c = (enum cellkind)i;
-			cells[ncells].hit = hit;
-			cells[ncells].cursor = 0;
-			for (;;) {
-				t = batch((enum cellkind)i, hit,
-					  &cells[ncells].cursor, calls, &fails);
-				if (t >= batch_ms * 1e6 / 8 || calls >= (1u << 26))
-					break;
-				calls *= 4;
+		for (m = 0; m < (per_mod ? nmods : 1); m++) {
+			for (int hit = 1; hit >= 0; hit--) {
+				size_t j, n = hit ? nhits : nmisses, wrong = 0;
+				uint64_t calls = 1, t, fails;
+
+				for (j = 0; j < n && j < 500; j++)
+					if (call((enum cellkind)i, m,
+						 hit ? &hits[j] : &misses[j]) != hit)
+						wrong++;
+				cell_name((enum cellkind)i, m, label,
+					  sizeof(label));
+				printf("verify %s %s %zu %zu\n", label,
+				       hit ? "hit" : "miss", j, wrong);
+				cells[ncells].c = (enum cellkind)i;
+				cells[ncells].mod = m;
+				cells[ncells].hit = hit;
+				cells[ncells].cursor = 0;
+				for (; fixed == 0;) {
+					t = batch((enum cellkind)i, m, hit,
+						  &cells[ncells].cursor, calls,
+						  &fails);
+					if (t >= batch_ms * 1e6 / 8 ||
+					    calls >= (1u << 26))
+						break;
+					calls *= 4;
+				}
+				if (fixed == 0)
+					calls = (uint64_t)((double)calls * batch_ms *
+							   1e6 / (double)(t ? t : 1));
+				else
+					calls = (uint64_t)fixed;
+				cells[ncells].calls = calls ? calls : 1;
+				ncells++;
 			}
-			calls = (uint64_t)((double)calls * batch_ms * 1e6 /
-					   (double)(t ? t : 1));
-			cells[ncells].calls = calls ? calls : 1;
-			ncells++;
 		}
 	}
 	fflush(stdout);
@@ -286,11 +345,12 @@ int main(int argc, char **argv)
 			int k = (i + r) % ncells;
 			uint64_t t, fails;
 
-			t = batch(cells[k].c, cells[k].hit, &cells[k].cursor,
-				  cells[k].calls, &fails);
+			t = batch(cells[k].c, cells[k].mod, cells[k].hit,
+				  &cells[k].cursor, cells[k].calls, &fails);
+			cell_name(cells[k].c, cells[k].mod, label,
+				  sizeof(label));
 			printf("batch %d direct %s %s %llu %llu %llu\n", r,
-			       cell_names[cells[k].c],
-			       cells[k].hit ? "hit" : "miss",
+			       label, cells[k].hit ? "hit" : "miss",
 			       (unsigned long long)cells[k].calls,
 			       (unsigned long long)t,
 			       (unsigned long long)fails);
@@ -299,7 +359,7 @@ int main(int argc, char **argv)
 	}
 	return 0;
 usage:
-	fprintf(stderr, "usage: bench-modcost [-r ROUNDS] [-t BATCH_MS] "
-		"MODULE.so CACHE_DIR HITS_FILE MISS_FILE\n");
+	fprintf(stderr, "usage: bench-modcost [-r ROUNDS] [-t BATCH_MS] [-N CALLS] "
+		"MODULES CACHE_DIR HITS_FILE MISS_FILE\n");
 	return 2;
 }

@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 import benchlib  # noqa: E402
 import report  # noqa: E402
 
-QUICK = {"sizes": [10, 1000, 10000, 100000], "rounds": 9, "batch_ms": 10,
+QUICK = {"sizes": [10, 1000, 10000, 100000], "rounds": 15, "batch_ms": 20,
          "modcost_sizes": [1000, 100000], "dns_max": 100000,
          "files_max": 100000}
 FULL = {"sizes": [10, 1000, 10000, 100000, 1000000], "rounds": 15,
@@ -144,7 +144,16 @@ def main():
     ap.add_argument("--sizes", help="comma list overriding the sizes")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--tag", default="", help="suffix for the result files")
+    ap.add_argument("--report", metavar="JSON",
+                    help="only redraw the reports from a saved JSON result")
     args = ap.parse_args()
+    if args.report:
+        with open(args.report) as f:
+            res = json.load(f)
+        base = args.report[:-len(".json")]
+        report.write(res, base)
+        log("wrote %s.{txt,md} and charts" % base)
+        return
     build = os.path.abspath(args.build)
     cfg = dict(FULL if args.full else QUICK)
     if args.sizes:

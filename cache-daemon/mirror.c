@@ -325,6 +325,17 @@ static void check_sync_done(struct zkd *d)
 		zkd_now_ms() - m->sync_started_ms, m->count, m->skipped, d->b.n - before);
 	session_set_state(d, ZST_CONNECTED);
 	batch_request_publish(d);
+	/* what the client would send in SetWatches on a reconnect */
+	uint64_t bytes = 64 + 4 + strlen(m->hosts);
+	for (size_t i = 0; i < m->nbuckets; i++)
+		for (struct zkd_node *n = m->buckets[i]; n; n = n->hnext)
+			if (n->kind != NK_BAD_NAME)
+				bytes += 4 + strlen(m->hosts) + 1 + strlen(n->name);
+	if (bytes > ZKD_WATCH_WARN_BYTES)
+		zkd_log(ZKH_LOG_WARN, "%zu watches need a ~%" PRIu64 "-byte SetWatches packet on "
+			"reconnect; servers refuse more than jute.maxbuffer (default %d): "
+			"expect a new session and full sync after each connection loss",
+			m->count, bytes, ZKD_SETWATCHES_MAX);
 }
 
 void mirror_on_children(struct zkd *d, struct zkd_event *e)

@@ -335,6 +335,7 @@ static void on_connected(struct zkd *d)
 	if (id && id->client_id == d->s.id.client_id && d->s.id.client_id) {
 		zkd_log(ZKH_LOG_INFO, "reconnected, session 0x%" PRIx64 " still valid",
 			(uint64_t)id->client_id);
+		d->s.connected_at = zkd_now_ms();
 		session_set_state(d, d->m.synced ? ZST_CONNECTED : ZST_SYNCING);
 		mirror_on_reconnect(d);
 		register_on_reconnect(d);
@@ -342,6 +343,8 @@ static void on_connected(struct zkd *d)
 	}
 	if (id)
 		d->s.id = *id;
+	d->s.connected_at = 0;
+	d->s.flaps = 0;
 	d->s.sessions++;
 	d->s.backoff_ms = ZKD_BACKOFF_MIN_MS;
 	zkd_log(ZKH_LOG_INFO, "session 0x%" PRIx64 " established (timeout %d ms)",
@@ -364,6 +367,26 @@ void session_on_event(struct zkd *d, const struct zkd_event *e)
 	if (st == ZOO_CONNECTED_STATE) {
 		on_connected(d);
 	} else if (st == ZOO_CONNECTING_STATE || st == ZOO_ASSOCIATING_STATE) {
+		if (d->s.connected_at && zkd_now_ms() - d->s.connected_at < ZKD_FLAP_MS)
+			d->s.flaps++;
+		else
+			d->s.flaps = 0;
+		d->s.connected_at = 0;
+		if (d->s.flaps >= ZKD_FLAP_MAX) {
+			/* Most likely the server refuses the client's SetWatches
+			 * packet (too many watches, see zkcached.h): a new session
+			 * has none to restore. */
+			zkd_log(ZKH_LOG_WARN, "session 0x%" PRIx64 " loses every reconnect at once "
+				"(%u times; more watches than the server accepts in one packet?); "
+				"starting a new session", (uint64_t)d->s.id.client_id, d->s.flaps);
+			report_error(d, "reconnect flapping: new session (too many watches?)");
+			session_close(d);
+			d->m.synced = false;
+			session_set_state(d, ZST_EXPIRED);
+			d->s.flaps = 0;
+			d->s.reconnect_at = zkd_now_ms() + 1;
+			return;
+		}
 		if (d->s.state == ZST_CONNECTED || d->s.state == ZST_SYNCING) {
 			zkd_log(ZKH_LOG_WARN, "connection to ZooKeeper lost; "
 				"session 0x%" PRIx64 " lives on for up to %d ms, serving the cache meanwhile",

@@ -40,6 +40,24 @@
 /* Reconnect backoff after expiry or a failed start, with jitter. */
 #define ZKD_BACKOFF_MIN_MS 100
 #define ZKD_BACKOFF_MAX_MS 10000
+/*
+ * Watch-count limit. On a same-session reconnect the 3.8 C client re-arms
+ * every watch in ONE SetWatches packet: 4 + strlen(path) bytes per watch
+ * plus ~46 bytes. The server drops any packet longer than its jute.maxbuffer
+ * (default 1048575) and the client reconnects and resends forever. Measured
+ * (ZooKeeper 3.8.0, root /zkhosts, names "load-00000", 29 bytes a watch):
+ * 36,000 watches reconnect fine, 40,000 give "Len error ... 1160046" on the
+ * server. In general the limit is ~1048500 / (19 + strlen(root) + average
+ * name length) hosts: ~36k with 10-character names under /zkhosts, ~17k with
+ * 40-character names. Past it zkcached detects the flapping (a reconnect
+ * lost again within ZKD_FLAP_MS, ZKD_FLAP_MAX times in a row) and starts a
+ * new session (no watches to restore, then a full sync), and warns after a
+ * sync when the estimate passes ZKD_WATCH_WARN_BYTES.
+ */
+#define ZKD_SETWATCHES_MAX 1048575
+#define ZKD_WATCH_WARN_BYTES (ZKD_SETWATCHES_MAX * 9 / 10)
+#define ZKD_FLAP_MS 2000
+#define ZKD_FLAP_MAX 3
 /* Retry of a registration blocked by another owner. */
 #define ZKD_REGISTER_RETRY_MS 2000
 
@@ -143,6 +161,8 @@ struct zkd_session {
 	uint64_t reconnect_at;	/* ms; 0 = no reconnect scheduled */
 	unsigned backoff_ms;
 	unsigned sessions;	/* sessions established so far */
+	uint64_t connected_at;	/* ms of the last (re)connect */
+	unsigned flaps;		/* same-session reconnects lost at once */
 	char chroot[ZKD_PATH_CAP];	/* chroot of the connect string, or "" */
 	char auth_scheme[64];
 	char auth_cred[512];	/* secret: never logged */

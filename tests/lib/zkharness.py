@@ -146,7 +146,8 @@ class ZooKeeper:
     """
 
     def __init__(self, servers=1, tick=200, max_session_ms=60000,
-                 keep_dir=False, jvm_heap="192m", start_timeout=60):
+                 keep_dir=False, jvm_heap="192m", start_timeout=60,
+                 jute_maxbuffer=None):
         if servers < 1:
             raise ValueError("servers must be >= 1")
         self.n = servers
@@ -155,6 +156,7 @@ class ZooKeeper:
         self.keep_dir = keep_dir
         self.jvm_heap = jvm_heap
         self.start_timeout = start_timeout
+        self.jute_maxbuffer = jute_maxbuffer  # None: the server default (1 MB - 1)
         self.dir = None
         self.ports = []  # (client, peer, election) per server
         self.procs = [None] * servers
@@ -199,7 +201,6 @@ class ZooKeeper:
                 "admin.enableServer=false",
                 "forceSync=no",
                 "autopurge.purgeInterval=0",
-                "jute.maxbuffer=4194304",
             ]
             if self.n > 1:
                 with open(os.path.join(sdir, "data", "myid"), "w") as f:
@@ -226,8 +227,9 @@ class ZooKeeper:
                "-Xshare:auto",
                "-Dzkh.log=" + self.log_path(i),
                "-Dzookeeper.jmx.log4j.disable=true",
-               "-Djute.maxbuffer=4194304",
                "-cp", cp, MAIN, os.path.join(sdir, "zoo.cfg")]
+        if self.jute_maxbuffer:
+            cmd.insert(1, "-Djute.maxbuffer=%d" % self.jute_maxbuffer)
         out = open(os.path.join(sdir, "stdout.log"), "ab")
         try:
             self.procs[i] = subprocess.Popen(

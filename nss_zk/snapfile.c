@@ -304,13 +304,11 @@ fail:
 /*
  * Environments whose descriptor the application took over: never closed
  * (that would close its file) and never freed (LMDB frees and closes in
- * one call). They stay reachable here so leak checkers do not flag them;
- * past PARKED_MAX they are simply leaked. A few hundred bytes each, and
- * only after the application closed our descriptor.
+ * one call). They are chained through LMDB's user-context pointer from
+ * `parked`, so they stay reachable and leak checkers do not flag them.
+ * A few KiB each, and only after the application closed our descriptor.
  */
-#define PARKED_MAX 64
-static MDB_env *parked[PARKED_MAX];
-static unsigned nparked;
+static MDB_env *parked;
 
 void zkh_snap_close(struct zkh_snap *s)
 {
@@ -331,8 +329,8 @@ void zkh_snap_close(struct zkh_snap *s)
 			/* Not our descriptor any more: unmap, keep the env. */
 			if (mdb_env_info(s->env, &info) == 0 && info.me_mapaddr)
 				munmap(info.me_mapaddr, info.me_mapsize);
-			if (nparked < PARKED_MAX)
-				parked[nparked++] = s->env;
+			mdb_env_set_userctx(s->env, parked);
+			parked = s->env;
 		}
 		s->env = NULL;
 	}

@@ -2,8 +2,8 @@
  * nss_stress - test helper: hammer libnss_zk.so.2 (dlopened) while the
  * cache is being republished, and check every answer.
  *
- *   nss_stress [--threads N] [--fork] [--fd-chaos] LIB SECONDS
- *              PREFIX COUNT CHURN
+ *   nss_stress [--threads N] [--fork|--fork-paused] [--fd-chaos] LIB
+ *              SECONDS PREFIX COUNT CHURN
  *
  * The cache must hold COUNT stable records PREFIX0..PREFIX<COUNT-1> with
  * addresses 10.1.<i/256>.<i%256>, and a record CHURN whose single address
@@ -12,7 +12,11 @@
  * gethostbyname2_r) and reverse for stable records must always answer
  * exactly; CHURN must always answer one of its two values. --fork: the
  * main thread forks children throughout that do the same checks (lookups
- * after fork in a multi-threaded process). --fd-chaos: single thread
+ * after fork in a multi-threaded process). --fork-paused: the same, but
+ * the worker threads are parked between lookups while the main thread
+ * forks (for sanitizer runtimes whose allocator is not fork-safe: a
+ * child forked while another thread is inside their malloc deadlocks in
+ * the runtime, whatever the module does). --fd-chaos: single thread
  * that, between lookups, closes every descriptor above 2 and reopens
  * /dev/null onto the freed numbers (the application closing and reusing
  * descriptors behind the module's back).
@@ -51,6 +55,7 @@ static const char *prefix, *churn;
 static int count;
 static atomic_long lookups, errors, churn1, churn2;
 static atomic_int stop;
+static atomic_int pause_req, parked;
 
 static void fail(const char *what, const char *name)
 {
@@ -112,8 +117,16 @@ static void *worker(void *arg)
 {
 	unsigned seed = (unsigned)(uintptr_t)arg;
 
-	while (!atomic_load(&stop))
+	while (!atomic_load(&stop)) {
+		if (atomic_load(&pause_req)) {
+			atomic_fetch_add(&parked, 1);
+			while (atomic_load(&pause_req))
+				usleep(100);
+			atomic_fetch_sub(&parked, 1);
+			continue;
+		}
 		round_once((int)(rand_r(&seed) % (unsigned)count));
+	}
 	return NULL;
 }
 
@@ -139,7 +152,7 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-	int threads = 8, do_fork = 0, chaos = 0, i, forks = 0;
+	int threads = 8, do_fork = 0, paused = 0, chaos = 0, i, forks = 0;
 	pthread_t tid[64];
 	double end;
 	void *lib;
@@ -150,6 +163,8 @@ int main(int argc, char **argv)
 			argv++, argc--;
 		} else if (strcmp(argv[1], "--fork") == 0) {
 			do_fork = 1;
+		} else if (strcmp(argv[1], "--fork-paused") == 0) {
+			do_fork = paused = 1;
 		} else if (strcmp(argv[1], "--fd-chaos") == 0) {
 			chaos = 1;
 		} else {
@@ -159,8 +174,9 @@ int main(int argc, char **argv)
 		argv++, argc--;
 	}
 	if (argc != 6 || threads < 1 || threads > 64) {
-		fprintf(stderr, "usage: nss_stress [--threads N] [--fork] "
-			"[--fd-chaos] LIB SECONDS PREFIX COUNT CHURN\n");
+		fprintf(stderr, "usage: nss_stress [--threads N] [--fork|"
+			"--fork-paused] [--fd-chaos] LIB SECONDS PREFIX COUNT "
+			"CHURN\n");
 		return 2;
 	}
 	lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
@@ -201,7 +217,16 @@ int main(int argc, char **argv)
 		while (now() < end) {
 			if (do_fork) {
 				int status;
-				pid_t pid = fork();
+				pid_t pid;
+
+				if (paused) {
+					atomic_store(&pause_req, 1);
+					while (atomic_load(&parked) < threads)
+						usleep(100);
+				}
+				pid = fork();
+				if (pid != 0)
+					atomic_store(&pause_req, 0);
 
 				if (pid == 0) {
 					long before = atomic_load(&errors);

@@ -16,8 +16,14 @@
  *   unsupported family/length  UNAVAIL   EAFNOSUPPORT NETDB_INTERNAL
  *
  * UNAVAIL lets the chain go on to the next source (dns) by default. The
- * h_errno of UNAVAIL is never NO_DATA or TRY_AGAIN, which would make
- * getaddrinfo report EAI_NODATA or EAI_AGAIN for a name nobody knows.
+ * h_errno of UNAVAIL is never NO_DATA, TRY_AGAIN or NETDB_INTERNAL, which
+ * would make getaddrinfo report EAI_NODATA, EAI_AGAIN or EAI_SYSTEM for a
+ * name nobody knows; HOST_NOT_FOUND (benign: no daemon yet) and
+ * NO_RECOVERY (an administrator must look) give EAI_NONAME for AF_UNSPEC
+ * and AF_INET6 and read well in herror(). (Measured on glibc 2.36: when
+ * every source is UNAVAIL, getaddrinfo with AF_INET says EAI_NODATA
+ * whatever h_errno is; with files or dns after zk this does not arise.)
+ * errno is ENOENT for every UNAVAIL, as the glibc manual describes it.
  */
 #include <errno.h>
 #include <netdb.h>

@@ -13,6 +13,12 @@ $(ZK_UNIT_TESTS): $(BUILD)/tests/unit/%: tests/unit/%.c $(ZK_LIB) $(COMMON_LIB) 
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ZK_LIB) $(COMMON_LIB) $(ALL_LDFLAGS) -lzookeeper_mt -llmdb -lcmocka
 
+# The import parsers are pure code: their unit test links their objects.
+IMPORTERS_OBJ := $(BUILD)/obj/tools/importers.o $(BUILD)/obj/tools/import_json.o
+$(BUILD)/tests/unit/test_importers: tests/unit/test_importers.c $(IMPORTERS_OBJ) $(COMMON_LIB) $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(IMPORTERS_OBJ) $(COMMON_LIB) $(ALL_LDFLAGS) -lcmocka
+
 # ---- programs ---------------------------------------------------------------
 # tools/zkclient.c is the ZooKeeper client layer both programs share.
 TOOLS_CLIENT_OBJ := $(BUILD)/obj/tools/zkclient.o

@@ -97,7 +97,9 @@ static int read_string(struct jp *j, char *out, size_t *len, bool *too_long)
 	size_t n = 0;
 
 	*too_long = false;
-	if (j->p >= j->end || *j->p != '"')
+	if (j->p >= j->end)
+		return fail(j, "unexpected end of input, expected a string");
+	if (*j->p != '"')
 		return fail(j, "expected a string");
 	j->p++;
 	for (;;) {

@@ -145,10 +145,38 @@ def dns_query(addr, name, timeout=1.0):
         s.close()
 
 
+_live = set()  # processes to kill whatever happens (see cleanup_all)
+
+
+def cleanup_all():
+    """Kill every process still registered in _live."""
+    for obj in list(_live):
+        try:
+            obj.close()
+        except Exception:
+            pass
+
+
+def install_handlers():
+    """SIGTERM/SIGINT/SIGHUP end the driver through its finally blocks
+    (which kill dnsmasq and remove temp dirs), not abruptly."""
+    def on_signal(signum, frame):
+        raise SystemExit(128 + signum)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+
+
+class LoadTimeout(RuntimeError):
+    pass
+
+
 class Dnsmasq:
     """dnsmasq serving a hosts file on a free loopback address, port 53,
     authoritative for zkbench.test (misses get NXDOMAIN, nothing is
-    forwarded). Killed on close; dies with us (PDEATHSIG)."""
+    forwarded). Killed on close; dies with us (PDEATHSIG: --user and
+    --group root, so dnsmasq's own credential change does not clear it).
+    Raises LoadTimeout if it does not answer within `timeout` seconds
+    (dnsmasq's hosts loading is superlinear: 1M records take minutes)."""
 
     def __init__(self, hosts, wd, probe_name, timeout=600):
         self.addr = free_loopback_53()
@@ -162,13 +190,17 @@ class Dnsmasq:
              "--no-hosts", "--addn-hosts=" + hosts,
              "--listen-address=" + self.addr, "--bind-interfaces",
              "--port=53", "--local=/%s/" % DOMAIN, "--pid-file",
-             "--user=root", "--log-facility=" + self.log],
+             "--user=root", "--group=root", "--log-facility=" + self.log],
             preexec_fn=_pdeathsig, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
-        while dns_query(self.addr, probe_name) != 0:
-            if self.proc.poll() is not None or time.monotonic() - t0 > timeout:
+        _live.add(self)
+        while dns_query(self.addr, probe_name, timeout=0.2) != 0:
+            if self.proc.poll() is not None:
                 self.close()
-                raise RuntimeError("dnsmasq did not come up (see %s)" % self.log)
+                raise RuntimeError("dnsmasq exited (see %s)" % self.log)
+            if time.monotonic() - t0 > timeout:
+                self.close()
+                raise LoadTimeout("dnsmasq did not answer within %d s" % timeout)
             time.sleep(0.05)
         self.load_s = time.monotonic() - t0
         self.rss_kb = rss_kb(self.proc.pid)
@@ -178,6 +210,7 @@ class Dnsmasq:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+        _live.discard(self)
 
 
 def rss_kb(pid, key="VmRSS"):

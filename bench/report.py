@@ -256,7 +256,9 @@ def write_md(res, an, zk, base, charts):
         L.append("| %s | %.1f MB | %.1f MB | %.1f ms | %s | %s |" % (
             size_label(n), e["hosts_bytes"] / 1e6, e["snapshot_bytes"] / 1e6,
             e["publish_ms"],
-            "%.2f s" % e["dnsmasq_load_s"] if "dnsmasq_load_s" in e else "-",
+            "%.2f s" % e["dnsmasq_load_s"] if "dnsmasq_load_s" in e else
+            "> %d s (left out)" % e["dnsmasq_timeout_s"]
+            if "dnsmasq_timeout_s" in e else "-",
             "%.1f MB" % (e["dnsmasq_rss_kb"] / 1024)
             if e.get("dnsmasq_rss_kb") else "-"))
     L.append("")

@@ -309,6 +309,14 @@ def zk_md(zk):
             if b.get("per_change_ms") else "-",
             pct(pr.get("ack_to_visible_ms"))))
     L.append("")
+    for n, z in sorted(zk["sizes"].items(), key=lambda kv: int(kv[0])):
+        d0 = (z.get("single_delay0") or {}).get("ack_to_visible_ms")
+        if d0:
+            L += ["With `publish_delay = 0` (no batching window) at %s records, "
+                  "single changes: p50 %.1f ms, p99 %.1f ms, max %.1f ms (n=%d); "
+                  "the default window is 5 ms." % (size_label(n), d0["p50"],
+                                                    d0["p99"], d0["max"],
+                                                    d0["n"]), ""]
     bar = zk.get("barrier")
     if bar and bar.get("wake_ms"):
         w = bar["wake_ms"]
@@ -374,12 +382,12 @@ def charts(an, zk, base):
                 vals = []
                 for b in BACKENDS:
                     s = a["lookup"].get((api, b, kind))
-                    vals.append("%.1f" % s["median"] if s else "NaN")
+                    vals.append("%.4f" % (s["median"] / 1000) if s else "NaN")
                 rows.append("%d %s" % (n, " ".join(vals)))
             if not rows:
                 continue
             with open(dat, "w") as f:
-                f.write("# records " + " ".join(BACKENDS) + " (ns per call)\n")
+                f.write("# records " + " ".join(BACKENDS) + " (µs per call)\n")
                 f.write("\n".join(rows) + "\n")
             png = base + "-%s-%s.png" % (short, kind)
             plots = ", ".join(
@@ -391,9 +399,9 @@ set logscale xy
 set grid
 set key top left
 set xlabel 'records'
-set ylabel 'ns per call (median)'
+set ylabel 'µs per call (median), log scale'
 set title '%s, %s: cost per call'
-set format y '%%.0s%%c'
+set format y '%%g'
 plot %s
 """ % (png, api, kind, plots))
             if not ok:

@@ -199,11 +199,41 @@ def run_size(zkh, zk, kz, build, wd, n, plan, log):
             out["publishes"] = st.get("publishes")
         finally:
             poller.close()
+    if plan.get("delay0"):
+        out["single_delay0"] = delay0(zk, kz, build, base, root, n,
+                                      plan["delay0"], rnd, log)
     if plan["pollrewrite"]:
         out["pollrewrite"] = pollrewrite(zk, kz, build, wd, n, base,
                                          plan["pollrewrite"], rnd, log)
     kz.delete(root, recursive=True)
     return out
+
+
+def delay0(zk, kz, build, base, root, n, count, rnd, log):
+    """Single changes again with publish_delay = 0 (publish as soon as a
+    change arrives): how much of the latency is the batching window."""
+    import zkhdaemon
+    with zkhdaemon.Env(zk, root=root, publish_delay=0) as env:
+        lenv = zkhdaemon.lookup_env(env.conf)
+        lenv.pop("ZKHOSTS_NSS_BYPASS", None)
+        poller = Poller(build, "zk", lenv)
+        try:
+            # a fresh probe record: earlier steps changed random names, so
+            # no original address is known to still hold
+            probe = "delay0-probe.%s" % benchlib.DOMAIN
+            kz.create("%s/%s" % (base, probe), b"10.254.0.1")
+            poller.watch([(probe, "10.254.0.1")])
+            env.daemon(wait_ready=False)
+            if not poller.collect(1):
+                raise RuntimeError("publish_delay=0: initial sync failed")
+            # earlier runs changed some names; current values are whatever
+            # was set last, and new_addr keys never repeat (k0 = 70000)
+            lat, _ = single_changes(kz, base, n, poller, count, rnd, 70000)
+        finally:
+            poller.close()
+    log("  publish_delay=0: p50 %.2f p99 %.2f ms" % (
+        benchlib.quantile(lat, 0.5), benchlib.quantile(lat, 0.99)))
+    return {"ack_to_visible_ms": pct(lat), "samples_ms": lat}
 
 
 def pollrewrite(zk, kz, build, wd, n, base, count, rnd, log):
@@ -308,12 +338,14 @@ def run(build, wd, full=False, log=print):
     os.environ["ZKH_BUILD"] = build
     if full:
         plans = {1000: {"single": 300, "bursts": 5, "burst_size": 1000, "pollrewrite": 30},
-                 10000: {"single": 300, "bursts": 5, "burst_size": 1000, "pollrewrite": 20},
+                 10000: {"single": 300, "bursts": 5, "burst_size": 1000, "pollrewrite": 20,
+                         "delay0": 200},
                  100000: {"single": 200, "bursts": 3, "burst_size": 1000, "pollrewrite": 5}}
         nbar = 50
     else:
         plans = {1000: {"single": 200, "bursts": 3, "burst_size": 1000, "pollrewrite": 10},
-                 10000: {"single": 200, "bursts": 2, "burst_size": 1000, "pollrewrite": 5}}
+                 10000: {"single": 200, "bursts": 2, "burst_size": 1000, "pollrewrite": 5,
+                         "delay0": 200}}
         nbar = 20
     res = {"sizes": {}, "burst_size": 1000,
            "notes": ["Poller: build/bench/bench-poller, a separate process "

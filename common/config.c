@@ -328,12 +328,14 @@ static const char *set_domain(struct zkh_config *c, const char *v, size_t n,
 			      struct problem *p)
 {
 	char folded[ZKH_NAME_MAX + 1];
+	int len;
 
 	p->detail = zkh_name_problem(v, n);
 	if (p->detail != NULL)
 		return "not a valid domain name";
-	zkh_name_fold(v, n, folded);
-	memcpy(c->domain, folded, sizeof(c->domain));
+	len = zkh_name_fold(v, n, folded);
+	/* the name and its NUL only: the rest of `folded` is uninitialised */
+	memcpy(c->domain, folded, (size_t)len + 1);
 	return NULL;
 }
 

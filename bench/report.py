@@ -155,6 +155,10 @@ def target_rows(an, zk):
             mb = z["rss_kb"] / 1024
             rows.append(("zkcached RSS, 100k", "≤ 64 MB", "%.1f MB" % mb,
                          "met" if mb <= 64 else "NOT met"))
+            if z.get("rss_anon_kb") is not None:
+                an = z["rss_anon_kb"] / 1024
+                rows.append(("zkcached RSS, 100k, anonymous only", "≤ 64 MB",
+                             "%.1f MB" % an, "met" if an <= 64 else "NOT met"))
         b = zk.get("barrier")
         if b and b.get("wake_ms"):
             p = b["wake_ms"]
@@ -296,7 +300,10 @@ def zk_md(zk):
         L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
             size_label(n),
             "%.2f s" % z["initial_sync_s"] if z.get("initial_sync_s") is not None else "-",
-            "%.1f MB (%.1f)" % (z["rss_kb"] / 1024, z.get("hwm_kb", 0) / 1024)
+            ("%.1f MB (%.1f)" % (z["rss_kb"] / 1024, z.get("hwm_kb", 0) / 1024) +
+             (", anon %.1f + file %.1f" % (z["rss_anon_kb"] / 1024,
+                                           z["rss_file_kb"] / 1024)
+              if z.get("rss_anon_kb") is not None else ""))
             if z.get("rss_kb") else "-",
             "%.1f MB" % (z["snapshot_bytes"] / 1e6) if z.get("snapshot_bytes") else "-",
             pct(s.get("ack_to_visible_ms")),
@@ -317,6 +324,17 @@ def zk_md(zk):
                   "the default window is 5 ms." % (size_label(n), d0["p50"],
                                                     d0["p99"], d0["max"],
                                                     d0["n"]), ""]
+    for n, z in sorted(zk["sizes"].items(), key=lambda kv: int(kv[0])):
+        rd = z.get("resdelay") or {}
+        if rd.get("base_s") and rd.get("shim_s"):
+            L += ["Initial sync at %s records with the ZooKeeper client's "
+                  "per-wakeup re-resolution of its server list turned off "
+                  "(`zoo_set_servers_resolution_delay(zh, -1)`, preloaded "
+                  "shim): median %.2f s vs %.2f s as built (runs: %s vs %s)."
+                  % (size_label(n), benchlib.quantile(rd["shim_s"], 0.5),
+                     benchlib.quantile(rd["base_s"], 0.5),
+                     ", ".join("%.2f" % x for x in rd["shim_s"]),
+                     ", ".join("%.2f" % x for x in rd["base_s"])), ""]
     bar = zk.get("barrier")
     if bar and bar.get("wake_ms"):
         w = bar["wake_ms"]

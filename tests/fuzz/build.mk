@@ -7,8 +7,8 @@
 #   make fuzz FUZZ_SECONDS=600    long runs; FUZZ_ONLY='fuzz_names ...'
 #                                 picks targets
 #   make fuzz-build               only build build/fuzz/fuzz_*
-#   make fuzz-merge               minimise what the runs found into the
-#                                 seed corpora tests/fuzz/corpus/<target>/
+#   make fuzz-merge               add what the runs found that brings new
+#                                 coverage to tests/fuzz/corpus/<target>/
 #
 # libFuzzer needs clang and its runtime (Debian: clang, libclang-rt-14-dev).
 # Each target also becomes $(BUILD)/tests/unit/test_fuzz_<target> (built

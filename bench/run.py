@@ -220,8 +220,8 @@ def main():
     res["machine"]["loadavg_end"] = os.getloadavg()
     res["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
     os.makedirs(args.out, exist_ok=True)
-    stem = "%s-%s%s" % (datetime.date.today().isoformat(),
-                        res["machine"]["host"], args.tag)
+    stem = "%s-%s-%s%s" % (datetime.date.today().isoformat(),
+                           res["machine"]["host"], res["mode"], args.tag)
     base = os.path.join(args.out, stem)
     with open(base + ".json", "w") as f:
         json.dump(res, f, indent=1)

@@ -228,10 +228,9 @@ static void pool_fill(struct zkh_snap *s)
 	for (i = 0; i < ZKH_TXN_POOL; i++) {
 		atomic_init(&s->busy[i], 0);
 		s->pool[i] = NULL;
+		/* Left live (see ZKH_TXN_POOL). */
 		if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->pool[i]) != 0)
 			s->pool[i] = NULL;
-		else
-			mdb_txn_reset(s->pool[i]);
 	}
 }
 

@@ -16,7 +16,14 @@
 
 #include "zkhosts/snapshot.h"
 
-/* Read transactions kept per snapshot for reuse (renew/reset). */
+/*
+ * Read transactions kept per snapshot: begun once when the snapshot is
+ * opened and left live. hosts.mdb never changes once published and is
+ * opened MDB_NOLOCK, so a lookup borrows one as it is; renew/reset would
+ * only re-read the same meta page and mark every named database stale,
+ * costing LMDB a second tree search on the next get (bench/perf,
+ * docs/benchmarks.md).
+ */
 #define ZKH_TXN_POOL 4
 
 struct zkh_snap {
@@ -30,7 +37,7 @@ struct zkh_snap {
 	uint64_t gen_at_open;	/* counter read before hosts.mdb was opened */
 	dev_t dev;		/* identity of hosts.mdb as opened */
 	ino_t ino;
-	MDB_txn *pool[ZKH_TXN_POOL];	/* reset read txns, NULL if none */
+	MDB_txn *pool[ZKH_TXN_POOL];	/* live read txns, NULL if none */
 	atomic_int busy[ZKH_TXN_POOL];	/* 1 while a lookup uses pool[i] */
 };
 

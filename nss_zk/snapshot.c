@@ -274,12 +274,9 @@ static int txn_get(struct zkh_view *v, struct zkh_snap *s)
 		if (!s->pool[i] || atomic_exchange_explicit(&s->busy[i], 1,
 							    memory_order_acquire))
 			continue;
-		if (mdb_txn_renew(s->pool[i]) == 0) {
-			v->txn = s->pool[i];
-			v->pool = i;
-			return 0;
-		}
-		atomic_store_explicit(&s->busy[i], 0, memory_order_release);
+		v->txn = s->pool[i];
+		v->pool = i;
+		return 0;
 	}
 	v->pool = -1;
 	return mdb_txn_begin(s->env, NULL, MDB_RDONLY, &v->txn) == 0 ?
@@ -346,7 +343,6 @@ void zkh_view_end(struct zkh_view *v)
 		return;
 	s = &slots[v->slot].snap;
 	if (v->pool >= 0) {
-		mdb_txn_reset(v->txn);
 		atomic_store_explicit(&s->busy[v->pool], 0,
 				      memory_order_release);
 	} else {

@@ -99,6 +99,8 @@ ALL_TARGETS += $(COMMON_LIB) $(PUBLISH_LIB) $(ZK_LIB)
 -include docs/build.mk
 -include tests/build.mk
 -include tests/fuzz/build.mk
+-include tests/stress/build.mk
+-include examples/cluster/build.mk
 -include bench/build.mk
 -include packaging/build.mk
 

@@ -140,7 +140,7 @@ static enum nss_status by_name(const char *name, int af, struct hostent *h,
 			  h_errnop);
 		goto out;
 	}
-	src.naliases = zkh_rec_names(v.snap, &rec, &src.name,
+	src.naliases = zkh_rec_names(&v, &rec, &src.name,
 				     &src.aliases[0]);
 	rc = h ? zkh_pack_hostent(&src, h, buf, buflen) : -EINVAL;
 	if (rc < 0) {
@@ -200,7 +200,7 @@ enum nss_status _nss_zk_gethostbyname4_r(const char *name,
 		goto out;
 	}
 	memset(&src, 0, sizeof(src));
-	zkh_rec_names(v.snap, &rec, &src.name, &alias);
+	zkh_rec_names(&v, &rec, &src.name, &alias);
 	src.v4 = rec.v4;
 	src.n4 = rec.n4;
 	src.v6 = rec.v6;
@@ -268,12 +268,12 @@ enum nss_status _nss_zk_gethostbyaddr2_r(const void *addr, socklen_t len,
 	src.family = af;
 	src.addrs = a.bytes;
 	src.naddrs = 1;
-	src.naliases = zkh_rec_names(v.snap, &rev.recs[0], &src.name,
+	src.naliases = zkh_rec_names(&v, &rev.recs[0], &src.name,
 				     &src.aliases[0]);
 	for (i = 1; i < rev.n; i++) {
 		struct zkh_pstr *c = &src.aliases[src.naliases++];
 
-		src.naliases += zkh_rec_names(v.snap, &rev.recs[i], c, c + 1);
+		src.naliases += zkh_rec_names(&v, &rev.recs[i], c, c + 1);
 	}
 	rc = host ? zkh_pack_hostent(&src, host, buffer, buflen) : -EINVAL;
 	if (rc < 0) {
@@ -352,7 +352,7 @@ enum nss_status _nss_zk_gethostent_r(struct hostent *host, char *buffer,
 	src.family = family;
 	src.addrs = family == AF_INET ? rec.v4 : rec.v6;
 	src.naddrs = family == AF_INET ? rec.n4 : rec.n6;
-	src.naliases = zkh_rec_names(v.snap, &rec, &src.name,
+	src.naliases = zkh_rec_names(&v, &rec, &src.name,
 				     &src.aliases[0]);
 	rc = host ? zkh_pack_hostent(&src, host, buffer, buflen) : -EINVAL;
 	if (rc < 0) {

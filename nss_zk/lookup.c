@@ -51,9 +51,26 @@ int zkh_lookup_name(const struct zkh_view *v, const char *name,
 	return get_rec(v, key, (size_t)len + s->dsuffix_len, rec);
 }
 
-size_t zkh_rec_names(const struct zkh_snap *s, const struct zkh_rec_view *rec,
+/* True if a record is stored under the folded form of name[0..n) plus
+ * the domain suffix (the caller checked n + suffix <= ZKH_NAME_MAX). */
+static bool qualified_twin(const struct zkh_view *v, const char *name,
+			   size_t n)
+{
+	const struct zkh_snap *s = v->snap;
+	char key[ZKH_NAME_MAX + 1];
+	struct zkh_rec_view twin;
+
+	for (size_t i = 0; i < n; i++)
+		key[i] = (name[i] >= 'A' && name[i] <= 'Z') ?
+		    (char)(name[i] - 'A' + 'a') : name[i];
+	memcpy(key + n, s->dsuffix, s->dsuffix_len);
+	return get_rec(v, key, n + s->dsuffix_len, &twin) == 0;
+}
+
+size_t zkh_rec_names(const struct zkh_view *v, const struct zkh_rec_view *rec,
 		     struct zkh_pstr *canon, struct zkh_pstr *alias)
 {
+	const struct zkh_snap *s = v->snap;
 	size_t n = rec->name_len, d = s->dsuffix_len;
 
 	memset(canon, 0, sizeof(*canon));
@@ -69,6 +86,11 @@ size_t zkh_rec_names(const struct zkh_snap *s, const struct zkh_rec_view *rec,
 		return 1;
 	}
 	if (n + d > ZKH_NAME_MAX)
+		return 0;
+	/* A record stored as "x.<domain>" owns that name (forward lookups of
+	 * it find that record), so "x" must not claim it too, or a reverse
+	 * answer would name a record that does not resolve back to it. */
+	if (qualified_twin(v, rec->name, n))
 		return 0;
 	canon->b = s->dsuffix;
 	canon->blen = d;

@@ -37,11 +37,12 @@ int zkh_lookup_name(const struct zkh_view *v, const char *name,
  * How `rec` is named in answers (as written, domain lowercase): with a
  * domain, canonical "x.<domain>" and alias "x"; a record already named
  * "x.<domain>" is not qualified twice (canonical as is, alias "x");
- * without a domain, or if qualifying would exceed 253 characters,
- * canonical "x" and no alias. Writes *canon and
+ * without a domain, if qualifying would exceed 253 characters, or if a
+ * record "x.<domain>" exists too (it owns that name), canonical "x" and
+ * no alias. Writes *canon and
  * up to one alias into alias[0]; returns the number of aliases (0 or 1).
  */
-size_t zkh_rec_names(const struct zkh_snap *s, const struct zkh_rec_view *rec,
+size_t zkh_rec_names(const struct zkh_view *v, const struct zkh_rec_view *rec,
 		     struct zkh_pstr *canon, struct zkh_pstr *alias);
 
 /* Result of a reverse lookup: records in creation order (lowest czxid

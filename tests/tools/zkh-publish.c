@@ -199,6 +199,7 @@ int main(int argc, char **argv)
 			r->naddrs = 1;
 			r->addrs[0] = (struct zkh_addr){ .family = AF_INET,
 				.bytes = { 10, 255, 0, (uint8_t)(i % 2 + 1) } };
+			ch[r - recs].naddrs = r->naddrs;
 		}
 		rc = zkh_pub_apply(p, ch, nrecs);
 		if (!rc)

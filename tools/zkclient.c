@@ -419,6 +419,8 @@ int zkc_connect(struct zkc *z, int64_t deadline)
 	timeout_ms = z->cfg.session_timeout;
 	z->zh = zookeeper_init2(connect, watcher, timeout_ms, NULL, z, 0,
 				zkh_zk_log_callback);
+	if (z->zh)
+		zoo_set_servers_resolution_delay(z->zh, -1);
 	if (!z->zh) {
 		rc = -errno ? -errno : -EINVAL;
 		snprintf(z->err, sizeof(z->err),

@@ -129,8 +129,4 @@ void zkc_route_log(const char *prog, bool verbose);
 /* Parse a timeout in seconds ("10", "0.5"; 0..1e6). Returns 0 or -EINVAL. */
 int zkc_parse_seconds(const char *s, double *out);
 
-/* Defined in common/zkconn.c: a log_callback_fn for zookeeper_init2 that
- * feeds the logger installed with zkh_zk_route_log. */
-void zkh_zk_log_callback(const char *message);
-
 #endif

@@ -66,4 +66,11 @@ enum zkh_log_level { ZKH_LOG_ERR = 3, ZKH_LOG_WARN = 4, ZKH_LOG_INFO = 6,
 void zkh_zk_route_log(void (*fn)(enum zkh_log_level, const char *line),
 		      enum zkh_log_level max_level);
 
+/*
+ * A log_callback_fn for zookeeper_init2: feeds one line of the client's
+ * log to the logger installed with zkh_zk_route_log (dropped if none).
+ * Thread-safe; called from the client's own threads.
+ */
+void zkh_zk_log_callback(const char *message);
+
 #endif

@@ -39,17 +39,6 @@
 #define ADDR6_TEXT_MAX 45
 #define ADDR4_TEXT_MAX 15
 
-static bool is_name_char(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-static char ascii_lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
 /* Separators between address tokens: comma and ASCII whitespace. */
 static bool is_list_space(unsigned char c)
 {
@@ -63,33 +52,65 @@ static bool is_list_control(unsigned char c)
 	return (c < 0x20 || c == 0x7f) && !is_list_space(c);
 }
 
-const char *zkh_name_problem(const char *s, size_t len)
+/* Character classes for host names: 0 not allowed, 1 allowed, 2 '.'.
+ * A table keeps validation at a load and a compare per byte: it runs on
+ * every lookup inside every process. */
+static const unsigned char name_class[256] = {
+	['-'] = 1, ['_'] = 1, ['.'] = 2,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+};
+
+/*
+ * Validate s[0..len) (trailing dot already dropped, len >= 1) and, if out
+ * is non-NULL, write its lowercase form there. One pass; returns the
+ * problem or NULL.
+ */
+static const char *name_scan(const char *s, size_t len, char *out)
 {
 	size_t label = 0;
 
-	if (s == NULL || len == 0)
-		return "empty";
-	if (len > 1 && s[len - 1] == '.')
-		len--;
 	if (len > ZKH_NAME_MAX)
 		return "longer than 253 characters";
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
+		unsigned k = name_class[c];
 
-		if (c == '.') {
+		if (k == 1) {
+			if (++label > ZKH_LABEL_MAX)
+				return "label longer than 63 characters";
+		} else if (k == 2) {
 			if (label == 0)
 				return "empty label";
 			label = 0;
-			continue;
-		}
-		if (!is_name_char(c))
+		} else {
 			return "character not allowed";
-		if (++label > ZKH_LABEL_MAX)
-			return "label longer than 63 characters";
+		}
+		if (out)
+			out[i] = (char)(c | ((unsigned)(c - 'A') < 26u) << 5);
 	}
 	if (label == 0)
 		return "empty label";	/* "." alone or a name ending in ".." */
 	return NULL;
+}
+
+const char *zkh_name_problem(const char *s, size_t len)
+{
+	if (s == NULL || len == 0)
+		return "empty";
+	if (len > 1 && s[len - 1] == '.')
+		len--;
+	return name_scan(s, len, NULL);
 }
 
 bool zkh_name_valid(const char *s, size_t len)
@@ -99,12 +120,12 @@ bool zkh_name_valid(const char *s, size_t len)
 
 int zkh_name_fold(const char *s, size_t len, char *out)
 {
-	if (!zkh_name_valid(s, len))
+	if (s == NULL || len == 0)
 		return -EINVAL;
-	if (s[len - 1] == '.')
+	if (len > 1 && s[len - 1] == '.')
 		len--;
-	for (size_t i = 0; i < len; i++)
-		out[i] = ascii_lower(s[i]);
+	if (name_scan(s, len, out) != NULL)
+		return -EINVAL;
 	out[len] = '\0';
 	return (int)len;
 }

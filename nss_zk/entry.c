@@ -10,7 +10,9 @@
  *   name known, not that family NOTFOUND ENOENT  NO_DATA
  *   buffer too small           TRYAGAIN  ERANGE  NETDB_INTERNAL
  *                              (decided before the buffer is written)
- *   no cache yet               UNAVAIL   ENOENT  HOST_NOT_FOUND
+ *   no cache yet (or, in a     UNAVAIL   ENOENT  HOST_NOT_FOUND
+ *   signal handler, the same
+ *   thread is opening it)
  *   cache refused/unusable,    UNAVAIL   ENOENT  NO_RECOVERY
  *   or module bypassed
  *   unsupported family/length  UNAVAIL   EAFNOSUPPORT NETDB_INTERNAL
@@ -75,12 +77,13 @@ static enum nss_status set3(enum nss_status st, int e, int h, int *errnop,
 	return st;
 }
 
-/* zkh_view_begin failed with rc. */
+/* zkh_view_begin failed with rc. -EDEADLK: a signal handler interrupted
+ * this thread's own first open, so there is no snapshot yet for it. */
 static enum nss_status unavail(int rc, int *errnop, int *h_errnop)
 {
 	return set3(NSS_STATUS_UNAVAIL, ENOENT,
-		    rc == -ENOENT ? HOST_NOT_FOUND : NO_RECOVERY,
-		    errnop, h_errnop);
+		    rc == -ENOENT || rc == -EDEADLK ? HOST_NOT_FOUND :
+		    NO_RECOVERY, errnop, h_errnop);
 }
 
 static enum nss_status notfound(int *errnop, int *h_errnop)

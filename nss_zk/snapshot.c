@@ -13,7 +13,7 @@
  *
  *   acquire:  w = fetch_add(&cur, 1); the borrowed slot is w >> 48.
  *   release:  if fetch_sub(&slot->inner, 1) == 1, the slot is dead.
- *   install (under swap_lock): old = exchange(&cur, new << 48), then add
+ *   install (under the swap lock): old = exchange(&cur, new << 48), then add
  *             the old acquire count to the old slot's inner, minus BIAS
  *             if the old slot is being retired; a result of 0 means dead.
  *
@@ -30,7 +30,7 @@
  * die under it. The same install with new == old ("refresh") moves a
  * large acquire count into inner so the 48-bit count cannot overflow.
  *
- * Dead slots are closed ("reaped") only under swap_lock, by the next
+ * Dead slots are closed ("reaped") only under the swap lock, by the next
  * swap or by the thread that killed the slot if it gets the lock without
  * waiting; slot memory is static, so a stale index can never point at
  * freed memory. Slot contents are written before the slot is published
@@ -52,10 +52,23 @@
  * the child opens its own snapshot at its next lookup (LMDB environments
  * must not be used across fork) and closes the inherited ones then.
  *
+ * Signal handlers: a lookup may run in a signal handler that interrupted
+ * a lookup on the same thread anywhere, so the module must never wait for
+ * a lock its own thread holds. The swap lock and the one-time
+ * initialisation are therefore not a mutex and pthread_once but a word
+ * holding the owner's thread id (taken by compare-and-swap, so owning and
+ * naming the owner are one step): a thread that finds its own id there
+ * has interrupted itself and backs off with -EDEADLK (UNAVAIL: there is
+ * no snapshot it could answer from) instead of waiting forever; other
+ * threads wait (only the first open of a process ever waits). Every other
+ * lock attempt is a try-lock. What remains unsafe in a handler is
+ * allocation: opening or closing a snapshot calls malloc/free (see
+ * docs/security.md, "Signal handlers").
+ *
  * Limits: the module never frees its last snapshot at exit (another
- * thread may still be using it). A lookup from a signal handler that
- * interrupted a swap on the same thread, with no snapshot yet, deadlocks
- * on the blocking first open (there is no answer it could give instead).
+ * thread may still be using it); it is linked -z nodelete, so dlclose
+ * never unloads it with a snapshot open (which would leak the snapshot's
+ * descriptor and mappings on every dlopen/dlclose).
  */
 #include "snapshot.h"
 
@@ -64,6 +77,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "zkhosts/config.h"
 
@@ -84,25 +99,62 @@ struct slot {
 
 static struct slot slots[NSLOTS];
 static _Atomic uint64_t cur;
-static pthread_mutex_t swap_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic pid_t swap_owner;	/* thread id holding the swap lock, 0 */
 pthread_mutex_t zkh_enum_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static _Atomic int init_done;
+static _Atomic pid_t init_owner;	/* thread id running module_init, 0 */
 static bool bypass;
 static int config_rc;
 static struct zkh_config config;
+static bool fork_held;		/* fork_prepare took the swap lock */
+
+/* ---- owner-word locks (see "Signal handlers" above) ------------------ */
+
+static bool owner_try(_Atomic pid_t *w, pid_t me)
+{
+	pid_t none = 0;
+
+	return atomic_compare_exchange_strong_explicit(w, &none, me,
+			memory_order_acquire, memory_order_relaxed);
+}
+
+/* Take *w, waiting for another owner; -EDEADLK if this thread owns it. */
+static int owner_wait(_Atomic pid_t *w)
+{
+	static const struct timespec pause = { 0, 100000 };
+	pid_t me = gettid();
+
+	while (!owner_try(w, me)) {
+		if (atomic_load_explicit(w, memory_order_relaxed) == me)
+			return -EDEADLK;
+		nanosleep(&pause, NULL);
+	}
+	return 0;
+}
+
+static void owner_release(_Atomic pid_t *w)
+{
+	atomic_store_explicit(w, 0, memory_order_release);
+}
+
+static bool swap_trylock(void)
+{
+	return owner_try(&swap_owner, gettid());
+}
 
 /* ---- one-time initialisation and fork -------------------------------- */
 
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&zkh_enum_lock);
-	pthread_mutex_lock(&swap_lock);
+	fork_held = owner_wait(&swap_owner) == 0;
 }
 
 static void fork_parent(void)
 {
-	pthread_mutex_unlock(&swap_lock);
+	if (fork_held)
+		owner_release(&swap_owner);
 	pthread_mutex_unlock(&zkh_enum_lock);
 }
 
@@ -110,7 +162,7 @@ static void fork_child(void)
 {
 	unsigned i;
 
-	pthread_mutex_init(&swap_lock, NULL);
+	atomic_store(&swap_owner, 0);
 	pthread_mutex_init(&zkh_enum_lock, NULL);
 	atomic_store(&cur, 0);
 	for (i = 1; i < NSLOTS; i++)
@@ -141,7 +193,16 @@ static void module_init(void)
 
 int zkh_module_ready(void)
 {
-	pthread_once(&init_once, module_init);
+	if (!atomic_load_explicit(&init_done, memory_order_acquire)) {
+		int rc = owner_wait(&init_owner);
+
+		if (rc < 0)
+			return rc;	/* a handler interrupted module_init */
+		if (!atomic_load_explicit(&init_done, memory_order_relaxed))
+			module_init();
+		atomic_store_explicit(&init_done, 1, memory_order_release);
+		owner_release(&init_owner);
+	}
 	if (bypass)
 		return -EPERM;
 	return config_rc;
@@ -154,7 +215,7 @@ static void mark_dead(struct slot *sl)
 	atomic_store_explicit(&sl->state, SLOT_DEAD, memory_order_release);
 }
 
-/* Close dead slots. Caller holds swap_lock. */
+/* Close dead slots. Caller holds the swap lock. */
 static void reap_locked(void)
 {
 	unsigned i;
@@ -190,7 +251,7 @@ static void install_locked(unsigned idx)
 }
 
 /* Open the cache into a free slot and make it current, unless it is the
- * same file as the current slot `cidx`. Caller holds swap_lock. */
+ * same file as the current slot `cidx`. Caller holds the swap lock. */
 static int open_locked(unsigned cidx)
 {
 	struct slot *sl = NULL;
@@ -230,9 +291,9 @@ static void release(unsigned idx)
 	if (atomic_fetch_sub_explicit(&sl->inner, 1,
 				      memory_order_acq_rel) == 1) {
 		mark_dead(sl);
-		if (pthread_mutex_trylock(&swap_lock) == 0) {
+		if (swap_trylock()) {
 			reap_locked();
-			pthread_mutex_unlock(&swap_lock);
+			owner_release(&swap_owner);
 		}
 	}
 }
@@ -247,7 +308,7 @@ static bool maintain(unsigned idx, uint64_t c, bool changed, bool refresh)
 	unsigned cidx;
 	bool swapped = false;
 
-	if (pthread_mutex_trylock(&swap_lock) != 0)
+	if (!swap_trylock())
 		return false;
 	cidx = (unsigned)(atomic_load(&cur) >> IDX_SHIFT);
 	if (cidx == idx) {
@@ -260,7 +321,7 @@ static bool maintain(unsigned idx, uint64_t c, bool changed, bool refresh)
 		if (refresh && !swapped)
 			install_locked(idx);
 	}
-	pthread_mutex_unlock(&swap_lock);
+	owner_release(&swap_owner);
 	return swapped;
 }
 
@@ -301,11 +362,13 @@ int zkh_view_begin(struct zkh_view *v)
 		uint64_t c;
 
 		if (idx == 0) {
-			pthread_mutex_lock(&swap_lock);
-			rc = 0;
-			if ((atomic_load(&cur) >> IDX_SHIFT) == 0)
+			/* No snapshot yet: wait for whoever opens one, unless
+			 * that is this very thread (a signal handler). */
+			rc = owner_wait(&swap_owner);
+			if (rc == 0 && (atomic_load(&cur) >> IDX_SHIFT) == 0)
 				rc = open_locked(0);
-			pthread_mutex_unlock(&swap_lock);
+			if (rc != -EDEADLK)
+				owner_release(&swap_owner);
 			if (rc < 0)
 				return rc;
 			continue;

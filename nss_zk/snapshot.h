@@ -26,8 +26,9 @@ struct zkh_view {
  * Borrow the current snapshot (opening or switching to a newer one first
  * when needed) and a read transaction on it. Returns 0 and fills *v, or
  * -EPERM when the module is bypassed (ZKHOSTS_NSS_BYPASS) or the cache is
- * refused, -ENOENT when there is no cache, another -errno when it cannot
- * be used. Every successful call must be paired with zkh_view_end on the
+ * refused, -ENOENT when there is no cache, -EDEADLK when called (from a
+ * signal handler) on a thread that is itself initialising the module or
+ * opening the first snapshot, another -errno when it cannot be used. Every successful call must be paired with zkh_view_end on the
  * same thread. Thread-safe, lock-free unless a snapshot must be opened;
  * never blocks on I/O of others except when no snapshot exists at all.
  */
@@ -39,8 +40,10 @@ void zkh_view_end(struct zkh_view *v);
 
 /*
  * Run the one-time initialisation if needed. Returns 0, -EPERM if the
- * module is bypassed (ZKHOSTS_NSS_BYPASS set at first use), or the error
- * that makes the config unusable. Thread-safe.
+ * module is bypassed (ZKHOSTS_NSS_BYPASS set at first use), -EDEADLK if
+ * this thread is running the initialisation already (a signal handler
+ * interrupted it), or the error that makes the config unusable.
+ * Thread-safe; never waits for its own thread.
  */
 int zkh_module_ready(void);
 

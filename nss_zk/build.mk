@@ -12,12 +12,17 @@ NSS_MAP := nss_zk/nss_zk.map
 
 # -z defs catches a missing symbol at link time; sanitizer runtimes are
 # resolved from the preloaded runtime instead, so skip it under SANITIZE.
+# -z nodelete: dlclose never unloads the module. Its open snapshot (a
+# descriptor, two mappings, LMDB's environment) cannot be closed at unload
+# time, since the same destructor would also run at exit() while other
+# threads may still be resolving; so an unload would leak it on every
+# dlopen/dlclose cycle (tests/stress/dlopen_loop.c).
 NSS_ZDEFS := $(if $(SANITIZE),,-Wl,-z,defs)
 
 $(NSS_LIB): $(NSS_OBJ) $(COMMON_OBJ) $(NSS_MAP) $(FLAGS_STAMP)
 	$(CC) -shared -o $@ $(NSS_OBJ) $(COMMON_OBJ) $(ALL_LDFLAGS) \
 		-Wl,-soname,libnss_zk.so.2 -Wl,--version-script=$(NSS_MAP) \
-		$(NSS_ZDEFS) -Wl,--as-needed -llmdb
+		$(NSS_ZDEFS) -Wl,-z,nodelete -Wl,--as-needed -llmdb
 
 ALL_TARGETS += $(NSS_LIB)
 

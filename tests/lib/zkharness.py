@@ -17,6 +17,10 @@ process itself is SIGKILLed.
         zk.stop(i); zk.start(i)    # kill / restart one server
         zk.stop_all(); zk.start_all()
 
+client_address= binds the client ports to another local address than
+127.0.0.1 (e.g. a bridge's address, so network namespaces reach the
+ensemble); quorum ports stay on 127.0.0.1.
+
 Only stdlib plus kazoo (Debian python3-kazoo; import is lazy so the module
 loads without it). Run under /usr/bin/python3.
 """
@@ -55,11 +59,11 @@ def available():
     return os.path.exists(ZK_JAR) and shutil.which("java") is not None
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
+def free_port(address="127.0.0.1"):
+    """A TCP port on `address` (an IPv4 address) that was free a moment ago."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        s.bind(("127.0.0.1", 0))
+        s.bind((address, 0))
         return s.getsockname()[1]
     finally:
         s.close()
@@ -74,11 +78,11 @@ def _pdeathsig():
         pass
 
 
-def four_letter(port, cmd, timeout=2.0):
-    """Send a 4-letter-word command to 127.0.0.1:port; return the reply
+def four_letter(port, cmd, timeout=2.0, address="127.0.0.1"):
+    """Send a 4-letter-word command to address:port; return the reply
     text, or None if the server does not answer."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        with socket.create_connection((address, port), timeout=timeout) as s:
             s.sendall(cmd.encode())
             chunks = []
             while True:
@@ -143,11 +147,12 @@ class ZooKeeper:
 
     servers: 1 (standalone) or more (ensemble, quorum needs a majority).
     tick: tickTime in ms; sessions may last 2..max_session_ticks ticks.
+    client_address: the IPv4 address the client ports listen on.
     """
 
     def __init__(self, servers=1, tick=200, max_session_ms=60000,
                  keep_dir=False, jvm_heap="192m", start_timeout=60,
-                 jute_maxbuffer=None):
+                 jute_maxbuffer=None, client_address="127.0.0.1"):
         if servers < 1:
             raise ValueError("servers must be >= 1")
         self.n = servers
@@ -157,6 +162,7 @@ class ZooKeeper:
         self.jvm_heap = jvm_heap
         self.start_timeout = start_timeout
         self.jute_maxbuffer = jute_maxbuffer  # None: the server default (1 MB - 1)
+        self.client_address = client_address
         self.dir = None
         self.ports = []  # (client, peer, election) per server
         self.procs = [None] * servers
@@ -183,7 +189,8 @@ class ZooKeeper:
                     "log4j.appender.FILE.layout=org.apache.log4j.PatternLayout\n"
                     "log4j.appender.FILE.layout.ConversionPattern="
                     "%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n\n")
-        self.ports = [(free_port(), free_port(), free_port()) for _ in range(self.n)]
+        self.ports = [(free_port(self.client_address), free_port(), free_port())
+                      for _ in range(self.n)]
         for i in range(self.n):
             sdir = self.server_dir(i)
             os.makedirs(os.path.join(sdir, "data"))
@@ -193,7 +200,7 @@ class ZooKeeper:
                 "syncLimit=25",
                 "dataDir=%s" % os.path.join(sdir, "data"),
                 "clientPort=%d" % self.ports[i][0],
-                "clientPortAddress=127.0.0.1",
+                "clientPortAddress=%s" % self.client_address,
                 "minSessionTimeout=%d" % (2 * self.tick),
                 "maxSessionTimeout=%d" % self.max_session_ms,
                 "maxClientCnxns=0",
@@ -288,7 +295,7 @@ class ZooKeeper:
         """'standalone', 'leader', 'follower', or None (down/not serving)."""
         if not self.running(i):
             return None
-        r = four_letter(self.ports[i][0], "srvr")
+        r = four_letter(self.ports[i][0], "srvr", address=self.client_address)
         if not r:
             return None
         for line in r.splitlines():
@@ -325,7 +332,7 @@ class ZooKeeper:
         """The mntr command's key/value pairs of server i (default: leader)."""
         if i is None:
             i = self.leader_index()
-        r = four_letter(self.ports[i][0], "mntr") or ""
+        r = four_letter(self.ports[i][0], "mntr", address=self.client_address) or ""
         out = {}
         for line in r.splitlines():
             if "\t" in line:
@@ -334,7 +341,7 @@ class ZooKeeper:
         return out
 
     def server_address(self, i):
-        return "127.0.0.1:%d" % self.ports[i][0]
+        return "%s:%d" % (self.client_address, self.ports[i][0])
 
     @property
     def connect_string(self):

@@ -3,16 +3,18 @@
 The driver process first moves itself into a new network namespace and a
 new mount namespace of its own (isolate()): the lab's bridge, its veths and
 every route live there, a tmpfs hides the lab's `ip netns` names from the
-machine's /run/netns, so the machine's own network, /etc and /run/netns
-contents are never touched, two labs can run at once, and everything
-vanishes with the driver even if it is SIGKILLed. Inside it, a bridge
+machine's /run/netns (created empty if missing, as iproute2 does), so the
+machine's own network, /etc and /run/netns contents are never touched, two
+labs can run at once, and, the temp dir aside, everything vanishes with
+the driver even if it is SIGKILLed (children die by PR_SET_PDEATHSIG). Inside it, a bridge
 (10.213.0.1/24) links one `ip netns` namespace per host; each host also
 gets its own mount namespace (in which /etc/nsswitch.conf is a bind mount
 saying `hosts: files zk`) and UTS namespace (its hostname is its name),
+and its own read-only /sys showing only its own interfaces, all
 held open by a "pause" process (sleep) living in all three, as a
 container's pause process does. (Binding a mount namespace to a file with
-`unshare --mount=FILE` fails at random with EINVAL on recent kernels,
-whose namespace ids are not ordered across CPUs: the loop check refuses.)
+`unshare --mount=FILE` failed intermittently with EINVAL here, on Linux
+6.18, apparently in the kernel's mount-namespace loop check.)
 Host.popen()/Host.run() start a program inside the pause process's
 namespaces with nsenter. Lab.close() kills every process it started and
 removes the namespaces, the bridge and the temp dir; it runs on normal
@@ -159,6 +161,8 @@ class Host:
             ["nsenter", "--net=" + self.netns, "unshare", "--mount", "--uts",
              "--propagation", "private", "sh", "-c",
              'echo "$0" > /proc/sys/kernel/hostname && mount --bind "$1" /etc/nsswitch.conf'
+             # a /sys showing this netns's interfaces, as `ip netns exec` does
+             ' && umount -l /sys && mount -t sysfs -o ro,nosuid,nodev,noexec zkh-lab /sys'
              ' && echo ready && exec sleep infinity', self.name, self.nsswitch],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, preexec_fn=zkharness._pdeathsig, text=True)

@@ -195,7 +195,15 @@ class Cluster:
     # ---- phase: boot ------------------------------------------------------
     def boot(self):
         self.say("\n== Boot order: services wait with zkbarrier, the bootstrap job releases them ==")
-        tools = {"ZKBARRIER": os.path.join(self.build, "zkbarrier"), "BOOT_TIMEOUT": str(int(WAIT * 2))}
+        # The scripts run zkbarrier as their child; this wrapper makes it die
+        # with its script, so even a SIGKILLed driver leaves no waiter behind
+        # (the scripts themselves die with the driver: PR_SET_PDEATHSIG).
+        wrapper = os.path.join(self.lab.dir, "zkbarrier")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec setpriv --pdeathsig KILL %s \"$@\"\n"
+                    % os.path.join(self.build, "zkbarrier"))
+        os.chmod(wrapper, 0o755)
+        tools = {"ZKBARRIER": wrapper, "BOOT_TIMEOUT": str(int(WAIT * 2))}
         ex = os.path.join(self.src, "examples")
         services = []
         for host, svcs in SERVICES.items():

@@ -357,6 +357,15 @@ static const char *set_publish_delay(struct zkh_config *c, const char *v,
 	return NULL;
 }
 
+static const char *set_max_records(struct zkh_config *c, const char *v,
+				   size_t n, struct problem *p)
+{
+	(void)p;
+	if (!parse_uint(v, n, 1, 100000000, &c->max_records))
+		return "must be an integer from 1 to 100000000 (records)";
+	return NULL;
+}
+
 static const char *set_fsync(struct zkh_config *c, const char *v, size_t n,
 			     struct problem *p)
 {
@@ -443,6 +452,7 @@ static const struct key_def {
 	{ "metrics_file", set_metrics_file },
 	{ "fsync", set_fsync },
 	{ "publish_delay", set_publish_delay },
+	{ "max_records", set_max_records },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 #define CACHE_KEY 2
@@ -565,6 +575,7 @@ void zkh_config_defaults(struct zkh_config *c)
 	memcpy(c->cache, ZKH_DEFAULT_CACHE, sizeof(ZKH_DEFAULT_CACHE));
 	c->session_timeout = ZKH_DEFAULT_SESSION_TIMEOUT;
 	c->publish_delay = ZKH_DEFAULT_PUBLISH_DELAY;
+	c->max_records = ZKH_DEFAULT_MAX_RECORDS;
 	c->fsync = false;
 }
 

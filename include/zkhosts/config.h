@@ -15,6 +15,9 @@
  *   metrics_file     Prometheus text file written by the daemon
  *   fsync            yes|no, fsync each snapshot before publishing (no)
  *   publish_delay    ms the daemon waits to batch changes, default 5
+ *   max_records      snapshot budget: most records the daemon publishes,
+ *                    default 1000000 (1..100000000); past it the daemon
+ *                    logs an error and keeps the last snapshot it published
  *
  * File path resolution: an explicit path (-c FILE) wins; else the
  * ZKHOSTS_CONF environment variable (read with secure_getenv, so set-id
@@ -34,6 +37,7 @@
 #define ZKH_DEFAULT_CACHE "/var/cache/zkcached"
 #define ZKH_DEFAULT_SESSION_TIMEOUT 10000
 #define ZKH_DEFAULT_PUBLISH_DELAY 5
+#define ZKH_DEFAULT_MAX_RECORDS 1000000
 #define ZKH_PATH_MAX 4096
 
 struct zkh_config {
@@ -49,6 +53,7 @@ struct zkh_config {
 	char metrics_file[ZKH_PATH_MAX];
 	bool fsync;
 	int publish_delay;	/* ms */
+	int max_records;	/* snapshot budget, records */
 };
 
 /* Parsing strictness. */

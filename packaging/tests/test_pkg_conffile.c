@@ -23,7 +23,7 @@
 /* Keys of config.h; a new key must be documented in the conffile too. */
 static const char *const keys[] = {
 	"zookeeper", "root", "cache", "domain", "session_timeout", "register",
-	"auth_file", "metrics_file", "fsync", "publish_delay",
+	"auth_file", "metrics_file", "fsync", "publish_delay", "max_records",
 };
 
 static char text[65536];
@@ -80,6 +80,7 @@ static void test_as_shipped_means_defaults(void **state)
 	assert_string_equal(c.metrics_file, d.metrics_file);
 	assert_int_equal(c.fsync, d.fsync);
 	assert_int_equal(c.publish_delay, d.publish_delay);
+	assert_int_equal(c.max_records, d.max_records);
 }
 
 /* Copy `text` with "#key = ..." lines turned into "key = ...". */
@@ -116,6 +117,7 @@ static void test_examples_parse_and_show_defaults(void **state)
 	assert_int_equal(c.session_timeout, d.session_timeout);
 	assert_int_equal(c.fsync, d.fsync);
 	assert_int_equal(c.publish_delay, d.publish_delay);
+	assert_int_equal(c.max_records, d.max_records);
 	assert_true(c.zookeeper[0] != '\0');
 	assert_true(c.register_name[0] != '\0');
 }

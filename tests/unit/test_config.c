@@ -70,6 +70,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.metrics_file, "");
 	assert_false(cfg.fsync);
 	assert_int_equal(cfg.publish_delay, 5);
+	assert_int_equal(cfg.max_records, 1000000);
 	/* empty text leaves the defaults */
 	assert_int_equal(parse(""), 0);
 	assert_string_equal(cfg.root, "/zkhosts");
@@ -91,6 +92,7 @@ static void test_full_file(void **state)
 		"metrics_file = /var/lib/prom/zk hosts.prom\n"
 		"fsync = YES\n"
 		"publish_delay = 0\n"
+		"max_records = 50000\n"
 		"# the end";
 
 	(void)state;
@@ -113,6 +115,7 @@ static void test_full_file(void **state)
 	assert_string_equal(cfg.metrics_file, "/var/lib/prom/zk hosts.prom");
 	assert_true(cfg.fsync);
 	assert_int_equal(cfg.publish_delay, 0);
+	assert_int_equal(cfg.max_records, 50000);
 }
 
 static void test_comments(void **state)
@@ -204,6 +207,16 @@ static void test_values(void **state)
 	expect_error("publish_delay = 10001", 1, "publish_delay",
 		     "from 0 to 10000");
 	expect_error("publish_delay = +1", 1, "publish_delay", "integer");
+	/* max_records bounds */
+	assert_int_equal(parse("max_records = 1"), 0);
+	assert_int_equal(cfg.max_records, 1);
+	assert_int_equal(parse("max_records = 100000000"), 0);
+	assert_int_equal(cfg.max_records, 100000000);
+	expect_error("max_records = 0", 1, "max_records", "from 1 to 100000000");
+	expect_error("max_records = 100000001", 1, "max_records",
+		     "from 1 to 100000000");
+	expect_error("max_records = 1e6", 1, "max_records", "integer");
+	expect_error("max_records = -1", 1, "max_records", "integer");
 	/* fsync spellings */
 	const char *yes[] = { "yes", "true", "1", "on", "Yes", "TRUE" };
 	const char *no[] = { "no", "false", "0", "off", "NO" };

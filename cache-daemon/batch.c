@@ -5,6 +5,11 @@
  * once per publish_delay ms, so a storm of changes costs few publishes.
  * While a full sync runs, progress is published at most once per
  * ZKD_SYNC_PUBLISH_MS; its end publishes at once with ZKH_META_SYNCED.
+ * The snapshot budget (max_records) is enforced here: while the master
+ * holds more records, nothing is published (an error is logged once and
+ * shown in the status file), so readers keep the last good snapshot and
+ * its size stays bounded; the master keeps following ZooKeeper, and the
+ * first publish back within the budget clears the error.
  * Queuing never touches the publisher (so it is safe inside
  * zkh_pub_foreach); only batch_tick does.
  */
@@ -139,6 +144,35 @@ static int apply(struct zkd *d)
 	return rc;
 }
 
+/* True (and publish_at cleared: the next change re-arms it) while the
+ * master holds more than max_records; logs the transitions. */
+static bool over_budget(struct zkd *d)
+{
+	struct zkd_batch *b = &d->b;
+	uint64_t n = zkh_pub_count(d->pub), max = (uint64_t)d->cfg.max_records;
+
+	if (n <= max) {
+		if (b->over_budget) {
+			zkd_log(ZKH_LOG_INFO, "%" PRIu64 " records, within max_records "
+				"(%" PRIu64 ") again: publishing", n, max);
+			b->over_budget = false;
+			report_clear_error(d);
+		}
+		return false;
+	}
+	if (!b->over_budget)
+		zkd_log(ZKH_LOG_ERR, "snapshot budget exceeded: %" PRIu64 " records, "
+			"max_records is %" PRIu64 "; not publishing, lookups keep "
+			"the last snapshot (generation %" PRIu64 ")", n, max,
+			zkh_pub_generation(d->pub));
+	report_error(d, "snapshot budget exceeded: %" PRIu64 " records, max_records "
+		     "is %" PRIu64 "; serving generation %" PRIu64, n, max,
+		     zkh_pub_generation(d->pub));
+	b->over_budget = true;
+	b->publish_at = 0;
+	return true;
+}
+
 void batch_tick(struct zkd *d, uint64_t now, bool final)
 {
 	struct zkd_batch *b = &d->b;
@@ -166,6 +200,8 @@ void batch_tick(struct zkd *d, uint64_t now, bool final)
 		b->publish_at = 0;
 		return;
 	}
+	if (over_budget(d))
+		return;
 	uint32_t flags = 0;
 	if (d->m.synced)
 		flags |= ZKH_META_SYNCED;

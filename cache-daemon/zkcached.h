@@ -197,6 +197,7 @@ struct zkd_batch {
 	uint64_t publish_at;	/* ms; 0 = nothing waiting */
 	bool force_publish;	/* publish even without changes */
 	bool apply_failed;
+	bool over_budget;	/* master holds more than max_records */
 	uint64_t publishes;
 };
 

@@ -168,8 +168,15 @@ fail:
 	return rc;
 }
 
-/* Open the LMDB environment over hosts.mdb, which we checked as *st. */
-static int open_env(const char *dir, const struct stat *st,
+/*
+ * Open the LMDB environment over hosts.mdb, which we opened as `cfd` and
+ * checked as *st. LMDB opens by path; /proc/self/fd/<cfd> names exactly
+ * the file we checked even if the daemon renames a newer one over
+ * hosts.mdb meanwhile, which under fast republishing made the plain path
+ * lose that race several times in a row (-EAGAIN, lookups UNAVAIL). The
+ * plain path is the fallback where /proc is not mounted.
+ */
+static int open_env(const char *dir, int cfd, const struct stat *st,
 		    struct zkh_snap *s)
 {
 	char path[PATH_MAX];
@@ -178,7 +185,9 @@ static int open_env(const char *dir, const struct stat *st,
 	MDB_stat mst;
 	int fd, flags, rc;
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, ZKH_SNAPSHOT_FILE) >=
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", cfd);
+	if (access(path, R_OK) != 0 &&
+	    snprintf(path, sizeof(path), "%s/%s", dir, ZKH_SNAPSHOT_FILE) >=
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;
 	rc = mdb_err(mdb_env_create(&s->env));
@@ -271,7 +280,7 @@ int zkh_snap_open(const char *dir, struct zkh_snap *s)
 	}
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
-	rc = open_env(dir, &st, s);
+	rc = open_env(dir, fd, &st, s);
 	if (rc < 0)
 		goto fail;
 	rc = open_dbs(s);

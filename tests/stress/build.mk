@@ -28,8 +28,12 @@ STRESS_STORM   ?= 20000
 $(BUILD)/tests/stress/%: tests/stress/%.c tests/stress/model.c \
 		tests/stress/model.h $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/stress -o $@ $< tests/stress/model.c \
-		$(ALL_LDFLAGS) -ldl
+	$(CC) $(ALL_CFLAGS) $(STRESS_DEFS) -Itests/stress -o $@ $< \
+		tests/stress/model.c $(ALL_LDFLAGS) -ldl
+
+# The set-uid client loads the module from a path fixed at build time.
+$(BUILD)/tests/stress/suid_resolve: STRESS_DEFS = \
+	-DZKH_MODULE_PATH='"$(abspath $(BUILD))/libnss_zk.so.2"'
 
 ALL_TARGETS += $(STRESS_PROGS)
 

@@ -54,13 +54,17 @@ static atomic_int use_gai;
 static atomic_uint hseed = 1;
 
 /* Async-signal-safe error report: a counter and, for the first few, a
- * fixed message written with write(2). */
-static void fail(const char *what)
+ * fixed message, the nss_status (-2..1, shown as 0..3) and h_errno written with write(2). */
+static void fail(const char *what, enum nss_status st, int herr)
 {
+	char tail[] = " (status ? h_errno ?)\n";
+
+	tail[9] = (char)('2' + (int)st);	/* '0' is -2 ... '3' is 1 */
+	tail[19] = (char)('0' + (herr >= 0 && herr <= 9 ? herr : 9));
 	if (atomic_fetch_add(&errors, 1) < 20) {
 		(void)!write(2, "error: ", 7);
 		(void)!write(2, what, strlen(what));
-		(void)!write(2, "\n", 1);
+		(void)!write(2, tail, strlen(tail));
 	}
 }
 
@@ -98,14 +102,14 @@ static void check_entry(long i, unsigned c, int in_handler)
 	}
 	if (!zkh_check_tuples(st, pat, a, &model, 0, &value))
 		fail(in_handler ? "stable name in the handler" :
-		     "stable name");
+		     "stable name", st, herr);
 	if (model.nchurn) {
 		pat = NULL;
 		st = ent.name4(model.churn[c].name, &pat, buf, sizeof(buf),
 			       &err, &herr, &ttl);
 		if (!zkh_check_tuples(st, pat, NULL, &model, c, &value))
 			fail(in_handler ? "churning name in the handler" :
-			     "churning name");
+			     "churning name", st, herr);
 	}
 	atomic_fetch_add(in_handler ? &handler_lookups : &main_lookups,
 			 model.nchurn ? 2 : 1);
@@ -130,7 +134,7 @@ static void check_gai(long i)
 	rc = getaddrinfo(name, NULL, &hints, &res);
 	if (rc != 0 || !res || res->ai_next ||
 	    memcmp(&((struct sockaddr_in *)res->ai_addr)->sin_addr, a, 4))
-		fail("getaddrinfo in the handler");
+		fail("getaddrinfo in the handler", NSS_STATUS_TRYAGAIN, rc < 0 ? -rc : rc);
 	if (res)
 		freeaddrinfo(res);
 	atomic_fetch_add(&handler_lookups, 1);

@@ -61,7 +61,10 @@
  * has interrupted itself and backs off with -EDEADLK (UNAVAIL: there is
  * no snapshot it could answer from) instead of waiting forever; other
  * threads wait (only the first open of a process ever waits). Every other
- * lock attempt is a try-lock. What remains unsafe in a handler is
+ * lock attempt is a try-lock. The word holds the owner's process id too:
+ * a child forked while another thread was initialising the module (its
+ * fork handlers not registered yet) finds an owner of another process,
+ * which cannot exist in the child, and takes over, as pthread_once does. What remains unsafe in a handler is
  * allocation: opening or closing a snapshot calls malloc/free (see
  * docs/security.md, "Signal handlers").
  *
@@ -99,48 +102,58 @@ struct slot {
 
 static struct slot slots[NSLOTS];
 static _Atomic uint64_t cur;
-static _Atomic pid_t swap_owner;	/* thread id holding the swap lock, 0 */
+static _Atomic uint64_t swap_owner;	/* owner of the swap lock, 0 */
 pthread_mutex_t zkh_enum_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static _Atomic int init_done;
-static _Atomic pid_t init_owner;	/* thread id running module_init, 0 */
+static _Atomic uint64_t init_owner;	/* owner running module_init, 0 */
 static bool bypass;
 static int config_rc;
 static struct zkh_config config;
 static bool fork_held;		/* fork_prepare took the swap lock */
+static bool atfork_done;	/* fork handlers registered */
 
 /* ---- owner-word locks (see "Signal handlers" above) ------------------ */
 
-static bool owner_try(_Atomic pid_t *w, pid_t me)
+/* This thread as an owner word: process id << 32 | thread id. */
+static uint64_t owner_self(void)
 {
-	pid_t none = 0;
+	return (uint64_t)(uint32_t)getpid() << 32 | (uint32_t)gettid();
+}
 
-	return atomic_compare_exchange_strong_explicit(w, &none, me,
+static bool owner_cas(_Atomic uint64_t *w, uint64_t from, uint64_t me)
+{
+	return atomic_compare_exchange_strong_explicit(w, &from, me,
 			memory_order_acquire, memory_order_relaxed);
 }
 
-/* Take *w, waiting for another owner; -EDEADLK if this thread owns it. */
-static int owner_wait(_Atomic pid_t *w)
+/* Take *w, waiting for another owner of this process; -EDEADLK if this
+ * thread owns it already. An owner of another process (we are a child
+ * forked while it held the word) is gone: take over. */
+static int owner_wait(_Atomic uint64_t *w)
 {
 	static const struct timespec pause = { 0, 100000 };
-	pid_t me = gettid();
+	uint64_t me = owner_self(), o;
 
-	while (!owner_try(w, me)) {
-		if (atomic_load_explicit(w, memory_order_relaxed) == me)
+	while (!owner_cas(w, 0, me)) {
+		o = atomic_load_explicit(w, memory_order_relaxed);
+		if (o == me)
 			return -EDEADLK;
+		if (o != 0 && o >> 32 != me >> 32 && owner_cas(w, o, me))
+			return 0;
 		nanosleep(&pause, NULL);
 	}
 	return 0;
 }
 
-static void owner_release(_Atomic pid_t *w)
+static void owner_release(_Atomic uint64_t *w)
 {
 	atomic_store_explicit(w, 0, memory_order_release);
 }
 
 static bool swap_trylock(void)
 {
-	return owner_try(&swap_owner, gettid());
+	return owner_cas(&swap_owner, 0, owner_self());
 }
 
 /* ---- one-time initialisation and fork -------------------------------- */
@@ -187,8 +200,12 @@ static void module_init(void)
 		rc = 0;
 	}
 	config_rc = rc < 0 ? rc : 0;
-	if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0)
-		config_rc = -ENOMEM;
+	/* Once only, even if a forked child re-runs this (see owner_wait). */
+	if (!atfork_done) {
+		atfork_done = true;
+		if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0)
+			config_rc = -ENOMEM;
+	}
 }
 
 int zkh_module_ready(void)

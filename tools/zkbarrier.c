@@ -43,18 +43,7 @@ static void usage(FILE *f)
 	      "config, 3 ZooKeeper unreachable or failing, 4 other error.\n", f);
 }
 
-__attribute__((format(printf, 1, 2)))
-static int bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("zkbarrier: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry 'zkbarrier --help'.\n", stderr);
-	return ZKC_EXIT_USAGE;
-}
+#define bad_usage(...) zkc_bad_usage("zkbarrier", __VA_ARGS__)
 
 static int check_service(const char *s)
 {

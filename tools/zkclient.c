@@ -8,6 +8,7 @@
  * completion never writes into a dead stack frame.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -685,4 +686,16 @@ const char *zkc_explain(struct zkc *z, const char *what, const char *path,
 	}
 	snprintf(z->err, sizeof(z->err), "%s %s: %s", what, path, why);
 	return z->err;
+}
+
+int zkc_bad_usage(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", prog);
+	return ZKC_EXIT_USAGE;
 }

@@ -126,6 +126,11 @@ const char *zkc_explain(struct zkc *z, const char *what, const char *path,
  * on stderr. `prog` must outlive the process. */
 void zkc_route_log(const char *prog, bool verbose);
 
+/* Print "PROG: MESSAGE" and a pointer to --help on stderr; returns
+ * ZKC_EXIT_USAGE so callers can `return zkc_bad_usage(...)`. */
+__attribute__((format(printf, 2, 3)))
+int zkc_bad_usage(const char *prog, const char *fmt, ...);
+
 /* Parse a timeout in seconds ("10", "0.5"; 0..1e6). Returns 0 or -EINVAL. */
 int zkc_parse_seconds(const char *s, double *out);
 

@@ -45,18 +45,7 @@ static void usage(FILE *f)
 	      "(status: daemon down), 4 other error.\n", f);
 }
 
-__attribute__((format(printf, 1, 2)))
-static int bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("zkhostctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry 'zkhostctl --help'.\n", stderr);
-	return ZKC_EXIT_USAGE;
-}
+#define bad_usage(...) zkc_bad_usage("zkhostctl", __VA_ARGS__)
 
 /* Which options a command takes, and how many operands. */
 struct command {

@@ -24,6 +24,7 @@ BUILD = os.environ.get("ZKH_BUILD", os.path.join(SRC, "build"))
 sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 
 import zkharness  # noqa: E402
+import zkhdaemon  # noqa: E402
 
 RESOLVER = r"""
 import socket, sys
@@ -78,7 +79,9 @@ def main():
     daemon = None
     with open(nss, "w") as f:
         f.write("hosts: files zk\n")
-    env = dict(os.environ, LD_LIBRARY_PATH=BUILD, ZKHOSTS_CONF=conf)
+    # getent and python load build/libnss_zk.so.2 (and, in a sanitizer
+    # build, the sanitizer runtime it needs, preloaded).
+    env = zkhdaemon.lookup_env(conf)
     try:
         step("starting a throwaway ZooKeeper on a free loopback port")
         with zkharness.ZooKeeper(servers=1) as zk:

@@ -114,8 +114,9 @@ static int make_data(struct zkd *d)
 		len += (size_t)snprintf(d->r.data + len, sizeof d->r.data - len, "%s%s",
 					i ? ", " : "", txt);
 	}
-	zkd_log(ZKH_LOG_INFO, "registering %s as %s%s%s", d->r.name, d->r.data,
-		ifname[0] ? " (addresses of " : "", ifname[0] ? ifname : "");
+	zkd_log(ZKH_LOG_INFO, "registering %s as %s%s%s%s", d->r.name, d->r.data,
+		ifname[0] ? " (addresses of " : "", ifname[0] ? ifname : "",
+		ifname[0] ? ")" : "");
 	if (ifname[0])
 		zkd_log(ZKH_LOG_DEBUG, "default route interface %s", ifname);
 	return 0;

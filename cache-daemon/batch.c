@@ -11,10 +11,15 @@
  * its size stays bounded; the master keeps following ZooKeeper, and the
  * first publish back within the budget clears the error.
  * Queuing never touches the publisher (so it is safe inside
- * zkh_pub_foreach); only batch_tick does.
+ * zkh_pub_foreach); only batch_tick does. Once no publish has been due for
+ * ZKD_TRIM_IDLE_MS, batch_tick gives memory back: the master map's pages
+ * (every publish reads all of them) and the allocator's free pages (a full
+ * sync's listings and reads pass through the ZooKeeper client's threads'
+ * arenas), which at 100k records is most of the daemon's resident set.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,11 +178,28 @@ static bool over_budget(struct zkd *d)
 	return true;
 }
 
+/* Idle since the last publish: give back what it left resident. */
+static void trim(struct zkd *d, uint64_t now)
+{
+	struct zkd_batch *b = &d->b;
+
+	if (!b->trim_at || now < b->trim_at || b->publish_at || b->n)
+		return;
+	b->trim_at = 0;
+	int rc = zkh_pub_release_pages(d->pub);
+	if (rc)
+		zkd_log(ZKH_LOG_DEBUG, "cannot release the master's pages: %s",
+			strerror(-rc));
+	malloc_trim(0);
+}
+
 void batch_tick(struct zkd *d, uint64_t now, bool final)
 {
 	struct zkd_batch *b = &d->b;
 	bool due = final || (b->publish_at && now >= b->publish_at);
 
+	if (!final)
+		trim(d, now);
 	if (!due && b->n < ZKD_BATCH_APPLY)
 		return;
 	int rc = apply(d);
@@ -217,6 +239,7 @@ void batch_tick(struct zkd *d, uint64_t now, bool final)
 	}
 	b->force_publish = false;
 	b->publish_at = 0;
+	b->trim_at = now + ZKD_TRIM_IDLE_MS;
 	b->publishes++;
 	d->status_dirty = true;
 	zkd_log(ZKH_LOG_DEBUG, "published generation %" PRIu64 ": %" PRIu64 " records",
@@ -225,7 +248,10 @@ void batch_tick(struct zkd *d, uint64_t now, bool final)
 
 uint64_t batch_deadline(const struct zkd *d)
 {
-	return d->b.publish_at;
+	const struct zkd_batch *b = &d->b;
+
+	/* A pending publish comes first and re-arms the trim. */
+	return b->publish_at ? b->publish_at : b->trim_at;
 }
 
 int batch_apply_now(struct zkd *d)

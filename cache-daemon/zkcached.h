@@ -37,6 +37,9 @@
 #define ZKD_SYNC_PUBLISH_MS 1000
 /* Apply pending changes to the master once this many are queued. */
 #define ZKD_BATCH_APPLY 2048
+/* Idle this long after a publish, the daemon gives memory back: the
+ * master map's touched pages and the allocator's free ones. */
+#define ZKD_TRIM_IDLE_MS 3000
 /* Reconnect backoff after expiry or a failed start, with jitter. */
 #define ZKD_BACKOFF_MIN_MS 100
 #define ZKD_BACKOFF_MAX_MS 10000
@@ -195,6 +198,7 @@ struct zkd_batch {
 	struct zkd_pending *items;
 	size_t n, cap;
 	uint64_t publish_at;	/* ms; 0 = nothing waiting */
+	uint64_t trim_at;	/* ms; 0 = nothing to give back */
 	bool force_publish;	/* publish even without changes */
 	bool apply_failed;
 	bool over_budget;	/* master holds more than max_records */

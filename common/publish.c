@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -650,4 +651,63 @@ uint64_t zkh_pub_generation(const struct zkh_publisher *p)
 uint64_t zkh_pub_snapshot_size(const struct zkh_publisher *p)
 {
 	return p->snapshot_size;
+}
+
+/*
+ * Find where LMDB mapped the master's data file: mdb_env_info reports the
+ * address only for MDB_FIXEDMAP, so look the file (device, inode, offset 0)
+ * up in the process's maps file. Returns 0 with the mapping's start and
+ * length, or -errno (-ENOENT: not mapped).
+ */
+static int find_map(struct zkh_publisher *p, void **addr, size_t *len)
+{
+	struct stat st;
+	char line[512];
+	int fd, rc = -ENOENT;
+
+	if (mdb_env_get_fd(p->env, &fd) || fstat(fd, &st) < 0)
+		return -EIO;
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof line, f)) {
+		unsigned long start, end, off, ino;
+		unsigned maj, min;
+		char perms[8];
+		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms,
+			   &off, &maj, &min, &ino) != 7)
+			continue;
+		if (off == 0 && ino == st.st_ino && makedev(maj, min) == st.st_dev) {
+			*addr = (void *)start;
+			*len = end - start;
+			rc = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+int zkh_pub_release_pages(struct zkh_publisher *p)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	long page = sysconf(_SC_PAGESIZE);
+	void *addr = NULL;
+	size_t maplen = 0;
+
+	if (mdb_env_info(p->env, &info) || mdb_env_stat(p->env, &st) || page <= 0)
+		return -EIO;
+	int rc = find_map(p, &addr, &maplen);
+	if (rc)
+		return rc;
+	/* Pages past me_last_pgno were never touched; round up to whole
+	 * system pages. */
+	size_t len = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+	len = (len + (size_t)page - 1) & ~((size_t)page - 1);
+	if (len > maplen)
+		len = maplen;
+	if (madvise(addr, len, MADV_DONTNEED) < 0)
+		return -errno;
+	return 0;
 }

@@ -109,4 +109,15 @@ uint64_t zkh_pub_generation(const struct zkh_publisher *p);
 /* Size in bytes of the last published snapshot (0 if none yet). */
 uint64_t zkh_pub_snapshot_size(const struct zkh_publisher *p);
 
+/*
+ * Give back the master map's pages this process has touched (apply and
+ * publish read the whole master, so after a publish every page of it
+ * counts in the writer's resident set). The pages stay in the page cache;
+ * the next apply or publish faults them in again, so call this when the
+ * writer goes idle, not after every publish. Must not run concurrently
+ * with any other call on `p`. Returns 0 or -errno (-EIO if LMDB cannot
+ * say where its map is).
+ */
+int zkh_pub_release_pages(struct zkh_publisher *p);
+
 #endif

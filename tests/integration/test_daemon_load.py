@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """zkcached's initial load of 10,000 records (written with kazoo multi
 transactions): every record resolves, the status file counts them all, a
-change after the load flows, and a restart over an existing cache serves
+change after the load flows, an idle daemon gives back the master's pages
+it touched while publishing, and a restart over an existing cache serves
 at once and resyncs. Prints the initial sync time and resident memory
 (figures for the README, not assertions)."""
 import os
@@ -30,6 +31,19 @@ def rss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def master_rss_kb(pid):
+    """Resident kB of the daemon's mapping of its master data file."""
+    total, inside = 0, False
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            head = line.split(" ", 1)[0]
+            if "-" in head and not head.endswith(":"):
+                inside = line.rstrip().endswith("/.master/data.mdb")
+            elif inside and line.startswith("Rss:"):
+                total += int(line.split()[1])
+    return total
 
 
 def cpu_s(pid):
@@ -76,6 +90,26 @@ def test_change_after_load():
     env.wait_gone(name(8))
 
 
+def test_idle_daemon_gives_pages_back():
+    # A publish reads the whole master; a few seconds idle, zkcached drops
+    # those pages from its resident set (they stay in the page cache).
+    kz.set(env.host_path(name(11)), b"10.250.0.11")
+    env.wait_resolves(name(11), {"10.250.0.11"})
+    busy = master_rss_kb(d.pid)
+    rss_busy = rss_kb(d.pid)
+    assert busy >= 256, "a publish of %d records touched only %d kB of the master" % (N, busy)
+    deadline = time.monotonic() + 30
+    while master_rss_kb(d.pid) > busy // 10:
+        assert time.monotonic() < deadline, \
+            "master pages still resident after 30 s idle: %d kB" % master_rss_kb(d.pid)
+        time.sleep(0.5)
+    print("zkcached RSS after a publish: %d kB (master map %d kB); idle: %d kB (master map %d kB)"
+          % (rss_busy, busy, rss_kb(d.pid), master_rss_kb(d.pid)))
+    # and the master still works: the next change flows
+    kz.set(env.host_path(name(12)), b"10.250.0.12")
+    env.wait_resolves(name(12), {"10.250.0.12"})
+
+
 def test_restart_serves_at_once_and_resyncs():
     assert d.stop() == 0
     kz.delete(env.host_path(name(9)))
@@ -94,4 +128,5 @@ def teardown():
 
 
 run_tests([setup, test_initial_load, test_change_after_load,
+           test_idle_daemon_gives_pages_back,
            test_restart_serves_at_once_and_resyncs, teardown])

@@ -15,11 +15,17 @@
  * connection loss are retried after the same session reconnects, with one
  * more listing. An invalid name or data is skipped with one log line per
  * znode and change (a re-read of the same mzxid stays quiet) and counted.
+ * Host names are case-insensitive, so znodes whose names differ only in
+ * case ("web", "WEB") are one record: the last one read is served, and
+ * when one of them goes (deleted, or its data no longer valid) a valid
+ * sibling is re-read to take the record over instead of the record being
+ * deleted. The table hashes the case-folded name so siblings share a chain.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "zkcached.h"
 
@@ -38,11 +44,16 @@ struct zkd_node {
 
 static uint32_t list_stamp_now;
 
+/* Hash of the ASCII-case-folded name: "web" and "WEB" share a chain. */
 static size_t hash_name(const char *s)
 {
 	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	for (; *s; s++) {
+		uint8_t c = (uint8_t)*s;
+		if (c >= 'A' && c <= 'Z')
+			c = (uint8_t)(c - 'A' + 'a');
+		h = (h ^ c) * 1099511628211ull;
+	}
 	return (size_t)h;
 }
 
@@ -105,6 +116,34 @@ static void set_kind(struct zkd *d, struct zkd_node *n, enum node_kind k)
 	n->kind = (uint8_t)k;
 }
 
+static void enqueue(struct zkd_mirror *m, struct zkd_node *n);
+
+/* Another valid node whose name differs from n's only in case, or NULL. */
+static struct zkd_node *valid_sibling(const struct zkd_mirror *m,
+				      const struct zkd_node *n)
+{
+	struct zkd_node *s = m->buckets[hash_name(n->name) % m->nbuckets];
+	for (; s; s = s->hnext)
+		if (s != n && s->kind == NK_VALID && strcasecmp(s->name, n->name) == 0)
+			return s;
+	return NULL;
+}
+
+/* n (valid until now) no longer backs its record. If a sibling does, read
+ * it again (a forgotten mzxid makes the read an upsert, which replaces the
+ * record and its reverse entries); the record stays until then, so lookups
+ * never see the name missing. Otherwise delete the record. */
+static void withdraw(struct zkd *d, struct zkd_node *n)
+{
+	struct zkd_node *s = valid_sibling(&d->m, n);
+	if (s) {
+		s->mzxid = 0;
+		enqueue(&d->m, s);
+	} else {
+		batch_delete(d, n->name);
+	}
+}
+
 /* Unlink from the table; withdraw its record; free unless the fetch queue
  * still points at it (then the pump frees it). */
 static void remove_node(struct zkd *d, struct zkd_node *n)
@@ -117,7 +156,7 @@ static void remove_node(struct zkd *d, struct zkd_node *n)
 		*pp = n->hnext;
 	m->count--;
 	if (n->kind == NK_VALID)
-		batch_delete(d, n->name);
+		withdraw(d, n);
 	set_kind(d, n, NK_NEW);
 	n->removed = true;
 	if (!n->queued)
@@ -447,7 +486,7 @@ void mirror_on_data(struct zkd *d, struct zkd_event *e)
 			zkd_log(ZKH_LOG_WARN, "skipping %s: cannot read it: %s",
 				e->path, zerror(e->rc));
 		if (n->kind == NK_VALID)
-			batch_delete(d, n->name);
+			withdraw(d, n);
 		set_kind(d, n, NK_BAD_DATA);
 		n->read_epoch = m->epoch;
 		goto out;
@@ -464,7 +503,7 @@ void mirror_on_data(struct zkd *d, struct zkd_event *e)
 		describe_bad_data(e, &rep, why, sizeof why);
 		zkd_log(ZKH_LOG_WARN, "skipping %s: %s", e->path, why);
 		if (n->kind == NK_VALID)
-			batch_delete(d, n->name);
+			withdraw(d, n);
 		set_kind(d, n, NK_BAD_DATA);
 		goto out;
 	}
@@ -473,6 +512,11 @@ void mirror_on_data(struct zkd *d, struct zkd_event *e)
 			e->path, na, rep.invalid, rep.invalid == 1 ? "" : "s",
 			rep.first_invalid[0] ? " (first '" : "", rep.first_invalid,
 			rep.first_invalid[0] ? "')" : "", rep.over_cap, ZKH_MAX_ADDRS);
+	struct zkd_node *sib = valid_sibling(m, n);
+	if (sib)
+		zkd_log(ZKH_LOG_WARN, "%s/%s and %s/%s differ only in case, so they are "
+			"one host name: serving %s, the one written last",
+			m->hosts, n->name, m->hosts, sib->name, n->name);
 	if (batch_upsert(d, n->name, czxid, addrs, na)) {
 		evq_push(&d->q, NULL);	/* out of memory: resync later */
 		goto out;

@@ -3,8 +3,9 @@
 kazoo and by zkCli.sh (not by our code) show up through getent via the zk
 NSS module; a set is a change, a delete a removal, a delete + re-create is
 seen (new czxid), IPv6 and several addresses work, reverse lookups answer,
-an ephemeral record vanishes when its owner's session closes, and a storm
-of changes costs fewer publishes than changes."""
+an ephemeral record vanishes when its owner's session closes, znodes whose
+names differ only in case share one record that outlives either of them,
+and a storm of changes costs fewer publishes than changes."""
 import os
 import sys
 
@@ -87,6 +88,30 @@ def test_ephemeral_vanishes_with_owner():
     env.wait_gone("eph")
 
 
+def test_names_differing_only_in_case():
+    # Names are case-insensitive, so "case-a" and "CASE-A" are one host name:
+    # the last one written is served, and removing either (delete, or data
+    # that is no longer valid) leaves the other one served, not nothing.
+    lo, up = env.host_path("case-a"), env.host_path("CASE-A")
+    kz.create(lo, b"10.0.5.1")
+    env.wait_resolves("case-a", {"10.0.5.1"})
+    kz.create(up, b"10.0.5.2")
+    env.wait_resolves("case-a", {"10.0.5.2"})
+    kz.delete(up)
+    env.wait_resolves("case-a", {"10.0.5.1"})
+    assert env.reverse("10.0.5.1") == ["case-a"], env.reverse("10.0.5.1")
+    assert env.reverse("10.0.5.2") == [], "the deleted znode's address stays behind"
+    kz.create(up, b"10.0.5.3")
+    env.wait_resolves("CASE-A", {"10.0.5.3"})
+    kz.set(up, b"not an address")
+    env.wait_resolves("case-a", {"10.0.5.1"})
+    kz.set(lo, b"10.0.5.4")
+    env.wait_resolves("case-a", {"10.0.5.4"})
+    kz.delete(lo)
+    env.wait_gone("case-a")
+    kz.delete(up)
+
+
 def test_storm_is_batched():
     before = int(env.status()["publishes"])
     p = env.host_path("storm")
@@ -118,5 +143,6 @@ def teardown():
 
 run_tests([setup, test_layout_created, test_add_change_delete, test_delete_recreate,
            test_ipv6_and_several_addresses, test_zkcli_writer,
-           test_ephemeral_vanishes_with_owner, test_storm_is_batched,
+           test_ephemeral_vanishes_with_owner, test_names_differing_only_in_case,
+           test_storm_is_batched,
            test_status_and_alive, teardown])

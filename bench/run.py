@@ -210,7 +210,8 @@ def main():
         if "zk" in parts:
             import zkbench
             try:
-                res["zk"] = zkbench.run(build, wd, full=args.full, log=log)
+                res["zk"] = zkbench.run(build, wd, full=args.full, log=log,
+                                         sizes=cfg["sizes"] if args.sizes else None)
             except Exception as e:  # keep the lookup figures
                 log("zk part failed: %s" % e)
                 res["zk"] = {"skipped": "failed: %s" % e}

@@ -198,6 +198,25 @@ def run_size(zkh, zk, kz, build, wd, n, plan, log):
                                 "first_write_to_all_ms": pct(first_all)}
                 log("  bursts: last ack -> all visible p50 %.1f ms" %
                     out["burst"]["all_visible_ms"]["p50"])
+            # Steady state: idle past zkcached's trim delay (3 s after the
+            # last publish) it gives back the master pages its publishes
+            # touched and the allocator's free pages. Then single changes
+            # after such an idle spell, which fault the master back in.
+            time.sleep(4.5)
+            out["idle_rss_kb"] = benchlib.rss_kb(d.pid)
+            out["idle_rss_anon_kb"] = benchlib.rss_kb(d.pid, "RssAnon")
+            out["idle_rss_file_kb"] = benchlib.rss_kb(d.pid, "RssFile")
+            log("  RSS after sync %.1f MB, idle %.1f MB" % (
+                out["rss_kb"] / 1024, out["idle_rss_kb"] / 1024))
+            cold = []
+            for j in range(plan.get("cold", 3)):
+                time.sleep(4.0)
+                lat, _ = single_changes(kz, base, n, poller, 1, rnd, 20000 + j)
+                cold += lat
+            if cold:
+                out["cold_single_ms"] = pct(cold)
+                log("  single changes after idle: p50 %.2f max %.2f ms" % (
+                    out["cold_single_ms"]["p50"], max(cold)))
             st = env.status()
             out["publishes"] = st.get("publishes")
         finally:
@@ -367,7 +386,9 @@ def zk_watches(zk):
     return r
 
 
-def run(build, wd, full=False, log=print):
+def run(build, wd, full=False, log=print, sizes=None):
+    """The ZooKeeper part; `sizes` (a list) keeps only those record counts
+    of the plan."""
     sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "lib"))
     try:
         import zkharness
@@ -384,13 +405,16 @@ def run(build, wd, full=False, log=print):
         plans = {1000: {"single": 300, "bursts": 5, "burst_size": 1000, "pollrewrite": 30},
                  10000: {"single": 300, "bursts": 5, "burst_size": 1000, "pollrewrite": 20,
                          "delay0": 200, "resdelay": 3},
-                 100000: {"single": 200, "bursts": 3, "burst_size": 1000, "pollrewrite": 5}}
+                 100000: {"single": 200, "bursts": 3, "burst_size": 1000, "pollrewrite": 5,
+                          "cold": 5}}
         nbar = 50
     else:
         plans = {1000: {"single": 200, "bursts": 3, "burst_size": 1000, "pollrewrite": 10},
                  10000: {"single": 200, "bursts": 2, "burst_size": 1000, "pollrewrite": 5,
                          "delay0": 200, "resdelay": 2}}
         nbar = 20
+    if sizes:
+        plans = {n: p for n, p in plans.items() if n in sizes}
     res = {"sizes": {}, "burst_size": 1000,
            "notes": ["Poller: build/bench/bench-poller, a separate process "
                      "spinning getaddrinfo with 100 µs naps (poll-and-rewrite "

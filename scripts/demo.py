@@ -31,8 +31,8 @@ import socket, sys
 for name in sys.argv[1:]:
     try:
         addrs = sorted({ai[4][0] for ai in socket.getaddrinfo(name, None)})
-        back = [socket.gethostbyaddr(a)[0] for a in addrs]
-        print(f"  python getaddrinfo({name!r}) -> {', '.join(addrs)};  gethostbyaddr -> {', '.join(back)}")
+        back = [f"{a} -> {socket.gethostbyaddr(a)[0]}" for a in addrs]
+        print(f"  python getaddrinfo({name!r}) -> {', '.join(addrs)};  gethostbyaddr: {', '.join(back)}")
     except OSError as e:
         print(f"  python getaddrinfo({name!r}) -> {e}")
 """

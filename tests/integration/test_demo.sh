@@ -10,6 +10,7 @@ expect() { grep -qE -- "$1" <<<"$out" || { echo "demo output lacks: $1"; exit 1;
 expect '10\.99\.0\.1 +demo-host\.cluster\.example demo-host'
 expect '10\.99\.0\.11 +datanode-1\.cluster\.example datanode-1'
 expect "python getaddrinfo\('namenode'\) -> 10\.99\.0\.10, fd00:99::10"
+expect "gethostbyaddr: 10\.99\.0\.10 -> namenode\.cluster\.example, fd00:99::10 -> namenode\.cluster\.example"
 expect 'set historyserver 10\.99\.0\.21 -> 10\.99\.0\.21'
 expect 'datanode-1 -> \(not found'
 expect 'zkcached still running: True'

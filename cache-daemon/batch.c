@@ -2,7 +2,10 @@
  * batch.c - zkcached's publish glue: changes from the mirror wait here,
  * are applied to the master environment in one transaction
  * (zkh_pub_apply) and published as a new snapshot (zkh_pub_publish) at most
- * once per publish_delay ms, so a storm of changes costs few publishes.
+ * once per publish_delay ms, so a storm of changes costs few publishes. A
+ * change after a quiet spell (no publish for publish_delay ms) is published
+ * at once; only changes that follow a publish closely wait, and are
+ * gathered into the next one.
  * While a full sync runs, progress is published at most once per
  * ZKD_SYNC_PUBLISH_MS; its end publishes at once with ZKH_META_SYNCED.
  * The snapshot budget (max_records) is enforced here: while the master
@@ -67,7 +70,8 @@ static int push(struct zkd *d, enum zkh_change_op op, const char *name,
 	if (!b->publish_at) {
 		uint64_t delay = d->m.full_sync ? ZKD_SYNC_PUBLISH_MS :
 			(uint64_t)d->cfg.publish_delay;
-		b->publish_at = zkd_now_ms() + delay;
+		uint64_t now = zkd_now_ms(), next = b->last_publish + delay;
+		b->publish_at = b->last_publish && next > now ? next : now;
 	}
 	return 0;
 }
@@ -239,6 +243,7 @@ void batch_tick(struct zkd *d, uint64_t now, bool final)
 	}
 	b->force_publish = false;
 	b->publish_at = 0;
+	b->last_publish = now;
 	b->trim_at = now + ZKD_TRIM_IDLE_MS;
 	b->publishes++;
 	d->status_dirty = true;

@@ -199,6 +199,7 @@ struct zkd_batch {
 	size_t n, cap;
 	uint64_t publish_at;	/* ms; 0 = nothing waiting */
 	uint64_t trim_at;	/* ms; 0 = nothing to give back */
+	uint64_t last_publish;	/* ms of the last publish; 0 = none yet */
 	bool force_publish;	/* publish even without changes */
 	bool apply_failed;
 	bool over_budget;	/* master holds more than max_records */

@@ -5,9 +5,11 @@ NSS module; a set is a change, a delete a removal, a delete + re-create is
 seen (new czxid), IPv6 and several addresses work, reverse lookups answer,
 an ephemeral record vanishes when its owner's session closes, znodes whose
 names differ only in case share one record that outlives either of them,
-and a storm of changes costs fewer publishes than changes."""
+a storm of changes costs fewer publishes than changes, and publish_delay
+spaces publishes without delaying a change that follows a quiet spell."""
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from zkharness import ZooKeeper  # noqa: E402
@@ -127,6 +129,28 @@ def test_storm_is_batched():
     print("storm of 401 changes: %d publishes" % (after - before))
 
 
+def test_publish_delay_spaces_publishes():
+    # publish_delay = 3000: a change after 3 s without a publish goes out at
+    # once (well inside the window), a change right after it waits for the
+    # window to end. Long delays, so a slow machine can only make the first
+    # check wait longer, never make the second one pass wrongly.
+    with Env(zk, root="/spaced", publish_delay=3000) as e2:
+        e2.daemon()
+        e2.wait_status(lambda s: s.get("state") == "connected", "first full sync")
+        time.sleep(3.5)
+        p = e2.host_path("spaced")
+        t0 = time.monotonic()
+        kz.create(p, b"10.0.6.1", makepath=True)
+        e2.wait_resolves("spaced", {"10.0.6.1"}, timeout=10)
+        first = time.monotonic() - t0
+        assert first < 2.5, "a change after a quiet spell waited %.1f s" % first
+        kz.set(p, b"10.0.6.2")
+        time.sleep(1.0)
+        assert e2.resolve("spaced") == {"10.0.6.1"}, "published inside the window"
+        e2.wait_resolves("spaced", {"10.0.6.2"}, timeout=10)
+        print("publish_delay 3000 ms: first change visible after %.3f s" % first)
+
+
 def test_status_and_alive():
     s = env.status()
     assert s["state"] == "connected" and s["connected"] == "1", s
@@ -144,5 +168,5 @@ def teardown():
 run_tests([setup, test_layout_created, test_add_change_delete, test_delete_recreate,
            test_ipv6_and_several_addresses, test_zkcli_writer,
            test_ephemeral_vanishes_with_owner, test_names_differing_only_in_case,
-           test_storm_is_batched,
+           test_storm_is_batched, test_publish_delay_spaces_publishes,
            test_status_and_alive, teardown])

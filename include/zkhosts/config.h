@@ -14,7 +14,7 @@
  *   auth_file        file (mode 0600) holding scheme:credentials
  *   metrics_file     Prometheus text file written by the daemon
  *   fsync            yes|no, fsync each snapshot before publishing (no)
- *   publish_delay    ms the daemon waits to batch changes, default 5
+ *   publish_delay    shortest ms between two publishes, default 5
  *   max_records      snapshot budget: most records the daemon publishes,
  *                    default 1000000 (1..100000000); past it the daemon
  *                    logs an error and keeps the last snapshot it published

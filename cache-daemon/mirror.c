@@ -3,14 +3,18 @@
  * step with ZooKeeper by one-shot watches and turned into changes for the
  * publisher (batch.c).
  *
- * A table (hash by znode name, exactly as in ZooKeeper) holds one entry per
- * child: its czxid/mzxid as last read and whether it was valid. A new
+ * A table (keyed by znode name exactly as in ZooKeeper, hashed on its
+ * case-folded form) holds one entry per child: its czxid/mzxid as last
+ * read and whether it was valid. A new
  * session lists the children with a child watch and reads every node with
  * a data watch, at most ZKD_MAX_INFLIGHT at a time; when all reads are in,
  * records the master holds that were not seen are swept and the snapshot
  * is published as synced. Later, a child event re-lists (new names are
- * read, missing ones removed), a data event re-reads one node, a delete
- * event removes it. A node deleted and re-created reads back with a new
+ * read, missing ones removed), a data event re-reads one node, and so does
+ * a delete event: the node may be back already, and only a read answering
+ * ZNONODE removes it, so a delete + re-create (in one multi, or quickly
+ * one after the other) replaces the record without a publish in between
+ * that lacks the name. A node deleted and re-created reads back with a new
  * czxid: we compare czxid/mzxid, never the version. Reads lost to a
  * connection loss are retried after the same session reconnects, with one
  * more listing. An invalid name or data is skipped with one log line per
@@ -544,8 +548,15 @@ void mirror_on_watch(struct zkd *d, const struct zkd_event *e)
 		if (n && n->kind != NK_BAD_NAME)
 			enqueue(m, n);
 	} else if (e->type == ZOO_DELETED_EVENT) {
+		/* Read it again before dropping its record: a node deleted and
+		 * re-created (a registration taken over in one multi, a script's
+		 * delete + create) reads back with a new czxid and replaces the
+		 * record in one publish, so no lookup sees the name missing in
+		 * between. A read answering ZNONODE removes it. */
 		struct zkd_node *n = name ? lookup(m, name) : NULL;
-		if (n)
+		if (n && n->kind != NK_BAD_NAME)
+			enqueue(m, n);
+		else if (n)
 			remove_node(d, n);
 		else if (e->path && strcmp(e->path, m->hosts) == 0)
 			list_children(d);	/* ZNONODE: recreate */

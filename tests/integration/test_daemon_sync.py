@@ -5,15 +5,17 @@ NSS module; a set is a change, a delete a removal, a delete + re-create is
 seen (new czxid), IPv6 and several addresses work, reverse lookups answer,
 an ephemeral record vanishes when its owner's session closes, znodes whose
 names differ only in case share one record that outlives either of them,
-a storm of changes costs fewer publishes than changes, and publish_delay
-spaces publishes without delaying a change that follows a quiet spell."""
+a storm of changes costs fewer publishes than changes, publish_delay
+spaces publishes without delaying a change that follows a quiet spell, and
+a record replaced by delete + create in one transaction never goes
+missing from a published snapshot."""
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from zkharness import ZooKeeper  # noqa: E402
-from zkhdaemon import Env, require, run_tests, wait_for, ZKCACHED, MODULE  # noqa: E402
+from zkhdaemon import Env, GenerationWatch, require, run_tests, wait_for, ZKCACHED, MODULE  # noqa: E402
 
 zk = env = kz = None
 
@@ -151,6 +153,34 @@ def test_publish_delay_spaces_publishes():
         print("publish_delay 3000 ms: first change visible after %.3f s" % first)
 
 
+def test_replace_in_one_transaction_never_missing():
+    # A client replaces a record by delete + create in one multi (as
+    # zkcached does with its own registration after a restart). zkcached
+    # sees NodeDeleted first; it must read the node again rather than
+    # publish the name's removal. publish_delay 300 ms and 1 s of quiet:
+    # a removal would go out at once and stay visible for 300 ms.
+    with Env(zk, root="/replace", publish_delay=300) as e3:
+        e3.daemon()
+        e3.wait_status(lambda s: s.get("state") == "connected", "first full sync")
+        p = e3.host_path("swapped")
+        kz.create(p, b"10.0.7.1", makepath=True)
+        e3.wait_resolves("swapped", {"10.0.7.1"})
+        old = "10.0.7.1"
+        for addr in ("10.0.7.1", "10.0.7.2", "10.0.7.3"):
+            time.sleep(1.0)
+            w = GenerationWatch(e3, "swapped", [{old}, {addr}])
+            tx = kz.transaction()
+            tx.delete(p)
+            tx.create(p, addr.encode())
+            tx.commit()
+            e3.wait_resolves("swapped", {addr})
+            time.sleep(0.5)
+            bad = w.stop()
+            old = addr
+            assert w.seen, "no publish observed"
+            assert not bad, "published without the name: %s" % bad
+
+
 def test_status_and_alive():
     s = env.status()
     assert s["state"] == "connected" and s["connected"] == "1", s
@@ -169,4 +199,5 @@ run_tests([setup, test_layout_created, test_add_change_delete, test_delete_recre
            test_ipv6_and_several_addresses, test_zkcli_writer,
            test_ephemeral_vanishes_with_owner, test_names_differing_only_in_case,
            test_storm_is_batched, test_publish_delay_spaces_publishes,
+           test_replace_in_one_transaction_never_missing,
            test_status_and_alive, teardown])

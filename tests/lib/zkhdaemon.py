@@ -118,6 +118,51 @@ def read_status(cache):
     return out
 
 
+class GenerationWatch:
+    """Resolve NAME at every snapshot generation the cache publishes while
+    the watch runs (a thread reading the generation counter every
+    millisecond), to show that no published snapshot lacked it. Use with a
+    publish_delay well above a lookup's time, so that generations cannot
+    pass unseen. `accept` lists the acceptable answers (sets of address
+    strings). stop() returns [(generation, answer)] for every generation
+    whose answer was none of them."""
+
+    def __init__(self, env, name, accept):
+        import threading
+        self.env, self.name = env, name
+        self.accept = [set(a) for a in accept]
+        self.path = os.path.join(env.cache, "generation")
+        self.seen, self.bad = [], []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _gen(self):
+        try:
+            with open(self.path, "rb") as f:
+                head = f.read(16)
+        except OSError:
+            return None
+        return int.from_bytes(head[8:16], sys.byteorder) if len(head) == 16 else None
+
+    def _run(self):
+        last = self._gen()
+        while not self._stop.is_set():
+            g = self._gen()
+            if g is not None and g != last:
+                last = g
+                got = self.env.resolve(self.name)
+                self.seen.append(g)
+                if got not in self.accept:
+                    self.bad.append((g, got))
+            time.sleep(0.001)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        return self.bad
+
+
 class Daemon:
     """One build/zkcached process; stderr goes to `log_path`."""
 

@@ -6,9 +6,10 @@
  * exists (with a watch) -> absent: create ephemeral -> held. Present and
  * owned by our session: held. Present and owned by a session this host had
  * before (saved in a 0600 file in the cache's private .master/ directory,
- * or an earlier session of this process): delete it, then create - a
- * restart after kill -9 takes its name back at once instead of waiting for
- * the old session to expire. Owned by anyone else, or persistent: not
+ * or an earlier session of this process): replace it, delete and create in
+ * one multi, so every other host sees the old node or the new one, never
+ * the name missing - a restart after kill -9 takes its name back at once
+ * instead of waiting for the old session to expire. Owned by anyone else, or persistent: not
  * taken; a clear error is logged and shown in the status file, and the
  * check runs again when the node goes away (watch) or every
  * ZKD_REGISTER_RETRY_MS. A delete of our node by someone else, or a new
@@ -159,8 +160,7 @@ static void check(struct zkd *d)
 
 	if (r->state == REG_OFF)
 		return;
-	if (r->state == REG_CHECKING || r->state == REG_DELETING ||
-	    r->state == REG_CREATING) {
+	if (r->state == REG_CHECKING || r->state == REG_CREATING) {
 		r->recheck = true;
 		return;
 	}
@@ -218,8 +218,9 @@ static void on_exists(struct zkd *d, const struct zkd_event *e)
 	if (was_ours(d, owner)) {
 		zkd_log(ZKH_LOG_INFO, "%s is left over from our previous session 0x%" PRIx64
 			"; taking it over", r->path, (uint64_t)owner);
-		r->state = REG_DELETING;
-		zkio_delete(d, r->path, e->stat.version, TAG_REG_DELETE);
+		r->state = REG_CREATING;
+		zkio_replace(d, r->path, e->stat.version, r->data, ZOO_EPHEMERAL,
+			     TAG_REG_REPLACE);
 		return;
 	}
 	if (owner != r->blocked_owner || r->state != REG_BLOCKED) {
@@ -236,6 +237,39 @@ static void on_exists(struct zkd *d, const struct zkd_event *e)
 	set_blocked(d, ZKD_REGISTER_RETRY_MS);
 }
 
+/* The answer to our create, or to the replace of our old node (which ends
+ * the same way unless that node changed meanwhile). */
+static void on_created(struct zkd *d, const struct zkd_event *e)
+{
+	struct zkd_register *r = &d->r;
+
+	if (e->rc == ZOK) {
+		zkd_log(ZKH_LOG_INFO, "registered %s -> %s (ephemeral, session 0x%" PRIx64 ")",
+			r->path, r->data, (uint64_t)d->s.id.client_id);
+		if (r->blocked_owner || strncmp(d->st.last_error, "register", 8) == 0)
+			report_clear_error(d);
+		r->blocked_owner = 0;
+		r->state = REG_HELD;
+		/* watch it, so a delete by someone else is seen */
+		r->recheck = true;
+	} else if (e->rc == ZNODEEXISTS ||
+		   (e->tag == TAG_REG_REPLACE &&
+		    (e->rc == ZBADVERSION || e->rc == ZNONODE))) {
+		/* taken meanwhile, or our old node changed or went: look again */
+		r->state = REG_IDLE;
+		r->recheck = true;
+	} else if (e->rc == ZCONNECTIONLOSS || e->rc == ZOPERATIONTIMEOUT ||
+		   e->rc == ZINVALIDSTATE) {
+		r->state = REG_IDLE;	/* again on reconnect */
+	} else {
+		report_error(d, "register %s: %s %s: %s", r->name,
+			     e->tag == TAG_REG_REPLACE ? "replace of our old" : "create",
+			     r->path, zerror(e->rc));
+		zkd_log(ZKH_LOG_ERR, "%s", d->st.last_error);
+		set_blocked(d, ZKD_REGISTER_RETRY_MS);
+	}
+}
+
 void register_on_result(struct zkd *d, struct zkd_event *e)
 {
 	struct zkd_register *r = &d->r;
@@ -246,46 +280,14 @@ void register_on_result(struct zkd *d, struct zkd_event *e)
 	case TAG_REG_EXISTS:
 		on_exists(d, e);
 		break;
-	case TAG_REG_DELETE:
-		if (e->rc == ZOK || e->rc == ZNONODE) {
-			r->state = REG_CREATING;
-			zkio_create(d, r->path, r->data, ZOO_EPHEMERAL, TAG_REG_CREATE);
-		} else if (e->rc == ZBADVERSION) {
-			r->state = REG_IDLE;
-			r->recheck = true;
-		} else {
-			zkd_log(ZKH_LOG_WARN, "register %s: delete of the old node: %s",
-				r->path, zerror(e->rc));
-			set_blocked(d, ZKD_REGISTER_RETRY_MS);
-		}
-		break;
+	case TAG_REG_REPLACE:
 	case TAG_REG_CREATE:
-		if (e->rc == ZOK) {
-			zkd_log(ZKH_LOG_INFO, "registered %s -> %s (ephemeral, session 0x%" PRIx64 ")",
-				r->path, r->data, (uint64_t)d->s.id.client_id);
-			if (r->blocked_owner || strncmp(d->st.last_error, "register", 8) == 0)
-				report_clear_error(d);
-			r->blocked_owner = 0;
-			r->state = REG_HELD;
-			/* watch it, so a delete by someone else is seen */
-			r->recheck = true;
-		} else if (e->rc == ZNODEEXISTS) {
-			r->state = REG_IDLE;
-			r->recheck = true;
-		} else if (e->rc == ZCONNECTIONLOSS || e->rc == ZOPERATIONTIMEOUT ||
-			   e->rc == ZINVALIDSTATE) {
-			r->state = REG_IDLE;	/* again on reconnect */
-		} else {
-			report_error(d, "register %s: create %s: %s", r->name, r->path,
-				     zerror(e->rc));
-			zkd_log(ZKH_LOG_ERR, "%s", d->st.last_error);
-			set_blocked(d, ZKD_REGISTER_RETRY_MS);
-		}
+		on_created(d, e);
 		break;
 	default:
 		break;
 	}
-	if (r->recheck && r->state != REG_CHECKING && r->state != REG_DELETING &&
+	if (r->recheck && r->state != REG_CHECKING &&
 	    r->state != REG_CREATING && r->state != REG_BLOCKED)
 		check(d);
 }

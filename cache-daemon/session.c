@@ -114,6 +114,23 @@ static void stat_cb(int rc, const struct Stat *stat, const void *data)
 	evq_push(g_q, e);
 }
 
+/* A multi's results and the create op's path buffer are written by the
+ * completion, so they live on the heap until it runs. */
+struct multi_ctx {
+	struct zkd_event *e;
+	zoo_op_result_t res[2];
+	char created[ZKD_PATH_CAP];
+};
+
+static void multi_cb(int rc, const void *data)
+{
+	struct multi_ctx *c = (struct multi_ctx *)data;
+	struct zkd_event *e = c->e;
+	free(c);
+	e->rc = rc;
+	evq_push(g_q, e);
+}
+
 /* ---- requests (main loop) ------------------------------------------------ */
 
 void session_submit_result(struct zkd *d, struct zkd_event *e, int rc)
@@ -161,14 +178,35 @@ void zkio_create(struct zkd *d, const char *path, const char *data,
 			ZINVALIDSTATE);
 }
 
-void zkio_delete(struct zkd *d, const char *path, int version,
-		 enum zkd_ev_tag tag)
+void zkio_replace(struct zkd *d, const char *path, int version,
+		  const char *data, int mode, enum zkd_ev_tag tag)
 {
 	struct zkd_event *e = req(d, EV_VOID, tag, path);
-	if (e)
-		session_submit_result(d, e, d->s.zh ?
-			zoo_adelete(d->s.zh, path, version, void_cb, e) :
-			ZINVALIDSTATE);
+	struct multi_ctx *c;
+	zoo_op_t ops[2];
+	int rc;
+
+	if (!e)
+		return;
+	if (!d->s.zh) {
+		session_submit_result(d, e, ZINVALIDSTATE);
+		return;
+	}
+	c = calloc(1, sizeof *c);
+	if (!c) {
+		zkd_ev_free(e);
+		evq_push(&d->q, NULL);	/* counted as lost: full resync */
+		return;
+	}
+	c->e = e;
+	zoo_delete_op_init(&ops[0], path, version);
+	zoo_create_op_init(&ops[1], path, data, (int)strlen(data),
+			   &ZOO_OPEN_ACL_UNSAFE, mode, c->created, sizeof c->created);
+	rc = zoo_amulti(d->s.zh, 2, ops, c->res, multi_cb, c);
+	if (rc != ZOK) {
+		free(c);	/* no completion will run */
+		session_submit_result(d, e, rc);
+	}
 }
 
 void zkio_exists(struct zkd *d, const char *path, enum zkd_ev_tag tag)

@@ -92,7 +92,7 @@ enum zkd_ev_kind {
 /* What a request was for (EV_VOID and EV_EXISTS results). */
 enum zkd_ev_tag {
 	TAG_NONE, TAG_ENSURE, TAG_AUTH, TAG_REG_EXISTS, TAG_REG_CREATE,
-	TAG_REG_DELETE,
+	TAG_REG_REPLACE,
 };
 
 /*
@@ -206,7 +206,7 @@ struct zkd_batch {
 	uint64_t publishes;
 };
 
-enum zkd_reg_state { REG_OFF, REG_IDLE, REG_CHECKING, REG_DELETING,
+enum zkd_reg_state { REG_OFF, REG_IDLE, REG_CHECKING,
 		     REG_CREATING, REG_HELD, REG_BLOCKED };
 
 struct zkd_register {
@@ -264,9 +264,13 @@ void zkio_get_data(struct zkd *d, const char *path);
 void zkio_list(struct zkd *d, const char *path);
 void zkio_create(struct zkd *d, const char *path, const char *data,
 		 int mode, enum zkd_ev_tag tag);
-void zkio_delete(struct zkd *d, const char *path, int version,
-		 enum zkd_ev_tag tag);
 void zkio_exists(struct zkd *d, const char *path, enum zkd_ev_tag tag);
+/* Delete `path` if its version is `version` and create it again with
+ * `data` and `mode`, as one multi: other clients see the old node or the
+ * new one, never neither. EV_VOID with `tag`; rc ZOK, or the first failing
+ * operation's error (ZBADVERSION, ZNONODE: the node changed meanwhile). */
+void zkio_replace(struct zkd *d, const char *path, int version,
+		  const char *data, int mode, enum zkd_ev_tag tag);
 
 /* ---- mirror.c ------------------------------------------------------------- */
 

@@ -2,16 +2,20 @@
 """zkcached's self-registration: `register = NAME ADDR` holds an ephemeral
 <root>/hosts/NAME owned by the daemon's session, re-created when someone
 deletes it; after kill -9 a restarted daemon takes its own leftover node
-over at once (long session timeout, so waiting for expiry would not do);
+over at once (long session timeout, so waiting for expiry would not do)
+and no snapshot it publishes while restarting lacks the name (the
+takeover is one delete + create multi; that other hosts never see a gap
+rests on ZooKeeper's multi and on the re-read test_daemon_sync.py checks);
 a name held by another live session is refused with a clear error and
 taken once that session ends; SIGTERM removes the registration at once;
 without addresses the default-route interface's addresses are used."""
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from zkharness import ZooKeeper  # noqa: E402
-from zkhdaemon import Env, require, run_tests, wait_for, ZKCACHED, MODULE  # noqa: E402
+from zkhdaemon import Env, GenerationWatch, require, run_tests, wait_for, ZKCACHED, MODULE  # noqa: E402
 
 zk = env = kz = None
 P = "/zkhosts/hosts/self"
@@ -21,8 +25,10 @@ def setup():
     global zk, env, kz
     require(ZKCACHED, MODULE)
     zk = ZooKeeper().__enter__()
-    # 30 s session: a takeover that waited for expiry would time out below
-    env = Env(zk, session_timeout=30000, register="self 10.5.0.1 fd00::5").__enter__()
+    # 30 s session: a takeover that waited for expiry would time out below;
+    # publishes at least 300 ms apart, so GenerationWatch sees each one
+    env = Env(zk, session_timeout=30000, register="self 10.5.0.1 fd00::5",
+              publish_delay=300).__enter__()
     kz = zk.kazoo()
 
 
@@ -59,10 +65,16 @@ def test_takeover_after_kill9():
     d.kill()
     assert owner() == old, "node kept by the dead daemon's session"
     assert env.resolve("self") == {"10.5.0.1", "fd00::5"}, "lookups answer while down"
+    w = GenerationWatch(env, "self", [{"10.5.0.1", "fd00::5"}])
     d2 = env.daemon()
     wait_for(lambda: owner() not in (None, old) and owner() == session_of(env.status()),
              "restarted daemon to take its node over")
     assert "taking it over" in d2.log()
+    env.barrier(kz)
+    time.sleep(1.0)
+    bad = w.stop()
+    assert w.seen, "no publish observed during the takeover"
+    assert not bad, "a snapshot published during the takeover lacked the name: %s" % bad
 
 
 def test_sigterm_removes_registration():

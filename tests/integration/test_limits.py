@@ -13,7 +13,7 @@ import os
 import sys
 
 from zkharness import ZooKeeper
-from zkhdaemon import Env, MODULE, ZKCACHED, require, run_tests, wait_for
+from zkhdaemon import Env, MODULE, ZKCACHED, getent, require, run_tests, wait_for
 
 BUDGET = 20
 state = {}
@@ -32,6 +32,13 @@ def setup():
 
 def gen(env):
     return int(env.status().get("generation", "0"))
+
+
+def published_names(env):
+    """Every name in the snapshot now served (getent hosts enumerates it;
+    one address per record here, so one line per record)."""
+    rc, out = getent(env.conf, "hosts")
+    return {line.split()[1] for line in out.splitlines() if line.strip()}
 
 
 def test_within_budget_publishes():
@@ -59,10 +66,12 @@ def test_past_budget_keeps_last_snapshot():
     assert "error" in line and "max_records is %d" % BUDGET in line, line
     env.wait_status(lambda s: s.get("generation") == str(served),
                     "status showing the generation served")
-    # a published snapshot never holds more than the budget: the 21st and
-    # later records never resolve, the first ones do
-    for i in range(20, 26):
-        assert env.resolve("lim%d" % i) == set(), "lim%d published" % i
+    # the snapshot served never holds more than the budget. Which of the
+    # new names made it in is not defined: a listing names new children in
+    # no particular order, and their reads are applied as they come back.
+    names = published_names(env)
+    assert 15 <= len(names) <= BUDGET, sorted(names)
+    assert {"lim%d" % i for i in range(15)} <= names, sorted(names)
     assert env.resolve("lim14") == {addr(14)}
     # changes while over the budget are not published either
     kz.set(env.host_path("lim0"), b"10.9.99.1")

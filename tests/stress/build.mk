@@ -31,6 +31,9 @@ $(BUILD)/tests/stress/%: tests/stress/%.c tests/stress/model.c \
 	$(CC) $(ALL_CFLAGS) $(STRESS_DEFS) -Itests/stress -o $@ $< \
 		tests/stress/model.c $(ALL_LDFLAGS) -ldl
 
+# sig_lookup interposes openat for the module it dlopens: export it.
+$(BUILD)/tests/stress/sig_lookup: STRESS_DEFS = -rdynamic
+
 # The set-uid client loads the module from a path fixed at build time.
 $(BUILD)/tests/stress/suid_resolve: STRESS_DEFS = \
 	-DZKH_MODULE_PATH='"$(abspath $(BUILD))/libnss_zk.so.2"'

@@ -17,8 +17,12 @@
  *       initialisation and the first open of the cache on the same
  *       thread. The handler may then get UNAVAIL (there is nothing it
  *       could answer from), never a wrong answer and never a hang; after
- *       the first lookup returned it must get the right answer. Stops
- *       early once 20 children saw the handler interrupt the first open.
+ *       the first lookup returned it must get the right answer. Every
+ *       tenth child arms no timer and instead raises SIGALRM from inside
+ *       the module's open of hosts.mdb (this program interposes openat,
+ *       exported with -rdynamic), so those children are sure to be
+ *       interrupted there, whatever the timer's luck. Stops early once 20 children saw the
+ *       handler interrupt the first open.
  *   sig_lookup --gai LIB SECONDS MODEL...
  *       The handler calls getaddrinfo() (glibc, hosts: zk from the real
  *       nsswitch.conf: run in a mount namespace with a private one) while
@@ -31,10 +35,15 @@
  * SECONDS + 60 s. Prints "main N handler N handler_unavail N errors N",
  * exits 0 on no errors, 1 on errors, 2 on bad usage, 3 on a deadlock.
  */
+/* This program defines openat(); the fortified inline one must not exist. */
+#undef _FORTIFY_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +60,7 @@ static struct zkh_entry ent;
 static atomic_long main_lookups, handler_lookups, handler_unavail, errors;
 static atomic_int first_done;	/* the main thread's first lookup returned */
 static atomic_int use_gai;
+static atomic_int raise_in_open;	/* --first-open child: see openat() */
 static atomic_uint hseed = 1;
 
 /* Async-signal-safe error report: a counter and, for the first few, a
@@ -219,14 +229,18 @@ static int start_watchdog(double secs)
 }
 
 /* Child of --first-open: fresh module, timer armed before the first
- * lookup. Exit 0 ok, 1 error; 10 + 0/1 if the handler saw UNAVAIL. */
-static int first_open_child(const char *lib)
+ * lookup; `force`: also raise SIGALRM inside the open of hosts.mdb.
+ * Exit 0 ok, 1 error; 10 + 0/1 if the handler saw UNAVAIL. */
+static int first_open_child(const char *lib, int force)
 {
 	unsigned seed = (unsigned)getpid();
 
 	if (zkh_model_load(lib, &ent) < 0)
 		return 2;
-	if (arm(20) < 0)
+	/* Forced children get no timer: it would usually fire first and make
+	 * the handler do the first open, with SIGALRM masked. */
+	atomic_store(&raise_in_open, force);
+	if (arm(force ? 0 : 20) < 0)
 		return 2;
 	check_entry(0, 0, 0);
 	atomic_store(&first_done, 1);
@@ -251,7 +265,7 @@ static int first_open(int n, const char *lib)
 			return 2;
 		}
 		if (pid == 0)
-			_exit(first_open_child(lib));
+			_exit(first_open_child(lib, k % 10 == 0));
 		while ((w = waitpid(pid, &status, WNOHANG)) == 0 &&
 		       waited < 60000) {
 			usleep(1000);
@@ -277,6 +291,38 @@ static int first_open(int n, const char *lib)
 	printf("children %d interrupted_first_open %d errors %d\n", done,
 	       hits, bad);
 	return bad ? 1 : 0;
+}
+
+/* Interposes libc's openat for the module (the executable's exported
+ * definition comes first in the global scope). In a --first-open child
+ * with raise_in_open set, the module's open of hosts.mdb - inside its
+ * first open of the cache - is interrupted by the handler, once. */
+__attribute__((visibility("default")))
+int openat(int dirfd, const char *path, int flags, ...)
+{
+	static int (*real)(int, const char *, int, ...);
+	mode_t mode = 0;
+
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_list ap;
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	if (!real)
+		real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, "openat");
+	if (!real) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (atomic_load(&raise_in_open) && !atomic_load(&first_done)) {
+		const char *base = strrchr(path, '/');
+		if (strcmp(base ? base + 1 : path, "hosts.mdb") == 0) {
+			atomic_store(&raise_in_open, 0);
+			raise(SIGALRM);
+		}
+	}
+	return real(dirfd, path, flags, mode);
 }
 
 static int usage(void)

@@ -477,7 +477,8 @@ void mirror_on_data(struct zkd *d, struct zkd_event *e)
 		goto out;	/* removed meanwhile; a listing will tell */
 	n->inflight = false;
 	if (e->rc == ZNONODE) {
-		remove_node(d, n);
+		remove_node(d, n);	/* may free it */
+		n = NULL;
 		goto out;
 	}
 	if (e->rc == ZCONNECTIONLOSS || e->rc == ZOPERATIONTIMEOUT ||

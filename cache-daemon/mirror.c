@@ -120,7 +120,22 @@ static void set_kind(struct zkd *d, struct zkd_node *n, enum node_kind k)
 	n->kind = (uint8_t)k;
 }
 
-static void enqueue(struct zkd_mirror *m, struct zkd_node *n);
+static void enqueue(struct zkd_mirror *m, struct zkd_node *n)
+{
+	if (n->queued)
+		return;
+	if (n->inflight) {
+		n->refetch = true;
+		return;
+	}
+	n->queued = true;
+	n->qnext = NULL;
+	if (m->fq_tail)
+		m->fq_tail->qnext = n;
+	else
+		m->fq_head = n;
+	m->fq_tail = n;
+}
 
 /* Another valid node whose name differs from n's only in case, or NULL. */
 static struct zkd_node *valid_sibling(const struct zkd_mirror *m,
@@ -165,23 +180,6 @@ static void remove_node(struct zkd *d, struct zkd_node *n)
 	n->removed = true;
 	if (!n->queued)
 		free(n);
-}
-
-static void enqueue(struct zkd_mirror *m, struct zkd_node *n)
-{
-	if (n->queued)
-		return;
-	if (n->inflight) {
-		n->refetch = true;
-		return;
-	}
-	n->queued = true;
-	n->qnext = NULL;
-	if (m->fq_tail)
-		m->fq_tail->qnext = n;
-	else
-		m->fq_head = n;
-	m->fq_tail = n;
 }
 
 static bool host_path(const struct zkd *d, const char *name, char *out,

@@ -9,10 +9,10 @@
  * or an earlier session of this process): replace it, delete and create in
  * one multi, so every other host sees the old node or the new one, never
  * the name missing - a restart after kill -9 takes its name back at once
- * instead of waiting for the old session to expire. Owned by anyone else, or persistent: not
- * taken; a clear error is logged and shown in the status file, and the
- * check runs again when the node goes away (watch) or every
- * ZKD_REGISTER_RETRY_MS. A delete of our node by someone else, or a new
+ * instead of waiting for the old session to expire. Owned by anyone else,
+ * or persistent: not taken; a clear error is logged and shown in the
+ * status file, and the check runs again when the node goes away (watch)
+ * or every ZKD_REGISTER_RETRY_MS. A delete of our node by someone else, or a new
  * session after expiry, runs the steps again. The addresses default to
  * those of the interface holding the default route.
  */

@@ -690,23 +690,14 @@ static int find_map(struct zkh_publisher *p, void **addr, size_t *len)
 
 int zkh_pub_release_pages(struct zkh_publisher *p)
 {
-	MDB_envinfo info;
-	MDB_stat st;
-	long page = sysconf(_SC_PAGESIZE);
 	void *addr = NULL;
-	size_t maplen = 0;
+	size_t len = 0;
+	int rc = find_map(p, &addr, &len);
 
-	if (mdb_env_info(p->env, &info) || mdb_env_stat(p->env, &st) || page <= 0)
-		return -EIO;
-	int rc = find_map(p, &addr, &maplen);
 	if (rc)
 		return rc;
-	/* Pages past me_last_pgno were never touched; round up to whole
-	 * system pages. */
-	size_t len = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
-	len = (len + (size_t)page - 1) & ~((size_t)page - 1);
-	if (len > maplen)
-		len = maplen;
+	/* The whole map: pages past the last one LMDB used were never
+	 * touched, and dropping untouched pages costs nothing. */
 	if (madvise(addr, len, MADV_DONTNEED) < 0)
 		return -errno;
 	return 0;

@@ -115,8 +115,8 @@ uint64_t zkh_pub_snapshot_size(const struct zkh_publisher *p);
  * counts in the writer's resident set). The pages stay in the page cache;
  * the next apply or publish faults them in again, so call this when the
  * writer goes idle, not after every publish. Must not run concurrently
- * with any other call on `p`. Returns 0 or -errno (-EIO if LMDB cannot
- * say where its map is).
+ * with any other call on `p`. Returns 0 or -errno (-ENOENT if the map is
+ * not found in the process's maps file, -EIO if LMDB gives no descriptor).
  */
 int zkh_pub_release_pages(struct zkh_publisher *p);
 

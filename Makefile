@@ -1,7 +1,7 @@
 # zkhosts top-level build. Everything lands in build/. Each component adds
 # its own rules in a fragment (<dir>/build.mk) so a change to one part
-# touches one file; this file holds the flags and the shared library of pure
-# code (common/) that both the NSS module and the programs link.
+# touches one file; this file holds the flags, the object rule and the list
+# of fragments (common/build.mk says which shared code links where).
 #
 #   make                 build everything
 #   make check           build and run every test (tests/run-tests)
@@ -63,46 +63,25 @@ all: build-all
 deps:
 	scripts/install-deps
 
-# ---- common: pure code shared by module and programs --------------------
-COMMON_SRC := $(wildcard common/names.c common/record.c common/config.c)
-COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
-COMMON_LIB := $(BUILD)/libzkhcommon.a
-
-# writer side (links liblmdb): master environment and publisher
-PUBLISH_SRC := $(wildcard common/publish.c)
-PUBLISH_OBJ := $(PUBLISH_SRC:%.c=$(BUILD)/obj/%.o)
-PUBLISH_LIB := $(BUILD)/libzkhpublish.a
-
+# ---- objects -----------------------------------------------------------
 $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-# ZooKeeper-side helpers (link libzookeeper_mt): connect-string resolution,
-# auth file, paths, log routing (zkconn.h) and the status file (status.h)
-ZKLIB_SRC := $(wildcard common/zkconn.c common/status.c)
-ZKLIB_OBJ := $(ZKLIB_SRC:%.c=$(BUILD)/obj/%.o)
-ZK_LIB    := $(BUILD)/libzkhzk.a
-
-$(COMMON_LIB): $(COMMON_OBJ)
-	rm -f $@ && $(AR) rcs $@ $^
-$(PUBLISH_LIB): $(PUBLISH_OBJ)
-	rm -f $@ && $(AR) rcs $@ $^
-$(ZK_LIB): $(ZKLIB_OBJ)
-	rm -f $@ && $(AR) rcs $@ $^
-
-ALL_TARGETS += $(COMMON_LIB) $(PUBLISH_LIB) $(ZK_LIB)
-
 # ---- components ---------------------------------------------------------
--include nss_zk/build.mk
--include cache-daemon/build.mk
--include tools/build.mk
--include docs/build.mk
--include tests/build.mk
--include tests/fuzz/build.mk
--include tests/stress/build.mk
--include examples/cluster/build.mk
--include bench/build.mk
--include packaging/build.mk
+# Every fragment is required: a missing one is an error, not a component
+# silently left out.
+include common/build.mk
+include nss_zk/build.mk
+include cache-daemon/build.mk
+include tools/build.mk
+include docs/build.mk
+include tests/build.mk
+include tests/fuzz/build.mk
+include tests/stress/build.mk
+include examples/cluster/build.mk
+include bench/build.mk
+include packaging/build.mk
 
 build-all: $(ALL_TARGETS)
 

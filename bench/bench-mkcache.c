@@ -1,7 +1,7 @@
 /*
  * bench-mkcache.c - build a benchmark cache directory fast, from a hosts
  * file of "ADDR NAME" lines with every NAME distinct (what bench/run.py
- * generates), through the real publisher (common/publish.c): upserts
+ * generates), through the real publisher (common/publish/publish.c): upserts
  * applied in batches of 10,000, then one publish. tests/tools/zkh-publish
  * merges duplicate names with a linear search, which is fine for tests but
  * quadratic at 100k and 1M records; this tool trusts its input instead.

@@ -34,7 +34,7 @@
  * lengths and bounds and rejects what does not fit exactly.
  *
  * This header is pure declarations and constants; the codec lives in
- * common/record.c and is linked into both sides.
+ * common/core/record.c and is linked into both sides.
  */
 #ifndef ZKHOSTS_SNAPSHOT_H
 #define ZKHOSTS_SNAPSHOT_H

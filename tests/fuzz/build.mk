@@ -14,9 +14,6 @@
 # Each target also becomes $(BUILD)/tests/unit/test_fuzz_<target> (built
 # with $(CC) and the normal flags, sanitizers included, plus replay.c),
 # which `make check` runs to replay the target's corpus once.
-#
-# A target that needs code which has not landed yet is left out: each one
-# lists the sources it needs in FUZZ_NEEDS_<target>.
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 10
@@ -29,28 +26,18 @@ FUZZ_DEFS    :=
 FUZZ_CFLAGS  := $(ZKH_CPPFLAGS) -Itests/fuzz $(FUZZ_DEFS) -std=gnu11 \
 	$(WARN) -pthread -g -O1 $(FUZZ_SAN)
 
-# What each target needs beyond tests/fuzz/<target>.c: sources that must
-# exist for it to be built (FUZZ_NEEDS_), sources compiled into it besides
-# the common library (FUZZ_SRC_) and libraries (FUZZ_LIBS_).
-FUZZ_NEEDS_fuzz_config   := common/config.c
-FUZZ_NSS_NEEDS := nss_zk/entry.c nss_zk/lookup.c nss_zk/pack.c \
-	nss_zk/snapshot.c nss_zk/snapfile.c
-FUZZ_NEEDS_fuzz_snapshot     := $(FUZZ_NSS_NEEDS)
+# What each target needs beyond tests/fuzz/<target>.c and the common
+# library: sources compiled into it (FUZZ_SRC_) and libraries (FUZZ_LIBS_).
 FUZZ_SRC_fuzz_snapshot       = $(wildcard nss_zk/*.c) tests/fuzz/nss_harness.c
 FUZZ_LIBS_fuzz_snapshot      := -llmdb
-FUZZ_NEEDS_fuzz_snapshot_raw := $(FUZZ_NSS_NEEDS)
 FUZZ_SRC_fuzz_snapshot_raw   = $(FUZZ_SRC_fuzz_snapshot)
 FUZZ_LIBS_fuzz_snapshot_raw  := -llmdb
 # Not fuzzed by default: it stops at the first crash inside liblmdb, which
 # is known (see fuzz_snapshot_raw.c); its corpus is still replayed.
 FUZZ_NOT_DEFAULT := fuzz_snapshot_raw
-FUZZ_NEEDS_fuzz_import   := tools/importers.c tools/import_json.c \
-	tools/importers.h
-FUZZ_SRC_fuzz_import     := tools/importers.c tools/import_json.c
+FUZZ_SRC_fuzz_import     := $(IMPORTERS_SRC)
 
-fuzz_ready = $(and $(wildcard tests/fuzz/$(1).c),$(if $(FUZZ_NEEDS_$(1)),$(filter $(words $(FUZZ_NEEDS_$(1))),$(words $(wildcard $(FUZZ_NEEDS_$(1))))),ok))
-FUZZ_ALL     := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_TARGETS := $(foreach t,$(FUZZ_ALL),$(if $(call fuzz_ready,$(t)),$(t)))
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_ONLY    ?= $(filter-out $(FUZZ_NOT_DEFAULT),$(FUZZ_TARGETS))
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 
@@ -79,12 +66,8 @@ $(BUILD)/tests/unit/test_$(1): tests/fuzz/$(1).c tests/fuzz/replay.c tests/fuzz/
 endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_target,$(t))))
 
-# The replay of a target joins `make check` once the code it links is part
-# of the normal build too (a work in progress must not break the suite);
-# FUZZ_INCHECK_<target> is non-empty when that is so.
-FUZZ_INCHECK_fuzz_import := $(filter tools/import_json.c,$(ZKHOSTCTL_SRC))
-fuzz_incheck = $(if $(filter undefined,$(origin FUZZ_INCHECK_$(1))),ok,$(FUZZ_INCHECK_$(1)))
-FUZZ_REPLAY_TESTS := $(foreach t,$(FUZZ_TARGETS),$(if $(call fuzz_incheck,$(t)),$(BUILD)/tests/unit/test_$(t)))
+# Every target's corpus replay is part of `make check`.
+FUZZ_REPLAY_TESTS := $(FUZZ_TARGETS:%=$(BUILD)/tests/unit/test_%)
 UNIT_TESTS += $(FUZZ_REPLAY_TESTS)
 CHECK_DEPS += $(FUZZ_REPLAY_TESTS)
 

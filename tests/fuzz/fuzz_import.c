@@ -1,6 +1,6 @@
 /*
  * fuzz_import.c - fuzz target for the `zkhostctl import` parsers
- * (tools/importers.h): the hosts-file format, the JSON format and format
+ * (tools/zkhostctl/importers.h): the hosts-file format, the JSON format and format
  * detection, on arbitrary bytes. Never crashes or leaks; returns 0,
  * -EINVAL (with a NUL-terminated message) or -ENOMEM; every report is a
  * non-empty NUL-terminated phrase and their number is the set's skipped
@@ -16,7 +16,7 @@
 
 #include "fuzz.h"
 #include "zkhosts/names.h"
-#include "../../tools/importers.h"
+#include "../../tools/zkhostctl/importers.h"
 
 struct reports {
 	unsigned n;

@@ -89,7 +89,7 @@ static void check_rec(const char *buf, size_t len, const char *key,
 	FUZZ_CHECK(zkh_name_fold(v.name, v.name_len, folded) ==
 		   (int)key_len);
 	FUZZ_CHECK(memcmp(folded, key, key_len) == 0);
-	/* Documented limit (common/record.c): decoders do not look for
+	/* Documented limit (common/core/record.c): decoders do not look for
 	 * repeated addresses, which the encoder refuses; such a record
 	 * decodes but has no canonical encoding to compare with. */
 	if (has_duplicate(v.v4, v.n4, 4) || has_duplicate(v.v6, v.n6, 16))

@@ -1,5 +1,5 @@
 /*
- * test_config.c - unit tests for common/config.c: defaults, every key's
+ * test_config.c - unit tests for common/core/config.c: defaults, every key's
  * accepted and refused values, comments and whitespace, exact file/line/key
  * in every STRICT error, the MODULE mode (only `cache` matters), the error
  * formatter, loading from real temporary files (missing, too big, not a

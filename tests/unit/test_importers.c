@@ -1,6 +1,6 @@
 /*
  * test_importers.c - unit tests of the `zkhostctl import` parsers
- * (tools/importers.c, tools/import_json.c): format detection, merging of
+ * (tools/zkhostctl/importers.c, tools/zkhostctl/import_json.c): format detection, merging of
  * lines/aliases/duplicate keys in order of appearance, the 32-address cap
  * across lines, every skip reason with its position, JSON escapes and
  * skipped values of any shape, syntax errors with line:column, CRLF and
@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "zkhosts/names.h"
-#include "../../tools/importers.h"
+#include "../../tools/zkhostctl/importers.h"
 
 static char reports[4096];
 static unsigned nreports;

@@ -1,5 +1,5 @@
 /*
- * test_names.c - unit tests for common/names.c: host name validity at every
+ * test_names.c - unit tests for common/core/names.c: host name validity at every
  * boundary (label 63/64, name 253/254, trailing dot, empty labels), case
  * folding, the strict address token parser (IPv4 dotted quads only, IPv6
  * without zone ids, unspecified addresses refused), formatting, and the

@@ -1,5 +1,5 @@
 /*
- * test_publish.c - unit tests of the writer side (common/publish.c) against
+ * test_publish.c - unit tests of the writer side (common/publish/publish.c) against
  * real LMDB: what a published snapshot holds (forward records, reverse
  * index in creation order, meta), how upserts and deletes rewrite the
  * reverse index, all-or-nothing batches, generation continuity across

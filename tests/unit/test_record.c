@@ -1,5 +1,5 @@
 /*
- * test_record.c - unit tests for the snapshot value codec (common/record.c):
+ * test_record.c - unit tests for the snapshot value codec (common/core/record.c):
  * round trips of meta, records, reverse keys and values; exact byte layout
  * (little-endian fields, big-endian czxid prefix); and adversarial decoding:
  * every truncation and extension rejected, every single-byte corruption

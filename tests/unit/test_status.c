@@ -1,5 +1,5 @@
 /*
- * test_status.c - unit tests of common/status.c: the status file round
+ * test_status.c - unit tests of common/zk/status.c: the status file round
  * trip, its mode and atomic replacement (no temporary left behind), a
  * reader that ignores unknown keys and refuses malformed numbers, values
  * that cannot break the line format, and the Prometheus metrics text.

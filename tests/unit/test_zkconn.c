@@ -1,5 +1,5 @@
 /*
- * test_zkconn.c - unit tests of common/zkconn.c: connect-string resolution
+ * test_zkconn.c - unit tests of common/zk/zkconn.c: connect-string resolution
  * (numeric output, IPv6 without brackets, chroot kept, ambiguous and
  * malformed entries refused, unresolvable hosts named, the NSS bypass
  * variable set), auth_file mode and format checks (the secret never shows

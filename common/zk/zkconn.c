@@ -29,7 +29,7 @@
 
 #include "zkhosts/zkconn.h"
 
-/* Declared for programs in tools/zkclient.h (and usable by the daemon):
+/* Declared for programs in tools/lib/zkclient.h (and usable by the daemon):
  * a log_callback_fn for zookeeper_init2 that feeds the routed logger. */
 void zkh_zk_log_callback(const char *message);
 

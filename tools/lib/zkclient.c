@@ -1,6 +1,6 @@
 /*
  * zkclient.c - the ZooKeeper client layer of zkbarrier and zkhostctl
- * (contract: tools/zkclient.h). Calls go through the asynchronous API and
+ * (contract: tools/lib/zkclient.h). Calls go through the asynchronous API and
  * are awaited on a condition variable with a deadline, so no command can
  * hang longer than its --timeout, whatever the network does. A call that
  * is given up keeps its (heap) context alive until the client library

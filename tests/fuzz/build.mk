@@ -42,6 +42,9 @@ FUZZ_ONLY    ?= $(filter-out $(FUZZ_NOT_DEFAULT),$(FUZZ_TARGETS))
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 
 FUZZ_COMMON_OBJ := $(COMMON_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+# Every target links all of common/core as objects, the snapshot reader
+# included, so every target needs liblmdb.
+FUZZ_COMMON_LIBS := -llmdb
 
 # FUZZ_OBJ_FLAGS: extra flags for one object, set target-specifically
 # (e.g. to exempt a known finding from a sanitizer check until it is fixed).
@@ -54,7 +57,7 @@ $(FUZZ_BUILD)/obj/%.o: %.c tests/fuzz/build.mk
 define fuzz_target
 $(FUZZ_BUILD)/$(1): tests/fuzz/$(1).c tests/fuzz/fuzz.h tests/fuzz/build.mk $(FUZZ_COMMON_OBJ) $(FUZZ_SRC_$(1):%.c=$(FUZZ_BUILD)/obj/%.o)
 	@mkdir -p $$(dir $$@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$(filter %.c %.o,$$^) $(FUZZ_LIBS_$(1))
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$(filter %.c %.o,$$^) $(FUZZ_LIBS_$(1)) $(FUZZ_COMMON_LIBS)
 
 $(BUILD)/tests/unit/test_$(1): tests/fuzz/$(1).c tests/fuzz/replay.c tests/fuzz/fuzz.h tests/fuzz/build.mk $(FUZZ_SRC_$(1):%.c=$(BUILD)/obj/%.o) $(COMMON_LIB) $(FLAGS_STAMP)
 	@mkdir -p $$(dir $$@)

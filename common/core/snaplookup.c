@@ -63,6 +63,8 @@ int zkh_sr_lookup_name(const struct zkh_snapread *s, MDB_txn *txn,
 		return -ENOENT;
 	if (get_rec(s, txn, key, (size_t)len, rec) == 0)
 		return 0;
+	if (s->dsuffix_len == 0)
+		return -ENOENT;	/* no domain: no other form (no call) */
 	len = zkh_sr_alt_key(key, (size_t)len, s->dsuffix, s->dsuffix_len,
 			     key);
 	if (len < 0)

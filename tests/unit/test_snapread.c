@@ -90,7 +90,8 @@ static const char *str(const struct zkh_pstr *p)
 	char *b = buf[which++ & 1];
 
 	memcpy(b, p->a, p->alen);
-	memcpy(b + p->alen, p->b, p->blen);
+	if (p->blen)	/* b is NULL when empty */
+		memcpy(b + p->alen, p->b, p->blen);
 	b[p->alen + p->blen] = '\0';
 	return b;
 }

@@ -1,7 +1,8 @@
 /*
  * ctl_records.c - zkhostctl's record commands on <root>/hosts: add (a
  * persistent record, validated before anything is written; an existing
- * record of the same name, in any case, is overwritten), rm, get, ls
+ * record of the same name, in any case, is overwritten), rm, get (which
+ * finds a name as the NSS module does, `domain` included), ls
  * (text or JSON) and export (hosts-file lines, one per address, so that
  * `import` reads every address of every name back unchanged and in order).
  */
@@ -11,6 +12,7 @@
 #include <time.h>
 
 #include "zkhosts/names.h"
+#include "zkhosts/snapread.h"
 #include "zkhosts/zkconn.h"
 #include "ctl.h"
 
@@ -159,6 +161,29 @@ int ctl_rm(struct ctl *c, const char *name)
 	return ZKC_EXIT_OK;
 }
 
+/*
+ * Find `stored` as the NSS module does: the name itself (any case), then,
+ * with a `domain`, its other form by the shared lookup rule
+ * (zkh_sr_alt_key: "x.<domain>" -> "x", "x" -> "x.<domain>").
+ */
+static int lookup_as_module(struct ctl *c, const char *stored,
+			    struct ctl_record *r)
+{
+	char key[ZKH_NAME_MAX + 1], dsuffix[ZKH_DOMAIN_MAX + 2];
+	size_t dlen = strlen(c->z.cfg.domain);
+	int len, rc = ctl_lookup(c, stored, r);
+
+	if (rc != ZNONODE || dlen == 0)
+		return rc;
+	len = zkh_name_fold(stored, strlen(stored), key);
+	if (len < 0)
+		return rc;
+	dsuffix[0] = '.';
+	memcpy(dsuffix + 1, c->z.cfg.domain, dlen + 1);
+	len = zkh_sr_alt_key(key, (size_t)len, dsuffix, dlen + 1, key);
+	return len < 0 ? rc : ctl_lookup(c, key, r);
+}
+
 int ctl_get(struct ctl *c, const char *name)
 {
 	char stored[ZKH_NAME_MAX + 1], buf[64];
@@ -170,7 +195,7 @@ int ctl_get(struct ctl *c, const char *name)
 	store_name(name, stored);
 	if ((rc = ctl_connect(c)))
 		return rc;
-	rc = ctl_lookup(c, stored, &r);
+	rc = lookup_as_module(c, stored, &r);
 	if (rc == ZNONODE) {
 		fprintf(stderr, "zkhostctl: no record '%s'\n", name);
 		return ZKC_EXIT_FALSE;

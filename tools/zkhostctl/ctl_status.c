@@ -2,8 +2,9 @@
  * ctl_status.c - `zkhostctl status [--json] [--max-age SECONDS]`: the
  * health of this host's cache, from the daemon's status file
  * (<cache>/status, status.h) and the published snapshot's own meta
- * (<cache>/hosts.mdb opened read-only without a lock file, as the NSS
- * module does). It never talks to ZooKeeper.
+ * (<cache>/hosts.mdb opened by the shared reader, snapread.h, with the
+ * trust rules the NSS module applies, so a snapshot the module refuses is
+ * reported as such). It never talks to ZooKeeper.
  *
  * Verdict and exit status (documented in zkhostctl(8)):
  *   0 ok     daemon alive, heartbeat within --max-age, connected, a full
@@ -15,12 +16,11 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <lmdb.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
 
-#include "zkhosts/snapshot.h"
+#include "zkhosts/snapread.h"
 #include "zkhosts/status.h"
 #include "ctl.h"
 
@@ -40,40 +40,33 @@ static double age_s(uint64_t now, uint64_t us)
 	return ((double)now - (double)us) / 1e6;
 }
 
-/* Read the snapshot's meta. Returns 0 or -errno, *why explains. */
+/* Read the snapshot's meta as the module would. Returns 0 or -errno,
+ * *why explains. */
 static int read_meta(const char *cache, struct zkh_meta *m, const char **why)
 {
-	char path[ZKH_PATH_MAX + 16];
-	MDB_env *env = NULL;
-	MDB_txn *txn = NULL;
-	MDB_dbi dbi;
-	MDB_val key = { strlen(ZKH_META_KEY), (void *)ZKH_META_KEY }, val;
-	int rc;
+	struct zkh_snapread r;
+	int rc = zkh_snapread_open(cache, ZKH_SR_TRUST, &r);
 
-	snprintf(path, sizeof(path), "%s/%s", cache, ZKH_SNAPSHOT_FILE);
-	*why = "cannot open";
-	if (mdb_env_create(&env) != 0)
-		return -ENOMEM;
-	mdb_env_set_maxdbs(env, 4);
-	rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR |
-			  MDB_NORDAHEAD | MDB_NOTLS, 0444);
-	if (rc != 0) {
-		*why = rc == ENOENT ? "missing" : "not a readable snapshot";
-		rc = rc == ENOENT ? -ENOENT : -EINVAL;
-		goto out;
+	switch (rc) {
+	case 0:
+		*m = r.meta;
+		zkh_snapread_close(&r);
+		return 0;
+	case -ENOENT:
+		*why = "missing";
+		break;
+	case -EPERM:
+		*why = "refused: owner or permissions break the trust rules "
+		    "(see libnss_zk(8))";
+		break;
+	case -EINVAL:
+	case -EIO:
+		*why = "not a valid snapshot";
+		break;
+	default:
+		*why = "cannot be opened";
+		break;
 	}
-	*why = "not a valid snapshot";
-	rc = -EINVAL;
-	if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0 ||
-	    mdb_dbi_open(txn, ZKH_DB_META, 0, &dbi) != 0 ||
-	    mdb_get(txn, dbi, &key, &val) != 0 ||
-	    zkh_meta_decode(val.mv_data, val.mv_size, m) != 0)
-		goto out;
-	rc = 0;
-out:
-	if (txn)
-		mdb_txn_abort(txn);
-	mdb_env_close(env);
 	return rc;
 }
 

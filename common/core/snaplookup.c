@@ -72,19 +72,24 @@ int zkh_sr_lookup_name(const struct zkh_snapread *s, MDB_txn *txn,
 	return get_rec(s, txn, key, (size_t)len, rec);
 }
 
-/* True if a record is stored under the folded form of name[0..n) plus
- * the domain suffix (the caller checked n + suffix <= ZKH_NAME_MAX). */
-static bool qualified_twin(const struct zkh_snapread *s, MDB_txn *txn,
-			   const char *name, size_t n)
+/* True if a record is stored under the folded form of name[0..n),
+ * followed by the domain suffix when `qualify` (the caller checked that
+ * the key fits in ZKH_NAME_MAX). */
+static bool has_record(const struct zkh_snapread *s, MDB_txn *txn,
+		       const char *name, size_t n, bool qualify)
 {
 	char key[ZKH_NAME_MAX + 1];
-	struct zkh_rec_view twin;
+	struct zkh_rec_view other;
+	size_t len = n;
 
 	for (size_t i = 0; i < n; i++)
 		key[i] = (name[i] >= 'A' && name[i] <= 'Z') ?
 		    (char)(name[i] - 'A' + 'a') : name[i];
-	memcpy(key + n, s->dsuffix, s->dsuffix_len);
-	return get_rec(s, txn, key, n + s->dsuffix_len, &twin) == 0;
+	if (qualify) {
+		memcpy(key + n, s->dsuffix, s->dsuffix_len);
+		len += s->dsuffix_len;
+	}
+	return get_rec(s, txn, key, len, &other) == 0;
 }
 
 size_t zkh_sr_rec_names(const struct zkh_snapread *s, MDB_txn *txn,
@@ -100,7 +105,12 @@ size_t zkh_sr_rec_names(const struct zkh_snapread *s, MDB_txn *txn,
 	if (d == 0)
 		return 0;
 	if (n > d && strncasecmp(rec->name + n - d, s->dsuffix, d) == 0) {
-		/* Already qualified: the short form is the alias. */
+		/* Already qualified: the short form is the alias, unless a
+		 * record stored under the short form owns it (forward lookups
+		 * of "x" find that record first, so naming this one "x" in a
+		 * reverse answer would break forward/reverse agreement). */
+		if (has_record(s, txn, rec->name, n - d, false))
+			return 0;
 		alias->a = rec->name;
 		alias->alen = n - d;
 		return 1;
@@ -110,7 +120,7 @@ size_t zkh_sr_rec_names(const struct zkh_snapread *s, MDB_txn *txn,
 	/* A record stored as "x.<domain>" owns that name (forward lookups of
 	 * it find that record), so "x" must not claim it too, or a reverse
 	 * answer would name a record that does not resolve back to it. */
-	if (qualified_twin(s, txn, rec->name, n))
+	if (has_record(s, txn, rec->name, n, true))
 		return 0;
 	canon->b = s->dsuffix;
 	canon->blen = d;

@@ -213,6 +213,12 @@ static void test_names(void **state)
 	assert_int_equal(zkh_sr_lookup_name(&s, txn, "x", &rec), 0);
 	assert_int_equal(zkh_sr_rec_names(&s, txn, &rec, &canon, &alias), 0);
 	assert_string_equal(str(&canon), "x");
+	/* ...and the mirror: "x.<domain>" does not claim the short alias
+	 * "x", which forward lookups resolve to the record "x" */
+	assert_int_equal(zkh_sr_lookup_name(&s, txn, "x." DOMAIN, &rec), 0);
+	assert_int_equal(rec.czxid, 4);
+	assert_int_equal(zkh_sr_rec_names(&s, txn, &rec, &canon, &alias), 0);
+	assert_string_equal(str(&canon), "x." DOMAIN);
 	mdb_txn_abort(txn);
 	zkh_snapread_close(&s);
 }

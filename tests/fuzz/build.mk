@@ -36,6 +36,7 @@ FUZZ_LIBS_fuzz_snapshot_raw  := -llmdb
 # is known (see fuzz_snapshot_raw.c); its corpus is still replayed.
 FUZZ_NOT_DEFAULT := fuzz_snapshot_raw
 FUZZ_SRC_fuzz_import     := $(IMPORTERS_SRC)
+FUZZ_LIBS_fuzz_import    := -ljansson
 
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_ONLY    ?= $(filter-out $(FUZZ_NOT_DEFAULT),$(FUZZ_TARGETS))

@@ -219,7 +219,7 @@ def test_import_json():
            "in.json:4:14: skipped: j-three: 'nonsense' is not an IPv4 or IPv6 address",
            "in.json:5:13: skipped: j-four: value is not an address string",
            "in.json:6:3: skipped: bad host name 'bad name'",
-           "in.json:7:26: skipped: j-five: array element is not a string",
+           "in.json:7:13: skipped: j-five: array element 2 is not a string",
            "in.json:8:12: skipped: j-six: no valid address")
     assert children() == ["j-five", "j-one", "j-three", "j-two"]
     assert data("j-one") == "10.3.0.1, 10.3.0.7"
@@ -240,7 +240,7 @@ def test_import_json_syntax_error_writes_nothing():
                         ('{"a": "10.0.0.1"', "bad.json:1:17"),
                         ('{"a": "10.0.0.1"} trailing', "bad.json:1:19"),
                         ('{"a": "10.0.0.\x01"}', "bad.json:1:15"),
-                        ('{"a": [1, 2,]}', "bad.json:1:13")]:
+                        ('{"a": [1, 2,]}', "bad.json:1:14")]:
         f = write("bad.json", text)
         expect(run("import", f), 2, where, "nothing imported")
         assert children() == [], text
@@ -339,6 +339,35 @@ def test_status():
     assert status(conf=conf).returncode == 0
 
 
+def test_status_json_any_bytes():
+    """--json stays JSON whatever bytes the cache path and last_error hold:
+    UTF-8 reads back as written, ill-formed bytes as U+FFFD."""
+    env = state["env"]
+    for raw, shown in [("cach\u00e9-\u20ac".encode(), "cach\u00e9-\u20ac"),
+                       (b"cach\xc3-\xff", "cach\ufffd-\ufffd")]:
+        cache = os.path.join(env.dir.encode(), raw)
+        conf = os.path.join(env.dir, "bytes.conf")
+        with open(conf, "wb") as f:
+            f.write(b"cache = " + cache + b"\n")
+        r = subprocess.run([CTL, "-c", conf, "status", "--json"], capture_output=True,
+                           timeout=HANG_GUARD, stdin=subprocess.DEVNULL)
+        assert r.returncode == 3, r
+        j = json.loads(r.stdout.decode("utf-8"))   # strict: fails on bad bytes
+        assert j["cache"] == env.dir + "/" + shown, j
+        assert j["health"] == "down"
+        # the daemon's last error, from its status file, is not trusted either
+        os.makedirs(cache, exist_ok=True)
+        status_file(os.fsdecode(cache), last_error="XLASTERRORX")
+        with open(os.path.join(cache, b"status"), "rb") as f:
+            text = f.read().replace(b"XLASTERRORX", b"caf\xc3\xa9 \xff")
+        with open(os.path.join(cache, b"status"), "wb") as f:
+            f.write(text)
+        r = subprocess.run([CTL, "-c", conf, "status", "--json"], capture_output=True,
+                           timeout=HANG_GUARD, stdin=subprocess.DEVNULL)
+        j = json.loads(r.stdout.decode("utf-8"))
+        assert j["last_error"] == "caf\u00e9 \ufffd", j
+
+
 def test_status_with_daemon():
     if not os.path.exists(ZKCACHED):
         print("(zkcached not built: daemon part skipped)")
@@ -367,7 +396,7 @@ def main():
     tests = [test_usage_errors, test_bad_config, test_unreachable, test_add_get_rm, test_ls,
              test_import_hosts_file, test_import_json,
              test_import_json_syntax_error_writes_nothing, test_export_import_round_trip,
-             test_status, test_status_with_daemon]
+             test_status, test_status_json_any_bytes, test_status_with_daemon]
     try:
         require(CTL)
     except Skip as e:

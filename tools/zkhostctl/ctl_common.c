@@ -2,8 +2,8 @@
  * ctl_common.c - helpers the zkhostctl commands share: connecting with
  * the command's deadline, explaining ZooKeeper errors, formatting and
  * parsing the address list a <root>/hosts/<name> znode holds, finding a
- * record's znode case-insensitively, reading every record, and writing
- * JSON strings. Contract: ctl.h.
+ * record's znode case-insensitively and reading every record.
+ * Contract: ctl.h.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -189,20 +189,4 @@ fail:
 	free(order);
 	deallocate_String_vector(&kids);
 	return rc;
-}
-
-void ctl_json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
 }

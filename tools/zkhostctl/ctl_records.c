@@ -211,6 +211,38 @@ static int fetch(struct ctl *c, struct ctl_record **recs, size_t *n)
 	return ZKC_EXIT_OK;
 }
 
+/* ls --json: {"name": ["addr", ...], ...} in the order of ls. */
+static json_t *ls_json(const struct ctl_record *recs, size_t n)
+{
+	json_t *doc = json_object();
+	char buf[64];
+
+	for (size_t i = 0; doc && i < n; i++) {
+		/* Names are host names (ASCII), but a key made by
+		 * ctl_json_str is valid UTF-8 whatever the znode holds. */
+		json_t *a = json_array(), *key = ctl_json_str(recs[i].name);
+
+		for (size_t k = 0; a && k < recs[i].naddrs; k++)
+			if (json_array_append_new(a, json_string(
+				zkh_addr_format(&recs[i].addrs[k], buf,
+						sizeof(buf)))) < 0) {
+				json_decref(a);
+				a = NULL;
+			}
+		if (!key) {
+			json_decref(a);
+			a = NULL;
+		}
+		if (!a || json_object_set_new(doc, json_string_value(key),
+					      a) < 0) {
+			json_decref(doc);
+			doc = NULL;
+		}
+		json_decref(key);
+	}
+	return doc;
+}
+
 int ctl_ls(struct ctl *c)
 {
 	struct ctl_record *recs;
@@ -220,24 +252,19 @@ int ctl_ls(struct ctl *c)
 
 	if ((rc = fetch(c, &recs, &n)))
 		return rc;
-	if (c->json)
-		fputs("{", stdout);
-	for (size_t i = 0, shown = 0; i < n; i++) {
+	if (c->json) {
+		rc = ctl_json_print(stdout, ls_json(recs, n));
+		free(recs);
+		if (rc < 0) {
+			fprintf(stderr, "zkhostctl: cannot write JSON: %s\n",
+				strerror(-rc));
+			return ZKC_EXIT_OTHER;
+		}
+		return ZKC_EXIT_OK;
+	}
+	for (size_t i = 0; i < n; i++) {
 		const struct ctl_record *r = &recs[i];
 
-		if (c->json) {
-			fputs(shown++ ? ",\n  " : "\n  ", stdout);
-			ctl_json_string(stdout, r->name);
-			fputs(": [", stdout);
-			for (size_t k = 0; k < r->naddrs; k++) {
-				if (k)
-					fputs(", ", stdout);
-				ctl_json_string(stdout, zkh_addr_format(
-					&r->addrs[k], buf, sizeof(buf)));
-			}
-			fputs("]", stdout);
-			continue;
-		}
 		printf("%s\t", r->name);
 		for (size_t k = 0; k < r->naddrs; k++)
 			printf("%s%s", k ? "," : "",
@@ -245,8 +272,6 @@ int ctl_ls(struct ctl *c)
 		printf("%s\t%s\n", r->naddrs ? "" : "-",
 		       r->ephemeral ? "ephemeral" : "persistent");
 	}
-	if (c->json)
-		fputs(n ? "\n}\n" : "}\n", stdout);
 	free(recs);
 	return ZKC_EXIT_OK;
 }

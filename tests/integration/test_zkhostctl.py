@@ -106,6 +106,9 @@ def test_unreachable():
     conf = write("closed.conf", "zookeeper = 127.0.0.1:%d\n" % zkharness.free_port())
     expect(run("-t", "1", "ls", conf=conf), 3, "unreachable")
     expect(run("-t", "1", "add", "x", "10.0.0.1", conf=conf), 3, "unreachable")
+    # every server refuses outright: no waiting for the 30 s default
+    expect(run("ls", conf=conf), 3, "unreachable", "refused the connection")
+    expect(run("import", "-", conf=conf, stdin="10.0.0.1 x\n"), 3, "refused the connection")
 
 
 # ---- records ------------------------------------------------------------------

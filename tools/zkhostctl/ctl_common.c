@@ -24,7 +24,8 @@ int ctl_connect(struct ctl *c)
 	fprintf(stderr, "zkhostctl: %s\n", c->z.err);
 	if (rc == -EINVAL)
 		return ZKC_EXIT_USAGE;
-	if (rc == -ETIMEDOUT || rc == -EHOSTUNREACH || rc == -EACCES)
+	if (rc == -ETIMEDOUT || rc == -EHOSTUNREACH || rc == -EACCES ||
+	    rc == -ECONNREFUSED)
 		return ZKC_EXIT_ZK;
 	return ZKC_EXIT_OTHER;
 }

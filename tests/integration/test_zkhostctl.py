@@ -184,7 +184,7 @@ def test_import_hosts_file():
            "in.hosts:7: skipped: address 10.1.0.4 has no host name",
            "in.hosts:8: skipped: bad host name 'bad!name'", "nothing written")
     assert children() == before
-    assert "alpha\t10.1.0.1, 10.1.0.3" in r.stdout, r.stdout
+    assert "create\talpha\t10.1.0.1, 10.1.0.3\n" in r.stdout, r.stdout
     r = run("import", f)
     expect(r, 1, "in.hosts:6:", "in.hosts:7:", "in.hosts:8:", "4 created")
     assert children() == ["alpha", "alpha-alias", "beta", "good"]
@@ -199,6 +199,70 @@ def test_import_hosts_file():
            "1 updated", "1 unchanged")
     assert data("live") == "10.9.9.9"
     assert data("beta") == "10.2.0.2"
+
+
+def test_import_dry_run_plan():
+    """--dry-run reads ZooKeeper: it plans what the real import then does
+    (create / update / unchanged / refused) and warns about loopback and
+    localhost entries, writing nothing."""
+    clear()
+    kz = state["kz"]
+    expect(run("add", "upd", "10.7.0.1"), 0)
+    expect(run("add", "Same", "10.7.0.2"), 0)
+    kz.create(HOSTS + "/me", b"10.7.0.3", ephemeral=True)
+    f = write("plan.hosts", "10.7.0.9 upd\n10.7.0.2 same\n10.7.0.4 me\n10.7.0.5 new\n"
+                            "127.0.0.1 localhost\n::1 ip6-loop\n10.7.0.6 db.localhost\n")
+    before = {c: data(c) for c in children()}
+    r = run("import", f, "--dry-run")
+    expect(r, 1, "plan.hosts:3: skipped: me is a live (ephemeral) registration",
+           "plan.hosts:5: warning: 'localhost' is each host's own name",
+           "plan.hosts:5: warning: localhost -> 127.0.0.1 is a loopback address",
+           "plan.hosts:6: warning: ip6-loop -> ::1 is a loopback address",
+           "plan.hosts:7: warning: 'db.localhost' is each host's own name",
+           "4 to create, 1 to update, 1 unchanged, 1 refused", "nothing written")
+    lines = r.stdout.splitlines()
+    assert "update\tupd\t10.7.0.9\twas: 10.7.0.1" in lines, lines
+    assert "unchanged\tsame\t10.7.0.2 (as Same)" in lines, lines
+    assert ("refused\tme\t10.7.0.4\tlive (ephemeral) registration of 10.7.0.3: left alone"
+            in lines), lines
+    assert "create\tnew\t10.7.0.5" in lines, lines
+    assert {c: data(c) for c in children()} == before
+    # the real import does what the plan said
+    r = run("import", f)
+    expect(r, 1, "plan.hosts:3: skipped: me is a live", "4 created, 1 updated, 1 unchanged")
+    assert data("upd") == "10.7.0.9" and data("me") == "10.7.0.3" and data("new") == "10.7.0.5"
+    assert children() == sorted(["upd", "Same", "me", "new", "localhost", "ip6-loop",
+                                 "db.localhost"])
+    # no hosts path yet: everything is a create, and the path is not made
+    clear()
+    state["kz"].delete(HOSTS)
+    r = run("import", f, "--dry-run")
+    expect(r, 0, "7 to create, 0 to update, 0 unchanged, 0 refused")
+    assert not kz.exists(HOSTS)
+    # the plan needs ZooKeeper
+    conf = write("closed2.conf", "zookeeper = 127.0.0.1:%d\n" % zkharness.free_port())
+    expect(run("import", f, "--dry-run", conf=conf), 3, "unreachable")
+
+
+def test_export_ephemeral():
+    clear()
+    kz = state["kz"]
+    expect(run("add", "keep", "10.8.0.1"), 0)
+    kz.create(HOSTS + "/live-one", b"10.8.0.2, fd00::8:2", ephemeral=True)
+    r = run("export")
+    expect(r, 0, "1 record(s) are live (ephemeral) registrations, marked")
+    assert "10.8.0.1 keep\n" in r.stdout
+    assert "10.8.0.2 live-one\t# ephemeral: live registration\n" in r.stdout, r.stdout
+    assert "fd00::8:2 live-one\t# ephemeral" in r.stdout, r.stdout
+    r = run("export", "--no-ephemeral")
+    expect(r, 0, "1 record(s) are live (ephemeral) registrations, left out")
+    assert "10.8.0.1 keep\n" in r.stdout and "live-one" not in r.stdout, r.stdout
+    expect(run("ls", "--no-ephemeral"), 2, "'ls' does not take option '--no-ephemeral'")
+    # what export marks imports back (as persistent records)
+    f = write("eph.hosts", run("export").stdout)
+    clear()
+    expect(run("import", f), 0, "2 created")
+    assert data("live-one") == "10.8.0.2, fd00::8:2"
 
 
 JSON_FILE = """{
@@ -397,7 +461,8 @@ def test_status_with_daemon():
 
 def main():
     tests = [test_usage_errors, test_bad_config, test_unreachable, test_add_get_rm, test_ls,
-             test_import_hosts_file, test_import_json,
+             test_import_hosts_file, test_import_dry_run_plan, test_export_ephemeral,
+             test_import_json,
              test_import_json_syntax_error_writes_nothing, test_export_import_round_trip,
              test_status, test_status_json_any_bytes, test_status_with_daemon]
     try:

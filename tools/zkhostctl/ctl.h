@@ -23,6 +23,7 @@ struct ctl {
 	bool verbose;
 	bool json;		/* ls, status: --json */
 	bool dry_run;		/* import */
+	bool no_ephemeral;	/* export: leave live registrations out */
 	double max_age;		/* status: seconds */
 };
 

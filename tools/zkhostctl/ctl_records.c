@@ -3,7 +3,9 @@
  * persistent record, validated before anything is written; an existing
  * record of the same name, in any case, is overwritten), rm, get, ls
  * (text or JSON) and export (hosts-file lines, one per address, so that
- * `import` reads every address of every name back unchanged and in order).
+ * `import` reads every address of every name back unchanged and in order;
+ * live, ephemeral registrations are marked by a comment, or left out with
+ * --no-ephemeral).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -279,7 +281,7 @@ int ctl_ls(struct ctl *c)
 int ctl_export(struct ctl *c)
 {
 	struct ctl_record *recs;
-	size_t n, empty = 0;
+	size_t n, empty = 0, live = 0;
 	char buf[64];
 	int rc;
 
@@ -288,16 +290,30 @@ int ctl_export(struct ctl *c)
 	printf("# zkhosts export of %s/hosts: one line per address; "
 	       "`zkhostctl import` reads it back\n", c->z.cfg.root);
 	for (size_t i = 0; i < n; i++) {
-		if (recs[i].naddrs == 0)
+		const struct ctl_record *r = &recs[i];
+
+		if (r->naddrs == 0)
 			empty++;
-		for (size_t k = 0; k < recs[i].naddrs; k++)
-			printf("%s %s\n", zkh_addr_format(&recs[i].addrs[k],
-							  buf, sizeof(buf)),
-			       recs[i].name);
+		if (r->ephemeral && r->naddrs > 0) {
+			live++;
+			if (c->no_ephemeral)
+				continue;
+		}
+		for (size_t k = 0; k < r->naddrs; k++)
+			printf("%s %s%s\n", zkh_addr_format(&r->addrs[k], buf,
+							     sizeof(buf)),
+			       r->name, r->ephemeral ? "\t# ephemeral: live "
+			       "registration" : "");
 	}
 	if (empty)
 		fprintf(stderr, "zkhostctl: note: %zu record(s) hold no valid "
 			"address (not exported)\n", empty);
+	if (live)
+		fprintf(stderr, "zkhostctl: note: %zu record(s) are live "
+			"(ephemeral) registrations%s\n", live,
+			c->no_ephemeral ? ", left out (--no-ephemeral)" :
+			", marked '# ephemeral' (--no-ephemeral leaves them "
+			"out; importing them makes them persistent)");
 	free(recs);
 	return ZKC_EXIT_OK;
 }

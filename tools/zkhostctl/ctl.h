@@ -46,7 +46,8 @@ int ctl_status(struct ctl *c);
 
 /* ---- shared helpers (ctl_common.c) ---------------------------------------- */
 
-/* Connect before c->deadline; 0 or an exit status (message printed). */
+/* Connect before c->deadline, saying every ZKC_PROGRESS_MS on stderr why
+ * there is no session yet; 0 or an exit status (message printed). */
 int ctl_connect(struct ctl *c);
 
 /* Print "zkhostctl: <what> <path>: <why>" and return the exit status for

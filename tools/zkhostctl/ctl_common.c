@@ -15,9 +15,18 @@
 
 #define DATA_MAX 8192
 
+static void progress_line(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "zkhostctl: still trying: %s\n", msg);
+}
+
 int ctl_connect(struct ctl *c)
 {
-	int rc = zkc_connect(&c->z, c->deadline);
+	int rc;
+
+	c->z.progress = progress_line;
+	rc = zkc_connect(&c->z, c->deadline);
 
 	if (rc == 0)
 		return ZKC_EXIT_OK;

@@ -95,12 +95,47 @@ static void print_age(const char *label, double age)
 		printf("%-14s %.1f s ago\n", label, age);
 }
 
-static void json_num_or_null(const char *key, double v, bool last)
+/* status --json: every field of the text output, by name. */
+static json_t *status_json(const struct verdict *v, const char *cache,
+			   bool alive, const struct zkh_status *s,
+			   const struct zkh_meta *m, double hb_age,
+			   double pub_age, double sync_age)
 {
-	if (v < 0)
-		printf("  \"%s\": null%s\n", key, last ? "" : ",");
-	else
-		printf("  \"%s\": %.3f%s\n", key, v, last ? "" : ",");
+	json_t *doc;
+	char session[32];
+
+	doc = json_pack("{s:s, s:o, s:o, s:b}", "health", v->word,
+			"reason", ctl_json_str(v->reason),
+			"cache", ctl_json_str(cache),
+			"daemon_running", alive);
+	if (doc && s) {
+		snprintf(session, sizeof(session), "0x%" PRIx64, s->session);
+		if (json_object_update_new(doc, json_pack(
+			"{s:I, s:o, s:b, s:s, s:I, s:I, s:I, s:I, s:o}",
+			"pid", (json_int_t)s->pid,
+			"state", ctl_json_str(s->state),
+			"connected", s->connected, "session", session,
+			"generation", (json_int_t)s->generation,
+			"records", (json_int_t)s->records,
+			"skipped_records", (json_int_t)s->skipped,
+			"publishes", (json_int_t)s->publishes,
+			"last_error", ctl_json_str(s->last_error))) < 0)
+			goto fail;
+	}
+	if (doc && m && json_object_update_new(doc, json_pack(
+		"{s:I, s:I}", "snapshot_generation",
+		(json_int_t)m->generation, "snapshot_records",
+		(json_int_t)m->record_count)) < 0)
+		goto fail;
+	if (doc && json_object_update_new(doc, json_pack(
+		"{s:o, s:o, s:o}", "heartbeat_age_s", ctl_json_seconds(hb_age),
+		"last_publish_age_s", ctl_json_seconds(pub_age),
+		"last_sync_age_s", ctl_json_seconds(sync_age))) < 0)
+		goto fail;
+	return doc;
+fail:
+	json_decref(doc);
+	return NULL;
 }
 
 int ctl_status(struct ctl *c)
@@ -164,34 +199,14 @@ int ctl_status(struct ctl *c)
 			 "heartbeat %.1f s ago", hb_age);
 
 	if (c->json) {
-		printf("{\n  \"health\": \"%s\",\n  \"reason\": ", v.word);
-		ctl_json_string(stdout, v.reason);
-		printf(",\n  \"cache\": ");
-		ctl_json_string(stdout, cache);
-		printf(",\n  \"daemon_running\": %s,\n", alive ? "true" :
-		       "false");
-		if (have_status) {
-			printf("  \"pid\": %ld,\n  \"state\": ", (long)s.pid);
-			ctl_json_string(stdout, s.state);
-			printf(",\n  \"connected\": %s,\n  \"session\": "
-			       "\"0x%" PRIx64 "\",\n", s.connected ? "true" :
-			       "false", s.session);
-			printf("  \"generation\": %" PRIu64 ",\n  \"records\": "
-			       "%" PRIu64 ",\n  \"skipped_records\": %" PRIu64
-			       ",\n  \"publishes\": %" PRIu64 ",\n  "
-			       "\"last_error\": ", s.generation, s.records,
-			       s.skipped, s.publishes);
-			ctl_json_string(stdout, s.last_error);
-			printf(",\n");
+		rc = ctl_json_print(stdout, status_json(
+			&v, cache, alive, have_status ? &s : NULL,
+			have_meta ? &m : NULL, hb_age, pub_age, sync_age));
+		if (rc < 0) {
+			fprintf(stderr, "zkhostctl: cannot write JSON: %s\n",
+				strerror(-rc));
+			return ZKC_EXIT_OTHER;
 		}
-		if (have_meta)
-			printf("  \"snapshot_generation\": %" PRIu64 ",\n  "
-			       "\"snapshot_records\": %" PRIu64 ",\n",
-			       m.generation, m.record_count);
-		json_num_or_null("heartbeat_age_s", hb_age, false);
-		json_num_or_null("last_publish_age_s", pub_age, false);
-		json_num_or_null("last_sync_age_s", sync_age, true);
-		printf("}\n");
 		return v.exit;
 	}
 	printf("%-14s %s: %s\n", "health:", v.word, v.reason);

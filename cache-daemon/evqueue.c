@@ -12,7 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "zkcached.h"
+#include "evqueue.h"
 
 int evq_init(struct zkd_evq *q)
 {

@@ -5,7 +5,9 @@
 # The daemon's roles (everything but main.c and zkio.c) are also linked
 # into the unit tests tests/unit/test_daemon_*.c, with the fake ZooKeeper
 # model tests/fakezk/fakezk.c in place of zkio.c (the only file that calls
-# the ZooKeeper API), so its logic is tested without a server.
+# the ZooKeeper API), so its logic is tested without a server. (They link
+# libzookeeper_mt only because common/zk's objects refer to it; no test
+# opens a handle.)
 
 ZKCACHED_SRC := $(wildcard cache-daemon/*.c)
 ZKCACHED_OBJ := $(ZKCACHED_SRC:%.c=$(BUILD)/obj/%.o)
@@ -29,7 +31,7 @@ $(BUILD)/tests/unit/test_daemon_%: tests/unit/daemon/test_daemon_%.c $(ZKD_ROLE_
 		$(PUBLISH_LIB) $(ZK_LIB) $(COMMON_LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Icache-daemon -Itests/fakezk -o $@ $< $(ZKD_ROLE_OBJ) $(FAKEZK_OBJ) \
-		$(PUBLISH_LIB) $(ZK_LIB) $(COMMON_LIB) $(ALL_LDFLAGS) -llmdb -lsystemd -lcmocka
+		$(PUBLISH_LIB) $(ZK_LIB) $(COMMON_LIB) $(ALL_LDFLAGS) -lzookeeper_mt -llmdb -lsystemd -lcmocka
 
 UNIT_TESTS      += $(ZKD_UNIT_TESTS)
 ALL_TARGETS     += $(ZKCACHED)

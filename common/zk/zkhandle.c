@@ -48,7 +48,7 @@ int zkh_zk_handle_open(const char *connect, int timeout_ms, watcher_fn watcher,
 		       size_t err_cap)
 {
 	char buf[ZKH_ZK_CONNECT_MAX], bad[256] = "";
-	zhandle_t *zh;
+	zhandle_t *zh = NULL;
 	int rc;
 
 	*out = NULL;
@@ -72,21 +72,34 @@ int zkh_zk_handle_open(const char *connect, int timeout_ms, watcher_fn watcher,
 		if (slash)
 			*slash = '\0';
 	}
+	rc = zkh_zk_handle_init(buf, timeout_ms, watcher, ctx, &zh, err, err_cap);
+	if (rc)
+		return rc;
+	if (resolved)
+		snprintf(resolved, resolved_cap, "%s", buf);
+	*out = zh;
+	return 0;
+}
+
+int zkh_zk_handle_init(const char *resolved, int timeout_ms, watcher_fn watcher,
+		       void *ctx, zhandle_t **out, char *err, size_t err_cap)
+{
+	zhandle_t *zh;
+	int rc;
+
 	errno = 0;
-	zh = zookeeper_init2(buf, watcher, timeout_ms, NULL, ctx, 0,
+	zh = zookeeper_init2(resolved, watcher, timeout_ms, NULL, ctx, 0,
 			     zkh_zk_log_callback);
 	if (!zh) {
 		rc = errno ? -errno : -EINVAL;
 		snprintf(err, err_cap, "cannot start a ZooKeeper client for %s: %s",
-			 buf, strerror(-rc));
+			 resolved, strerror(-rc));
 		return rc;
 	}
 	/* The string is numeric already: without this the client re-resolves
 	 * it on every socket check (a netlink socket and a /dev/urandom read
 	 * each time, measured at 10k per 10k-record sync). */
 	zoo_set_servers_resolution_delay(zh, -1);
-	if (resolved)
-		snprintf(resolved, resolved_cap, "%s", buf);
 	*out = zh;
 	return 0;
 }
@@ -102,7 +115,7 @@ int zkh_zk_session_file_write(const char *path, uint64_t id,
 		return -EINVAL;
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	len = (size_t)snprintf(buf, sizeof(buf), "0x%016" PRIx64 " ", id);
+	len = (size_t)snprintf(buf, sizeof(buf), "0x%" PRIx64 " ", id);
 	for (size_t i = 0; i < passwd_len; i++)
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%02x",
 					(unsigned char)passwd[i]);

@@ -8,7 +8,7 @@
  * errors, and the session-id file in one format.
  *
  * Session-id file format (one line, mode 0600, replaced by rename):
- *     0x<session id, 16 hex digits> <password, 32 hex digits>\n
+ *     0x<session id in hex> <password, 32 hex digits>\n
  * zkcached keeps it as <cache>/.master/zk-session (to take its own
  * registration back after a restart); the tools write it only when
  * ZKHOSTS_DEBUG_SESSION_FILE names a path (tests force expiry with it).
@@ -65,6 +65,15 @@ int zkh_zk_handle_open(const char *connect, int timeout_ms, watcher_fn watcher,
 		       void *ctx, unsigned flags, zhandle_t **out,
 		       char *resolved, size_t resolved_cap, char *err,
 		       size_t err_cap);
+
+/*
+ * The second half of zkh_zk_handle_open, for a caller that resolved the
+ * connect string itself (zkh_zk_resolve; e.g. retrying until names
+ * resolve): zookeeper_init2 with the routed logger, then no
+ * re-resolution. Returns 0 with *out set, or -errno (err as above).
+ */
+int zkh_zk_handle_init(const char *resolved, int timeout_ms, watcher_fn watcher,
+		       void *ctx, zhandle_t **out, char *err, size_t err_cap);
 
 /*
  * Write the session-id file (format above) atomically, mode 0600.

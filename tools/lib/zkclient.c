@@ -284,33 +284,37 @@ static void auth_done(int rc, const void *data)
 	op_finish((struct op *)data, rc);
 }
 
-/* Open a handle (common/zk/zkhandle.c: resolution bypassing the zk
- * module, zookeeper_init2, no re-resolution), retrying unresolvable hosts
- * until the deadline (in a booting cluster the ensemble's names may come
- * late). */
-static int open_until(struct zkc *z, char *connect, size_t cap,
-		      int64_t deadline)
+/* Resolve the connect string, retrying unresolvable hosts until the
+ * deadline (in a booting cluster the ensemble's names may come late). */
+static int resolve_until(struct zkc *z, char *out, size_t cap,
+			 int64_t deadline)
 {
-	char err[512];
+	char bad[256];
 	int rc;
 
 	for (;;) {
-		rc = zkh_zk_handle_open(z->cfg.zookeeper, z->cfg.session_timeout,
-					watcher, z, 0, &z->zh, connect, cap,
-					err, sizeof(err));
+		rc = zkh_zk_resolve(z->cfg.zookeeper, out, cap, bad,
+				    sizeof(bad));
 		if (rc == 0)
 			return 0;
 		if (rc == -EINVAL) {
 			snprintf(z->err, sizeof(z->err),
-				 "config: %s: key 'zookeeper': %s", z->conf_path,
-				 err);
+				 "config: %s: key 'zookeeper': bad entry '%s' "
+				 "(want host[:port] or [ipv6]:port, comma "
+				 "separated, optional /chroot)", z->conf_path,
+				 bad);
 			return rc;
 		}
-		if (rc != -EHOSTUNREACH ||
-		    (deadline != ZKC_FOREVER &&
-		     zkc_now_ms() + RESOLVE_RETRY_MS > deadline)) {
-			snprintf(z->err, sizeof(z->err), "%s", err);
+		if (rc != -EHOSTUNREACH) {
+			snprintf(z->err, sizeof(z->err),
+				 "connect string: %s", strerror(-rc));
 			return rc;
+		}
+		if (deadline != ZKC_FOREVER &&
+		    zkc_now_ms() + RESOLVE_RETRY_MS > deadline) {
+			snprintf(z->err, sizeof(z->err),
+				 "cannot resolve ZooKeeper host '%s'", bad);
+			return -EHOSTUNREACH;
 		}
 		usleep(RESOLVE_RETRY_MS * 1000);
 	}
@@ -359,32 +363,62 @@ static void write_session_file(struct zkc *z)
 {
 	const char *path = getenv("ZKHOSTS_DEBUG_SESSION_FILE");
 	const clientid_t *id;
+	char tmp[ZKH_PATH_MAX + 8];
+	FILE *f;
+	int fd;
 
 	if (!path || !*path || !z->zh)
 		return;
 	id = zoo_client_id(z->zh);
-	if (id)
-		zkh_zk_session_file_write(path, (uint64_t)id->client_id,
-					  id->passwd, sizeof(id->passwd));
+	if (!id || snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
+	    (int)sizeof(tmp))
+		return;
+	fd = mkostemp(tmp, O_CLOEXEC);	/* mode 0600 */
+	if (fd < 0)
+		return;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		unlink(tmp);
+		return;
+	}
+	fprintf(f, "0x%llx ", (unsigned long long)id->client_id);
+	for (size_t i = 0; i < sizeof(id->passwd); i++)
+		fprintf(f, "%02x", (unsigned char)id->passwd[i]);
+	fputc('\n', f);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		unlink(tmp);
 }
 
 int zkc_connect(struct zkc *z, int64_t deadline)
 {
-	char connect[ZKH_ZK_CONNECT_MAX];
-	int rc;
+	char connect[4096];
+	int rc, timeout_ms;
 
 	if (z->zh) {
 		zookeeper_close(z->zh);
 		z->zh = NULL;
 	}
+	rc = resolve_until(z, connect, sizeof(connect), deadline);
+	if (rc < 0)
+		return rc;
 	pthread_mutex_lock(&z->lock);
 	z->expired = false;
 	z->auth_failed = false;
 	z->state = 0;
 	pthread_mutex_unlock(&z->lock);
-	rc = open_until(z, connect, sizeof(connect), deadline);
-	if (rc < 0)
+	timeout_ms = z->cfg.session_timeout;
+	z->zh = zookeeper_init2(connect, watcher, timeout_ms, NULL, z, 0,
+				zkh_zk_log_callback);
+	if (z->zh)
+		zoo_set_servers_resolution_delay(z->zh, -1);
+	if (!z->zh) {
+		rc = -errno ? -errno : -EINVAL;
+		snprintf(z->err, sizeof(z->err),
+			 "cannot start a ZooKeeper client for %s: %s",
+			 connect, strerror(-rc));
 		return rc;
+	}
 	pthread_mutex_lock(&z->lock);
 	rc = 0;
 	while (z->state != ZOO_CONNECTED_STATE && !z->expired &&

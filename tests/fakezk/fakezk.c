@@ -173,19 +173,21 @@ static void add_watch(enum wkind kind, const char *path)
 /* Fire (and remove) the watches of `kinds` (bit mask of 1 << wkind) on
  * path, as `type`. Only a connected client hears them now; a disconnected
  * one keeps them (re-armed and checked on reconnect). */
-static void fire(unsigned kinds, const char *path, int type)
+static void fire(unsigned kinds, const char *path_in, int type)
 {
 	struct fz_watch **pp = &fz.watches;
+	char path[FZ_MAX_WATCH_PATH];	/* path_in may be a watch's own */
 	bool hit = false;
 
 	if (!fz.io || !fz.io->connected)
 		return;
+	snprintf(path, sizeof path, "%s", path_in);
 	for (struct fz_watch *w = fz.watches; w; w = w->next)
 		if ((kinds & (1u << w->kind)) && strcmp(w->path, path) == 0)
 			hit = true;
 	if (!hit)
 		return;
-	push_event(type, ZKIO_CONNECTED, path);	/* before `path` may be freed */
+	push_event(type, ZKIO_CONNECTED, path);
 	while (*pp) {
 		struct fz_watch *w = *pp;
 
@@ -262,11 +264,12 @@ static int do_delete(const char *path, int version, int64_t zxid)
 	parent_of(path, parent, sizeof parent);
 	if (find(parent))
 		find(parent)->pzxid = zxid;
+	/* `path` may be n's own: fire before freeing it */
+	fire(1u << W_DATA | 1u << W_EXIST | 1u << W_CHILD, path, ZKIO_DELETED_EVENT);
+	fire(1u << W_CHILD, parent, ZKIO_CHILD_EVENT);
 	free(n->path);
 	free(n->data);
 	free(n);
-	fire(1u << W_DATA | 1u << W_EXIST | 1u << W_CHILD, path, ZKIO_DELETED_EVENT);
-	fire(1u << W_CHILD, parent, ZKIO_CHILD_EVENT);
 	return ZOK;
 }
 

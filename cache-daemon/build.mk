@@ -22,6 +22,7 @@ $(ZKCACHED): $(ZKCACHED_OBJ) $(PUBLISH_LIB) $(ZK_LIB) $(COMMON_LIB)
 ZKD_UNIT_SRC   := $(wildcard tests/unit/daemon/test_daemon_*.c)
 ZKD_UNIT_TESTS := $(ZKD_UNIT_SRC:tests/unit/daemon/%.c=$(BUILD)/tests/unit/%)
 FAKEZK_OBJ     := $(BUILD)/obj/tests/fakezk/fakezk.o
+.SECONDARY: $(FAKEZK_OBJ)
 
 $(BUILD)/obj/tests/fakezk/%.o: tests/fakezk/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)

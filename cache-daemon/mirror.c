@@ -1,29 +1,31 @@
 /*
- * mirror.c - the tree mirror: what zkcached knows of <root>/hosts, kept in
- * step with ZooKeeper by one-shot watches and turned into changes for the
- * publisher (batch.c).
+ * mirror.c - the tree mirror (contract: mirror.h): what zkcached knows of
+ * <root>/hosts, kept in step with ZooKeeper by one-shot watches and turned
+ * into changes for the publisher's batch (batch.h). Requests go through
+ * zkio; the session's state comes in struct mirror_env.
  *
  * A table (keyed by znode name exactly as in ZooKeeper, hashed on its
  * case-folded form) holds one entry per child: its czxid/mzxid as last
- * read and whether it was valid. A new
- * session lists the children with a child watch and reads every node with
- * a data watch, at most ZKD_MAX_INFLIGHT at a time; when all reads are in,
- * records the master holds that were not seen are swept and the snapshot
- * is published as synced (main runs the sweep: batch_sweep). Later, a child event re-lists (new names are
- * read, missing ones removed), a data event re-reads one node, and so does
- * a delete event: the node may be back already, and only a read answering
- * ZNONODE removes it, so a delete + re-create (in one multi, or quickly
- * one after the other) replaces the record without a publish in between
- * that lacks the name. A node deleted and re-created reads back with a new
- * czxid: we compare czxid/mzxid, never the version. Reads lost to a
- * connection loss are retried after the same session reconnects, with one
- * more listing. An invalid name or data is skipped with one log line per
- * znode and change (a re-read of the same mzxid stays quiet) and counted.
- * Host names are case-insensitive, so znodes whose names differ only in
- * case ("web", "WEB") are one record: the last one read is served, and
- * when one of them goes (deleted, or its data no longer valid) a valid
- * sibling is re-read to take the record over instead of the record being
- * deleted. The table hashes the case-folded name so siblings share a chain.
+ * read and whether it was valid. A new session lists the children with a
+ * child watch and reads every node with a data watch, at most
+ * ZKD_MAX_INFLIGHT at a time; when all reads are in, the mirror reports
+ * the sync complete and main sweeps the records the master holds that
+ * were not seen (batch_sweep with mirror_keeps) and publishes as synced.
+ * Later, a child event re-lists (new names are read, missing ones
+ * removed), a data event re-reads one node, and so does a delete event:
+ * the node may be back already, and only a read answering ZNONODE removes
+ * it, so a delete + re-create (in one multi, or quickly one after the
+ * other) replaces the record without a publish in between that lacks the
+ * name. A node deleted and re-created reads back with a new czxid: we
+ * compare czxid/mzxid, never the version. Reads lost to a connection loss
+ * are retried after the same session reconnects, with one more listing.
+ * An invalid name or data is skipped with one log line per znode and
+ * change (a re-read of the same mzxid stays quiet) and counted. Host
+ * names are case-insensitive, so znodes whose names differ only in case
+ * ("web", "WEB") are one record: the last one read is served, and when one
+ * of them goes (deleted, or its data no longer valid) a valid sibling is
+ * re-read to take the record over instead of the record being deleted.
+ * The table hashes the case-folded name so siblings share a chain.
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -401,6 +401,7 @@ int zkd_init(struct zkd *d, char *err, size_t err_cap)
 		snprintf(err, err_cap, "event queue: %s", strerror(-rc));
 		return rc;
 	}
+	d->q_ready = true;
 	d->io = zkio_new(&d->q);
 	if (!d->io) {
 		snprintf(err, err_cap, "out of memory");
@@ -478,7 +479,8 @@ void zkd_free(struct zkd *d)
 	d->io = NULL;
 	mirror_free(&d->m);
 	batch_free(&d->b);
-	if (d->q.efd > 0)
+	if (d->q_ready)
 		evq_destroy(&d->q);
+	d->q_ready = false;
 	zkh_zk_auth_wipe(&d->auth);
 }

@@ -46,6 +46,7 @@ struct zkd {
 	bool have_auth;
 	struct zkh_publisher *pub;
 	struct zkd_evq q;
+	bool q_ready;		/* q initialised */
 	struct zkio *io;
 	struct zkd_session s;
 	struct zkd_mirror m;

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "zkcached.h"
+#include "ifaddrs.h"
 
 static int default_iface(char *ifname, size_t cap)
 {

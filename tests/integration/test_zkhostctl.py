@@ -382,6 +382,12 @@ def test_status():
     j = json.loads(r.stdout)
     assert r.returncode == 1 and j["health"] == "stale" and "not connected" in j["reason"]
     assert j["last_error"] == "connection loss"
+    # schema 2: every active error, by source
+    status_file(cache, connected=0, state="disconnected", version=2, last_error="register x: held",
+                error_connection="connection lost", error_registration="register x: held")
+    r = status()
+    assert "error:         connection: connection lost" in r.stdout, r.stdout
+    assert "error:         registration: register x: held" in r.stdout, r.stdout
     # down: heartbeat too old, unless --max-age allows it
     status_file(cache, updated_us=int((time.time() - 120) * 1e6))
     r = status()

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "zkhosts/zkconn.h"
+#include "zkhosts/zkhandle.h"
 #include "zkclient.h"
 
 #define RESOLVE_RETRY_MS 1000
@@ -481,44 +482,33 @@ bool zkc_connected(struct zkc *z)
 
 static int add_auth(struct zkc *z, int64_t deadline)
 {
-	char scheme[64], cred[1024];
+	struct zkh_zk_auth auth;
 	struct op *o;
 	int rc;
 
-	rc = zkh_zk_read_auth(z->cfg.auth_file, scheme, sizeof(scheme), cred,
-			      sizeof(cred));
-	if (rc < 0) {
-		snprintf(z->err, sizeof(z->err), "auth_file %s: %s",
-			 z->cfg.auth_file,
-			 rc == -EPERM ? "readable or writable by group or "
-					"others (want mode 0600)" :
-			 rc == -EINVAL ? "not a regular file holding "
-					 "scheme:credentials on its first line" :
-			 rc == -ENOSPC ? "credentials too long" :
-			 strerror(-rc));
-		rc = rc == -EPERM || rc == -ENOSPC ? -EINVAL : rc;
+	rc = zkh_zk_auth_load(z->cfg.auth_file, &auth, z->err, sizeof(z->err));
+	if (rc < 0)
 		goto out;
-	}
 	o = op_new(z);
 	if (!o) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = op_await(z, o, zoo_add_auth(z->zh, scheme, cred,
-					 (int)strlen(cred), auth_done, o),
+	rc = op_await(z, o, zoo_add_auth(z->zh, auth.scheme, auth.cred,
+					 (int)strlen(auth.cred), auth_done, o),
 		      deadline);
 	op_release(z, o);
 	if (rc != ZOK) {
 		snprintf(z->err, sizeof(z->err),
 			 "ZooKeeper refused the credentials of auth_file %s "
-			 "(scheme '%s'): %s", z->cfg.auth_file, scheme,
+			 "(scheme '%s'): %s", z->cfg.auth_file, auth.scheme,
 			 zerror(rc));
 		rc = rc == ZOPERATIONTIMEOUT ? -ETIMEDOUT : -EACCES;
 		goto out;
 	}
 	rc = 0;
 out:
-	explicit_bzero(cred, sizeof(cred));
+	zkh_zk_auth_wipe(&auth);
 	return rc;
 }
 

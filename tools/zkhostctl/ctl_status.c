@@ -233,5 +233,10 @@ int ctl_status(struct ctl *c)
 	print_age("last sync:", sync_age);
 	if (have_status && s.last_error[0])
 		printf("%-14s %s\n", "last error:", s.last_error);
+	for (int i = 0; have_status && i < ZKH_ERR_NSOURCES; i++)
+		if (s.errors[i][0])	/* every active one, by source */
+			printf("%-14s %s: %s\n", "error:",
+			       zkh_status_source_name((enum zkh_err_source)i),
+			       s.errors[i]);
 	return v.exit;
 }

@@ -513,41 +513,24 @@ out:
 }
 
 /*
- * Test and debugging aid: with ZKHOSTS_DEBUG_SESSION_FILE set, write
- * "0xSESSIONID HEXPASSWORD" there (mode 0600, replaced by rename) each
+ * Test and debugging aid: with ZKHOSTS_DEBUG_SESSION_FILE set, write the
+ * session-id file there (common/zk/zkhandle.c, the daemon's format) each
  * time a session is established, so a test can force this session's
  * expiry the way ZooKeeper's own tests do (a second handle with the same
- * client id, closed). Never written unless asked for.
+ * client id, closed). Never written unless asked for; a failure to write
+ * it only loses that aid.
  */
 static void write_session_file(struct zkc *z)
 {
 	const char *path = getenv("ZKHOSTS_DEBUG_SESSION_FILE");
 	const clientid_t *id;
-	char tmp[ZKH_PATH_MAX + 8];
-	FILE *f;
-	int fd;
 
 	if (!path || !*path || !z->zh)
 		return;
 	id = zoo_client_id(z->zh);
-	if (!id || snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
-	    (int)sizeof(tmp))
-		return;
-	fd = mkostemp(tmp, O_CLOEXEC);	/* mode 0600 */
-	if (fd < 0)
-		return;
-	f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		unlink(tmp);
-		return;
-	}
-	fprintf(f, "0x%llx ", (unsigned long long)id->client_id);
-	for (size_t i = 0; i < sizeof(id->passwd); i++)
-		fprintf(f, "%02x", (unsigned char)id->passwd[i]);
-	fputc('\n', f);
-	if (fclose(f) != 0 || rename(tmp, path) != 0)
-		unlink(tmp);
+	if (id)
+		(void)zkh_zk_session_file_write(path, (uint64_t)id->client_id,
+						id->passwd, sizeof(id->passwd));
 }
 
 /* Wait for the session, probing the servers while it does not come
@@ -641,17 +624,10 @@ int zkc_connect(struct zkc *z, int64_t deadline)
 	z->state = 0;
 	pthread_mutex_unlock(&z->lock);
 	timeout_ms = z->cfg.session_timeout;
-	z->zh = zookeeper_init2(z->connect, watcher, timeout_ms, NULL, z, 0,
-				zkh_zk_log_callback);
-	if (z->zh)
-		zoo_set_servers_resolution_delay(z->zh, -1);
-	if (!z->zh) {
-		rc = -errno ? -errno : -EINVAL;
-		snprintf(z->err, sizeof(z->err),
-			 "cannot start a ZooKeeper client for %s: %s",
-			 z->connect, strerror(-rc));
+	rc = zkh_zk_handle_init(z->connect, timeout_ms, watcher, z, &z->zh,
+				z->err, sizeof(z->err));
+	if (rc < 0)
 		return rc;
-	}
 	rc = await_session(z, deadline);
 	if (rc == 0)
 		write_session_file(z);

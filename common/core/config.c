@@ -366,6 +366,39 @@ static const char *set_max_records(struct zkh_config *c, const char *v,
 	return NULL;
 }
 
+static const char *set_indexer(struct zkh_config *c, const char *v, size_t n,
+			       struct problem *p)
+{
+	(void)p;
+	if (word_eq(v, n, "auto"))
+		c->indexer = ZKH_INDEXER_AUTO;
+	else if (word_eq(v, n, "yes"))
+		c->indexer = ZKH_INDEXER_YES;
+	else if (word_eq(v, n, "no"))
+		c->indexer = ZKH_INDEXER_NO;
+	else
+		return "must be auto, yes or no";
+	return NULL;
+}
+
+static const char *set_indexers(struct zkh_config *c, const char *v, size_t n,
+				struct problem *p)
+{
+	(void)p;
+	if (!parse_uint(v, n, 1, 16, &c->indexers))
+		return "must be an integer from 1 to 16 (election slots)";
+	return NULL;
+}
+
+static const char *set_index_fallback_max(struct zkh_config *c, const char *v,
+					  size_t n, struct problem *p)
+{
+	(void)p;
+	if (!parse_uint(v, n, 0, 1000000, &c->index_fallback_max))
+		return "must be an integer from 0 to 1000000 (hosts)";
+	return NULL;
+}
+
 static const char *set_fsync(struct zkh_config *c, const char *v, size_t n,
 			     struct problem *p)
 {
@@ -453,6 +486,9 @@ static const struct key_def {
 	{ "fsync", set_fsync },
 	{ "publish_delay", set_publish_delay },
 	{ "max_records", set_max_records },
+	{ "indexer", set_indexer },
+	{ "indexers", set_indexers },
+	{ "index_fallback_max", set_index_fallback_max },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 #define CACHE_KEY 2
@@ -577,6 +613,9 @@ void zkh_config_defaults(struct zkh_config *c)
 	c->publish_delay = ZKH_DEFAULT_PUBLISH_DELAY;
 	c->max_records = ZKH_DEFAULT_MAX_RECORDS;
 	c->fsync = false;
+	c->indexer = ZKH_INDEXER_AUTO;
+	c->indexers = ZKH_DEFAULT_INDEXERS;
+	c->index_fallback_max = ZKH_DEFAULT_INDEX_FALLBACK_MAX;
 }
 
 int zkh_config_parse(const char *text, size_t len, const char *file,

@@ -289,11 +289,17 @@ int zkx_head_parse(const char *buf, size_t len, struct zkx_head *h,
 
 	if (len > ZKX_HEAD_MAX || next_line(buf, len, &pos, &line, &ll) != 1)
 		return -EINVAL;
-	if (fields(line, ll, f, fl, 6) < 2 || fl[0] != strlen(ZKX_HEAD_MAGIC) ||
-	    memcmp(f[0], ZKX_HEAD_MAGIC, fl[0]) != 0)
-		return -EINVAL;
-	if (parse_dec(f[1], fl[1], UINT32_MAX, &v))
-		return -EINVAL;
+	/* magic and format first: a newer format may change the rest */
+	{
+		size_t ml = strlen(ZKX_HEAD_MAGIC), fe;
+
+		if (ll <= ml + 1 || memcmp(line, ZKX_HEAD_MAGIC " ", ml + 1) != 0)
+			return -EINVAL;
+		for (fe = ml + 1; fe < ll && line[fe] != ' '; fe++)
+			;
+		if (parse_dec(line + ml + 1, fe - ml - 1, UINT32_MAX, &v))
+			return -EINVAL;
+	}
 	if (v != ZKX_FORMAT)
 		return -EPROTO;
 	h->format = (unsigned)v;

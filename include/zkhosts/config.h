@@ -18,6 +18,15 @@
  *   max_records      snapshot budget: most records the daemon publishes,
  *                    default 1000000 (1..100000000); past it the daemon
  *                    logs an error and keeps the last snapshot it published
+ *   indexer          auto|yes|no: may this zkcached write the fleet index
+ *                    (docs/scale.md)? auto (default): stands for a free
+ *                    election slot after a random delay; yes: at once; no:
+ *                    never, it only reads the index
+ *   indexers         election slots, i.e. most indexers at once, default 2
+ *                    (1..16)
+ *   index_fallback_max  with no usable index, mirror <root>/hosts directly
+ *                    only while it has fewer children than this, default
+ *                    2000 (0..1000000); above, wait for the index
  *
  * File path resolution: an explicit path (-c FILE) wins; else the
  * ZKHOSTS_CONF environment variable (read with secure_getenv, so set-id
@@ -39,6 +48,11 @@
 #define ZKH_DEFAULT_PUBLISH_DELAY 5
 #define ZKH_DEFAULT_MAX_RECORDS 1000000
 #define ZKH_PATH_MAX 4096
+#define ZKH_DEFAULT_INDEXERS 2
+#define ZKH_DEFAULT_INDEX_FALLBACK_MAX 2000
+
+/* Values of `indexer`. */
+enum { ZKH_INDEXER_AUTO = 0, ZKH_INDEXER_YES = 1, ZKH_INDEXER_NO = 2 };
 
 struct zkh_config {
 	char zookeeper[1024];	/* "" if unset */
@@ -54,6 +68,9 @@ struct zkh_config {
 	bool fsync;
 	int publish_delay;	/* ms */
 	int max_records;	/* snapshot budget, records */
+	int indexer;		/* ZKH_INDEXER_* */
+	int indexers;		/* election slots */
+	int index_fallback_max;	/* hosts */
 };
 
 /* Parsing strictness. */

@@ -23,13 +23,18 @@
  *   skipped 3                   (znodes skipped as invalid, current)
  *   publishes 42
  *   generation 42
+ *   index_role consumer         (fleet index, docs/scale.md: indexer|
+ *                               consumer|mirror|waiting|refused|off)
+ *   index_epoch, index_seq, index_buckets, index_lag_ms, index_writes,
+ *   index_conflicts, index_head_reads, index_bucket_reads  (decimal)
  *   error_<source> <text>       (one line per ACTIVE error, see below)
  *   last_error <text>           (the active error set last; "" if none)
  *
  * Errors come from one slot per source (enum zkh_err_source): connection
  * (ZooKeeper unreachable, lost, expired), auth (credentials refused),
  * registration (own record not held), publish (cache master or snapshot
- * write failed), sync (a listing refused), budget (max_records exceeded).
+ * write failed), sync (a listing refused), budget (max_records exceeded),
+ * index (the fleet index refused, stale, or not writable).
  * Texts are one line and never hold a secret.
  *
  * The daemon rewrites the file on every state change and at least every
@@ -51,7 +56,7 @@
 /* Sources of errors, one slot each (status keys error_<name>). */
 enum zkh_err_source {
 	ZKH_ERR_CONNECTION, ZKH_ERR_AUTH, ZKH_ERR_REGISTRATION,
-	ZKH_ERR_PUBLISH, ZKH_ERR_SYNC, ZKH_ERR_BUDGET,
+	ZKH_ERR_PUBLISH, ZKH_ERR_SYNC, ZKH_ERR_BUDGET, ZKH_ERR_INDEX,
 	ZKH_ERR_NSOURCES
 };
 
@@ -68,6 +73,10 @@ struct zkh_status {
 	uint64_t skipped;
 	uint64_t publishes;
 	uint64_t generation;
+	char index_role[16];	/* "" when the daemon does not say */
+	uint64_t index_epoch, index_seq, index_buckets, index_lag_ms;
+	uint64_t index_writes, index_conflicts;
+	uint64_t index_head_reads, index_bucket_reads;
 	char errors[ZKH_ERR_NSOURCES][ZKH_STATUS_TEXT_MAX];	/* "" = none */
 	char last_error[ZKH_STATUS_TEXT_MAX];
 };

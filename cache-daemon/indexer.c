@@ -294,10 +294,26 @@ bool indexer_is_writer(const struct zkd_indexer *x)
 
 /* ---- election ---------------------------------------------------------- */
 
+/* Create what is missing of the layout (the root's ancestors, hosts and
+ * boot with the open ACL, as the mirror does: registrants write there)
+ * and of the index directory (restricted ACL when auth_file is set), in
+ * order: a session's requests are answered in order. */
 static void ensure_dirs(struct zkd_indexer *x, const struct ix_env *env)
 {
 	struct zkio_op op = { ZKIO_OP_CREATE, x->p.index, "", 0, -1 };
+	size_t rl = strlen(x->p.index) - strlen("/index");
+	char p[ZKD_PATH_CAP];
 
+	for (size_t i = 1; i <= rl; i++)
+		if (i == rl || x->p.index[i] == '/') {
+			memcpy(p, x->p.index, i);
+			p[i] = '\0';
+			zkio_create(env->io, p, "", ZKIO_PERSISTENT, TAG_IX_ENSURE);
+		}
+	zkio_create(env->io, x->p.hosts, "", ZKIO_PERSISTENT, TAG_IX_ENSURE);
+	memcpy(p, x->p.index, rl);
+	snprintf(p + rl, sizeof p - rl, "/boot");
+	zkio_create(env->io, p, "", ZKIO_PERSISTENT, TAG_IX_ENSURE);
 	zkio_multi(env->io, &op, 1, x->restricted, TAG_IX_ENSURE);
 	op.path = x->p.dir;
 	zkio_multi(env->io, &op, 1, x->restricted, TAG_IX_ENSURE);

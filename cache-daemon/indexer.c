@@ -717,7 +717,7 @@ static int group_text(struct text *t, uint64_t seq, unsigned i, int32_t v,
 				      zk->v[k].line);
 			n++;
 		}
-	if (!rc && g.n <= ZKX_HEAD_MAX / 2)
+	if (!rc && g.n <= ZKX_HEAD_TARGET / 2)
 		rc = text_add(t, "g %" PRIu64 " %u %d %u\n%s", seq, i, (int)v, n,
 			      g.s ? g.s : "");
 	else if (!rc)
@@ -741,7 +741,7 @@ static int build_head(struct zkd_indexer *x, const struct text *groups,
 	}
 	memcpy(ring, x->ring, x->ring_len);
 	memcpy(ring + x->ring_len, groups->s ? groups->s : "", groups->n);
-	while (rl && (size_t)n + rl > ZKX_HEAD_MAX)
+	while (rl && (size_t)n + rl > ZKX_HEAD_TARGET)
 		ring_drop_first(ring, &rl);
 	buf = malloc((size_t)n + rl + 1);
 	if (!buf) {

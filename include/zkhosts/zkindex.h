@@ -72,8 +72,13 @@
 #define ZKX_HEAD_MAGIC "zkhosts-index"
 #define ZKX_BUCKET_MAGIC "zkhosts-bucket"
 
-/* The head stays below this many bytes (the ring is trimmed to fit). */
+/* A head is never larger than this (readers refuse more). */
 #define ZKX_HEAD_MAX 2048
+/* Writers trim the ring so the head stays below this: every consumer
+ * reads the whole head on every change, so it is the per-change cost of
+ * a consumer; a consumer that falls more than the ring behind compares
+ * bucket versions instead. */
+#define ZKX_HEAD_TARGET 1024
 /* Buckets split (linear hashing) when the index holds more than this
  * many records per bucket on average. */
 #define ZKX_BUCKET_TARGET 64

@@ -128,7 +128,7 @@ static void changes_reach_bucket_and_ring(void **state)
 	assert_non_null(strstr(d, "\n- b\n"));
 	/* coalesced: fewer writes than changes is allowed, more is not */
 	assert_true(fakezk_count(FZ_MULTI, HEAD) - writes <= 3);
-	assert_true(strlen(d) <= ZKX_HEAD_MAX);
+	assert_true(strlen(d) <= ZKX_HEAD_TARGET);
 	h_stop();
 }
 

@@ -646,21 +646,6 @@ static void on_verify(struct zkd_indexer *x, const struct zkd_event *e)
 
 /* ---- writing ------------------------------------------------------------- */
 
-/* Drop the oldest group of the ring (a 'g' line and its entries, or an
- * 's' line). */
-static void ring_drop_first(char *ring, size_t *len)
-{
-	size_t pos = 0;
-	const char *nl;
-
-	do {
-		nl = memchr(ring + pos, '\n', *len - pos);
-		pos = nl ? (size_t)(nl - ring) + 1 : *len;
-	} while (pos < *len && (ring[pos] == '+' || ring[pos] == '-'));
-	memmove(ring, ring + pos, *len - pos);
-	*len -= pos;
-}
-
 /* Append to a growing text buffer. */
 struct text {
 	char *s;
@@ -741,8 +726,7 @@ static int build_head(struct zkd_indexer *x, const struct text *groups,
 	}
 	memcpy(ring, x->ring, x->ring_len);
 	memcpy(ring + x->ring_len, groups->s ? groups->s : "", groups->n);
-	while (rl && (size_t)n + rl > ZKX_HEAD_TARGET)
-		ring_drop_first(ring, &rl);
+	zkx_ring_trim(ring, &rl, ZKX_HEAD_TARGET > (size_t)n ? ZKX_HEAD_TARGET - (size_t)n : 0);
 	buf = malloc((size_t)n + rl + 1);
 	if (!buf) {
 		free(ring);

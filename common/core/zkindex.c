@@ -376,3 +376,34 @@ int zkx_ring_next(const char *buf, size_t len, size_t *pos,
 	r->version = (int32_t)v[2];
 	return 1;
 }
+
+/* Sequence of the group or split line at ring[pos] (0 if not one). */
+static uint64_t line_seq(const char *ring, size_t len, size_t pos)
+{
+	uint64_t v = 0;
+	size_t i = pos + 2;
+
+	if (pos + 2 >= len || (ring[pos] != 'g' && ring[pos] != 's') || ring[pos + 1] != ' ')
+		return 0;
+	for (; i < len && ring[i] >= '0' && ring[i] <= '9'; i++)
+		v = v * 10 + (uint64_t)(ring[i] - '0');
+	return v;
+}
+
+void zkx_ring_trim(char *ring, size_t *len, size_t max)
+{
+	while (*len > max) {
+		uint64_t seq = line_seq(ring, *len, 0);
+		size_t pos = 0;
+		const char *nl;
+
+		/* drop lines until a group or split of another sequence */
+		do {
+			nl = memchr(ring + pos, '\n', *len - pos);
+			pos = nl ? (size_t)(nl - ring) + 1 : *len;
+		} while (pos < *len && (ring[pos] == '+' || ring[pos] == '-' ||
+					line_seq(ring, *len, pos) == seq));
+		memmove(ring, ring + pos, *len - pos);
+		*len -= pos;
+	}
+}

@@ -47,7 +47,9 @@
  *                   "s <seq> <from> <fromversion> <to> <toversion>\n":
  *                   the write <seq> split bucket <from> into <from> and
  *                   <to> (linear hashing, nbuckets grew by one).
- *                 Numbers are decimal except zxids (hex).
+ *                 Numbers are decimal except zxids (hex). The ring
+ *                 holds whole writes only: all the lines of a <seq> or
+ *                 none (writers trim with zkx_ring_trim).
  *
  * A consumer that knows bucket b at version v-1 applies a "g" group of
  * version v; otherwise (or when its last seq is older than the ring's
@@ -175,6 +177,15 @@ int zkx_head_format(const struct zkx_head *h, char *out, size_t cap);
  */
 int zkx_head_parse(const char *buf, size_t len, struct zkx_head *h,
 		   size_t *body);
+
+/*
+ * Trim a ring (its lines, without the head's first line) from the front
+ * until it is at most `max` bytes, dropping whole writes: every group and
+ * split line of the oldest sequence goes at once, so a ring never holds
+ * part of a write (a consumer applies from my_seq + 1 only if the ring
+ * starts at a write). The ring must be well formed. Pure.
+ */
+void zkx_ring_trim(char *ring, size_t *len, size_t max);
 
 /*
  * Take the next ring line of buf[*pos..len) into r and advance *pos.

@@ -215,6 +215,13 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
                        for i in range(changes)],
         }
         expect = {"create": n + changes, "change": n + changes, "delete": n}
+        # ZooKeeper's CPU while the fleet is idle (pings, GC), subtracted
+        i0 = counters(zk, fleet)
+        time.sleep(5)
+        i1 = counters(zk, fleet)
+        idle_cpu = (i1["zk_cpu"] - i0["zk_cpu"]) / (i1["t"] - i0["t"])
+        idle_rx = (i1["daemon_rx"] - i0["daemon_rx"]) / (i1["t"] - i0["t"])
+        res["idle"] = {"zk_cpu_per_s": idle_cpu, "daemon_bytes_per_s": idle_rx}
         for kind in ("create", "change", "delete"):
             c0 = counters(zk, fleet)
             paced(kinds[kind], rate)
@@ -228,6 +235,8 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
                 fleet.wait_records(expect[kind], timeout=300)
             time.sleep(1.0)
             d = delta(c0, counters(zk, fleet))
+            d["zk_cpu"] = max(0.0, d["zk_cpu"] - idle_cpu * d["t"])
+            d["daemon_rx"] = max(0.0, d["daemon_rx"] - idle_rx * d["t"])
             res[kind] = {"bytes_per_change": d["daemon_rx"] / changes,
                          "bytes_per_change_per_daemon": d["daemon_rx"] / changes / m,
                          "zk_cpu_ms_per_change": d["zk_cpu"] * 1000 / changes,

@@ -229,6 +229,30 @@ static void head_and_ring(void **state)
 	assert_int_equal(zkx_ring_next("g 1 2 3\n", 8, &pos, &r), -EINVAL);
 }
 
+/* Trimming drops whole writes: never part of a sequence's groups. */
+static void ring_trim_drops_whole_writes(void **state)
+{
+	char ring[512];
+	size_t len;
+	const char *src = "g 5 1 3 1\n+ a 1 1 10.0.0.1\ng 5 2 4 1\n- b\n"
+			  "g 6 0 2 1\n+ c 1 1 10.0.0.3\ns 6 0 3 1 0\ng 6 3 7 *\n"
+			  "g 7 1 4 0\n";
+
+	(void)state;
+	len = strlen(src);
+	memcpy(ring, src, len);
+	zkx_ring_trim(ring, &len, len);		/* fits: unchanged */
+	assert_int_equal(len, strlen(src));
+	zkx_ring_trim(ring, &len, len - 1);	/* all of seq 5 goes */
+	ring[len] = '\0';
+	assert_string_equal(ring, "g 6 0 2 1\n+ c 1 1 10.0.0.3\ns 6 0 3 1 0\ng 6 3 7 *\ng 7 1 4 0\n");
+	zkx_ring_trim(ring, &len, len - 1);	/* all of seq 6 goes */
+	ring[len] = '\0';
+	assert_string_equal(ring, "g 7 1 4 0\n");
+	zkx_ring_trim(ring, &len, 3);
+	assert_int_equal(len, 0);
+}
+
 /* Every truncation and every single-byte change of a valid head and
  * bucket either fails or parses into values within their bounds. */
 static void hostile_bytes_are_refused_or_bounded(void **state)
@@ -276,6 +300,7 @@ int main(void)
 		cmocka_unit_test(linear_hashing_moves_only_the_split_bucket),
 		cmocka_unit_test(bucket_parse_checks_order_and_membership),
 		cmocka_unit_test(head_and_ring),
+		cmocka_unit_test(ring_trim_drops_whole_writes),
 		cmocka_unit_test(hostile_bytes_are_refused_or_bounded),
 	};
 

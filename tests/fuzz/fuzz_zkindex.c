@@ -53,10 +53,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		/* a ring that reads to its end trims into whole writes */
 		pos = body;
-		while (zkx_ring_next(buf, len, &pos, &r) == 1)
-			;
-		if (pos != len)
-			break;
+		{
+			int rc;
+
+			while ((rc = zkx_ring_next(buf, len, &pos, &r)) == 1)
+				;
+			if (rc != 0)
+				break;	/* not well formed: trimming's precondition */
+		}
 		copy = malloc(len - body + 1);
 		if (!copy)
 			break;

@@ -136,7 +136,7 @@ int ctl_acl(struct ctl *c, bool apply)
 		printf("configured %s\n", r.want);
 	if (zkh_zk_acl_is_open(&c->z.acl))
 		fprintf(stderr, "zkhostctl: note: the configured ACL lets anyone "
-			"change or delete records (no auth_file, no acl; see "
+			"change or delete records (set auth_file or acl; see "
 			"zkhosts.conf(5))\n");
 	zkh_zk_hosts_path(&c->z.cfg, hosts, sizeof(hosts));
 	zkh_zk_boot_path(&c->z.cfg, boot, sizeof(boot));

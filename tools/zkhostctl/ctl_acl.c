@@ -38,6 +38,8 @@ static void one(struct acl_run *r, const char *path)
 	rc = zkc_get_acl(&c->z, path, &have, &st, c->deadline);
 	if (rc == ZNONODE) {
 		r->gone++;
+		if (!r->apply || c->verbose)
+			printf("absent   %s\n", path);
 		return;
 	}
 	if (rc != ZOK) {

@@ -9,11 +9,17 @@
 #                    (packaging/tests/deb-lifecycle; needs root, mmdebstrap
 #                    and Debian's apt mirror the first time; the chroot
 #                    tarball is cached in build/deb-chroot/)
+#   make deb-check DEB_RELEASE=trixie
+#                    the same lifecycle test in a trixie tree: the packages
+#                    built on this machine installed on the newer release
+#                    (packages built on trixie itself: make container-check
+#                    CONTAINER_RELEASES=trixie CONTAINER_DEB=1)
 #
 # These targets always build in the plain tree (no SANITIZE), whatever the
 # caller's make variables are: the package build runs its own make.
 
 .PHONY: deb deb-lint deb-check
+DEB_RELEASE ?= bookworm
 
 deb:
 	packaging/build-deb
@@ -24,7 +30,7 @@ deb-lint:
 deb-check: deb
 	packaging/lint-deb
 	$(MAKE) BUILD=build SANITIZE= build/tests/tools/zkh-publish
-	packaging/tests/deb-lifecycle
+	DEB_RELEASE=$(DEB_RELEASE) packaging/tests/deb-lifecycle
 
 # Unit test of the shipped conffile against the real parser (make check).
 PKG_UNIT_TESTS := $(BUILD)/tests/unit/test_pkg_conffile

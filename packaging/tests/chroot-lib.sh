@@ -162,6 +162,8 @@ run_dockerfile() {
 		FROM)
 			[[ $args == debian:bookworm || $args == debian:bookworm-slim ]] ||
 				fail "$file: FROM $args: the chroot test only provides debian:bookworm"
+			[[ ${CHROOT_RELEASE:-bookworm} == bookworm ]] ||
+				info "(the recipe's steps run on $CHROOT_RELEASE here: the same image one release later)"
 			;;
 		ARG | ENV)
 			[[ $args =~ ^[A-Za-z_][A-Za-z0-9_]*=[^[:space:]]*$ ]] ||

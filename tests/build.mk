@@ -21,8 +21,12 @@ CHECK_DEPS += $(UNIT_TESTS) $(TEST_TOOLS)
 # The preload shim (tests/tools/nss_select.c) is a shared object, not a
 # program: any unmodified client run with it preloaded and ZKH_NSS_HOSTS
 # set resolves through that hosts line in-process (no mount namespace).
+# Never sanitized: a preloaded library that needs a sanitizer runtime would
+# load it after itself, which the runtimes refuse; the tests preload the
+# runtime first and this shim after it.
 NSS_SELECT := $(BUILD)/tests/tools/nss_select.so
 $(NSS_SELECT): tests/tools/nss_select.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $< $(ALL_LDFLAGS)
+	$(CC) $(ZKH_CPPFLAGS) $(CPPFLAGS) -std=gnu11 $(WARN) -fPIC $(CFLAGS) \
+		-shared -o $@ $< $(LDFLAGS)
 CHECK_DEPS += $(NSS_SELECT)

@@ -67,7 +67,10 @@ def test_bootstrap_flow():
              "the five services to start waiting")
     # The job resolves through `hosts: files zk`, chosen in-process by the
     # nss_select.so preload shim (no mount namespace, no privilege).
-    job = procs.popen(["sh", BOOTSTRAP], env=select_env(env.conf, "files zk", base=e))
+    # As before, no sanitizer runtime is preloaded into the script's sh and
+    # helpers; zkbarrier carries its own.
+    job = procs.popen(["sh", BOOTSTRAP], env=select_env(env.conf, "files zk", base=e,
+                                                        sanitizer_preload=False))
     wait_for(lambda: any(w.startswith("waiting for hosts") for _, _, w in read_log(log)),
              "the bootstrap job to wait for hosts")
     # The names appear only now; nothing may have been released before.

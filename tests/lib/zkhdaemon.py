@@ -70,18 +70,28 @@ def lookup_env(conf=None, base=None):
     return env
 
 
-def select_env(conf=None, hosts="files zk", base=None):
+def select_env(conf=None, hosts="files zk", base=None, sanitizer_preload=True):
     """Environment in which any dynamically linked program resolves host
     names through the NSS service line `hosts` (e.g. "files zk", "zk"):
     lookup_env() plus the nss_select.so shim preloaded (after any sanitizer
     runtime, which must come first) and ZKH_NSS_HOSTS=hosts. Raises Skip
     when the shim is not built. base, if given, replaces os.environ as the
-    starting environment."""
+    starting environment. sanitizer_preload=False leaves the sanitizer
+    runtime out (for a script whose helpers, sh or date, would report their
+    own leaks): then only the shim is preloaded, and sanitized programs of
+    ours, which load their runtime themselves, are told to accept that
+    (ASAN_OPTIONS verify_asan_link_order=0)."""
     if not os.path.exists(NSS_SELECT):
         raise Skip("%s not built" % os.path.relpath(NSS_SELECT, SRC))
     env = lookup_env(conf, base)
-    pre = env.get("LD_PRELOAD")   # the sanitizer runtime, if any, stays first
-    env["LD_PRELOAD"] = pre + ":" + NSS_SELECT if pre else NSS_SELECT
+    if sanitizer_preload:
+        pre = env.get("LD_PRELOAD")   # the sanitizer runtime, if any, stays first
+        env["LD_PRELOAD"] = pre + ":" + NSS_SELECT if pre else NSS_SELECT
+    else:
+        env["LD_PRELOAD"] = NSS_SELECT
+        if os.environ.get("ZKH_PRELOAD"):
+            opts = env.get("ASAN_OPTIONS", "")
+            env["ASAN_OPTIONS"] = (opts + ":" if opts else "") + "verify_asan_link_order=0"
     env["ZKH_NSS_HOSTS"] = hosts
     return env
 

@@ -2,10 +2,10 @@
 # Makefile): the README's two commands (`make demo`, `make deps check`) in
 # fresh mmdebstrap roots of each release in CONTAINER_RELEASES, cloned
 # under /root, run under chroot without CAP_SYS_ADMIN
-# (tests/container/run). CI runs it for bookworm; `make container-check
-# CONTAINER_RELEASES="bookworm trixie" CONTAINER_DEB=1` is the whole
-# matrix, with the packages built inside each release and their lifecycle
-# test. Needs root, mmdebstrap, the Debian mirror; ~15 min a release.
+# (tests/container/run). CONTAINER_DEB=1 also builds and lints the
+# packages inside each release and runs their lifecycle test on it. CI runs
+# bookworm, then trixie with CONTAINER_DEB=1. Needs root, mmdebstrap and
+# the Debian mirror; about 5 min for bookworm, 8 for trixie with its debs.
 
 CONTAINER_RELEASES ?= bookworm
 CONTAINER_DEB      ?= 0

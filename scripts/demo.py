@@ -131,7 +131,11 @@ def main():
             admin = zk.kazoo()
             admin.create("/zkhosts/hosts/historyserver", b"10.99.0.20")
             print("  create /zkhosts/hosts/historyserver '10.99.0.20'   (a static record)")
-            t = wait(lambda: "10.99.0.12" in getent(env, "hosts", "datanode-2"),
+            # zkcached publishes as soon as changes arrive (leading edge),
+            # so one name resolving says nothing of the others: wait for all.
+            new = (("namenode", "10.99.0.10"), ("datanode-1", "10.99.0.11"),
+                   ("datanode-2", "10.99.0.12"), ("historyserver", "10.99.0.20"))
+            t = wait(lambda: all(a in getent(env, "ahosts", n) for n, a in new),
                      "the new hosts to resolve")
             print(f"  visible through glibc {t * 1000:.0f} ms later")
 

@@ -560,7 +560,8 @@ static void ptr_add(struct zkdns_engine *e, knot_rrset_t *rr,
 	if (n > ZKH_NAME_MAX)
 		return;
 	memcpy(text, nm->a, nm->alen);
-	memcpy(text + nm->alen, nm->b, nm->blen);
+	if (nm->blen > 0)	/* an empty piece may be NULL */
+		memcpy(text + nm->alen, nm->b, nm->blen);
 	text[n] = '\0';
 	memcpy(key, text, n + 1);
 	if (s->has_zone) {

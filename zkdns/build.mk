@@ -19,3 +19,12 @@ install-zkdns: $(ZKDNS_BIN)
 	install -d $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(ZKDNS_BIN) $(DESTDIR)$(SBINDIR)/zkdns
 INSTALL_TARGETS += install-zkdns
+
+# The measurement behind the choice of libknot over ldns (by hand; needs
+# libldns-dev): per-query parse + answer cost of each library.
+.PHONY: bench-zkdns-libchoice
+bench-zkdns-libchoice: $(FLAGS_STAMP)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) -o $(BUILD)/bench/zkdns-libchoice \
+		bench/zkdns/libchoice.c $(ALL_LDFLAGS) -lknot -lldns
+	$(BUILD)/bench/zkdns-libchoice

@@ -5,7 +5,7 @@ ZooKeeper write to a DNS answer.
 
 For each size (10k and 100k hosts by default): the hosts file of
 bench/benchlib.py (names nodeNNNNNNN.zkbench.test), published for zkdns
-by zkh-publish with domain zkbench.test and loaded by dnsmasq
+by bench-mkcache with domain zkbench.test and loaded by dnsmasq
 (--addn-hosts, --local=/zkbench.test/: misses are NXDOMAIN, nothing is
 forwarded). Both servers run at once on loopback, pinned to CPU 1;
 dnsperf runs pinned to CPU 0 (on a 2-core machine it takes one of the
@@ -125,9 +125,8 @@ def size_bench(build, wd, n, args):
     ds = benchlib.Dataset(build, wd, n)
     cache = os.path.join(ds.dir, "zkdns-cache")
     t0 = time.monotonic()
-    subprocess.run([os.path.join(build, "tests/tools/zkh-publish"), "--domain",
-                    benchlib.DOMAIN, cache, ds.hosts], check=True,
-                   capture_output=True)
+    subprocess.run([os.path.join(build, "bench", "bench-mkcache"), cache,
+                    ds.hosts, benchlib.DOMAIN], check=True, capture_output=True)
     publish_s = time.monotonic() - t0
     qfile = os.path.join(ds.dir, "dnsperf-queries")
     hits = [l.split()[0] for l in open(ds.hits)]

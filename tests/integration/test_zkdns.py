@@ -146,6 +146,16 @@ def test_record_types(z):
     check(str(soa_auth(m)[0].name) == DOMAIN + ".", "SOA owner is the apex")
     m = z.query("x.y.nope." + DOMAIN, "AAAA")
     check(rcode(m) == "NXDOMAIN", "deep NXDOMAIN")
+    # empty non-terminals: "rack1" exists because "a.rack1" does
+    m = z.query("rack1." + DOMAIN, "A")
+    check(rcode(m) == "NOERROR" and not m.answer and soa_auth(m),
+          "empty non-terminal rack1: NODATA (%s)" % rcode(m))
+    m = z.query("Rack1." + DOMAIN, "TXT")
+    check(rcode(m) == "NOERROR" and not m.answer, "empty non-terminal, any type")
+    m = z.query("rack2." + DOMAIN, "A")
+    check(rcode(m) == "NXDOMAIN", "rack2 (nothing below): NXDOMAIN")
+    m = z.query("a.rack2." + DOMAIN, "A")
+    check(rcode(m) == "NXDOMAIN", "a.rack2: NXDOMAIN")
     # outside every zone, other classes, transfers
     for name in ("example.org", "alpha", "cluster.example.org", "arpa",
                  "in-addr.arpa", "10.in-addr.arpa", "1.2.0.192.in-addr.arpa"):
@@ -231,6 +241,15 @@ def test_new_snapshot_next_query(z):
     # the publish returned after the counter bump: the very next query sees it
     check(dig_short(z, "fresh." + DOMAIN) == ["10.0.0.77"], "new snapshot at the next query")
     check(dig_short(z, "-x", "10.0.0.77") == ["fresh." + DOMAIN + "."], "new PTR")
+    z.publish(HOSTS + BIG + "10.0.0.78 x.newrack\n")
+    # a new empty non-terminal: answered NODATA once the set follows the
+    # snapshot (at most ~10 walk durations later; poll, no timing asserted)
+    import time
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and rcode(z.query("newrack." + DOMAIN, "A")) != "NOERROR":
+        time.sleep(0.01)
+    check(rcode(z.query("newrack." + DOMAIN, "A")) == "NOERROR", "new empty non-terminal")
+    check(rcode(z.query("rack1." + DOMAIN, "A")) == "NOERROR", "old one still there")
     z.publish(HOSTS + BIG)
     m = z.query("fresh." + DOMAIN, "A")
     check(rcode(m) == "NXDOMAIN", "removed host: NXDOMAIN at the next query")
@@ -363,6 +382,12 @@ def test_dns_zone_and_reverse_config():
         check(dig_short(z, "HOST1.zone.test", "AAAA") == ["fd01::1"], "dns_zone AAAA")
         check(dig_short(z, "fq.example.org.zone.test") == ["10.1.0.2"],
               "dns_zone: a dotted record is <record>.<zone>")
+        m = z.query("example.org.zone.test", "A")
+        check(rcode(m) == "NOERROR" and not m.answer, "dns_zone: empty non-terminal")
+        m = z.query("ORG.zone.test", "AAAA")
+        check(rcode(m) == "NOERROR" and not m.answer, "dns_zone: empty non-terminal, 1 label")
+        m = z.query("com.zone.test", "A")
+        check(rcode(m) == "NXDOMAIN", "dns_zone: nothing below: NXDOMAIN")
         check(dig_short(z, "-x", "10.1.0.1") == ["h1.zone.test.", "host1.zone.test."],
               "dns_zone PTR: %s" % dig_short(z, "-x", "10.1.0.1"))
         rc, lines = z.getent("hosts", "10.1.0.1")

@@ -418,11 +418,8 @@ static int ent_build(struct zkdns_engine *e)
 				size_t ncap = cap ? 2 * cap : 256;
 				uint64_t *nh = realloc(h, ncap * sizeof(*nh));
 
-				if (nh == NULL) {
-					mdb_cursor_close(c);
-					free(h);
-					return -ENOMEM;
-				}
+				if (nh == NULL)
+					goto fail;
 				h = nh;
 				cap = ncap;
 			}
@@ -442,6 +439,10 @@ static int ent_build(struct zkdns_engine *e)
 	e->ent.built_ns = mono_ns();
 	e->ent.cost_ns = e->ent.built_ns - t0;
 	return 0;
+fail:
+	mdb_cursor_close(c);
+	free(h);
+	return -ENOMEM;
 }
 
 /* Is `rel` (the name relative to the zone, lowercase) an empty

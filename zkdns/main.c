@@ -6,7 +6,8 @@
  * thread over the sockets, the TCP connections and a signalfd: UDP
  * queries are read and answered in batches (recvmmsg/sendmmsg), TCP
  * messages (RFC 7766 framing, pipelined queries answered in order) per
- * connection, idle connections closed after TCP_IDLE_MS. Every answer
+ * connection; a connection that completes no query for TCP_IDLE_MS is
+ * closed (trickling bytes does not keep it open). Every answer
  * comes from engine.c. SIGTERM/SIGINT: exit 0. Links libknot, liblmdb
  * and libsystemd; never ZooKeeper.
  */
@@ -354,6 +355,7 @@ static int conn_process(struct conn *c)
 		if (c->inlen < 2 + mlen)
 			return 1;
 		len = zkdns_answer(g.eng, c->in + 2, mlen, true, c->out + 2);
+		c->last_ms = now_ms();	/* idle = no complete query */
 		memmove(c->in, c->in + 2 + mlen, c->inlen - 2 - mlen);
 		c->inlen -= 2 + mlen;
 		if (len == 0)
@@ -375,7 +377,6 @@ static void conn_ready(size_t i, uint32_t events)
 
 	if (c == NULL)
 		return;
-	c->last_ms = now_ms();
 	if (c->outlen > 0) {
 		rc = conn_flush(c);
 		if (rc < 0)

@@ -13,6 +13,8 @@ nobody here wrote: dig (bind9-dnsutils) and dnspython. Checks:
   * a new snapshot is answered from the very next query; none at all
     gives SERVFAIL until one is published;
   * dns_zone without a domain, explicit dns_reverse_zones and "none";
+  * as nobody without any capability, sockets passed by the socket
+    activation protocol (systemd-socket-activate), dns_listen unused;
   * hostile packets (truncated, compression loops, huge counts, wrong
     class, 255-byte names, garbage) get FORMERR/REFUSED or nothing, and
     zkdns keeps answering.
@@ -27,7 +29,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 
 import zkharness  # noqa: E402
-from zkdnsenv import Skip, Zkdns  # noqa: E402
+from zkdnsenv import ZKDNS as ZKDNS_BIN, Skip, Zkdns  # noqa: E402
 
 try:
     import dns.flags
@@ -414,6 +416,83 @@ def test_dns_zone_and_reverse_config():
         check(rcode(m) == "REFUSED", "dns_reverse_zones = none")
 
 
+def test_socket_activation_unprivileged():
+    """zkdns as nobody with no capability, its sockets passed by systemd's
+    socket-activation protocol (systemd-socket-activate, nested once for
+    TCP and once for UDP), dns_listen naming another port it must not
+    bind."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+    from zkdnsenv import free_udp_tcp_port
+    act = shutil.which("systemd-socket-activate")
+    setpriv = shutil.which("setpriv")
+    if act is None or setpriv is None or os.geteuid() != 0:
+        print("SKIP part: systemd-socket-activate/setpriv missing or not root")
+        return
+    with Zkdns(domain=DOMAIN) as z:
+        z.publish(HOSTS)
+        os.chmod(z.dir, 0o755)
+        os.chmod(z.conf, 0o644)
+        act_port = free_udp_tcp_port()
+        prefix = [act, "-l", "127.0.0.1:%d" % act_port,
+                  act, "--datagram", "-l", "127.0.0.1:%d" % act_port,
+                  setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                  "--inh-caps=-all", "--bounding-set=-all"]
+        z.start(prefix=prefix, wait=False)
+        # the outer activator spawns the inner at the first TCP connection,
+        # the inner spawns zkdns at the first datagram
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                t = socket.create_connection(("127.0.0.1", act_port), timeout=5)
+                break
+            except ConnectionRefusedError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        q = dns.message.make_query("alpha." + DOMAIN, "A")
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(0.2)
+        ans = None
+        deadline = time.monotonic() + 30
+        while ans is None and time.monotonic() < deadline:
+            try:
+                u.sendto(q.to_wire(), ("127.0.0.1", act_port))
+                ans = dns.message.from_wire(u.recv(4096))
+            except (socket.timeout, ConnectionRefusedError):
+                pass
+        u.close()
+        check(ans is not None and [str(r) for r in ans.answer[0]] == ["10.0.0.5"],
+              "socket-activated UDP answers: %s" % ans)
+        w = q.to_wire()
+        t.sendall(len(w).to_bytes(2, "big") + w)
+        n = int.from_bytes(t.recv(2), "big")
+        body = b""
+        while len(body) < n:
+            body += t.recv(n - len(body))
+        t.close()
+        m = dns.message.from_wire(body)
+        check([str(r) for r in m.answer[0]] == ["10.0.0.5"], "socket-activated TCP answers")
+        pid = int(subprocess.run(["pgrep", "-f", "-n", "^" + ZKDNS_BIN + " -c " + z.conf],
+                                 capture_output=True, text=True).stdout.split()[0])
+        with open("/proc/%d/status" % pid) as f:
+            st = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        check(st["Uid"].split()[0] == "65534", "runs as nobody: %s" % st["Uid"])
+        check(int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0,
+              "no capability: %s %s" % (st["CapEff"], st["CapPrm"]))
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(("127.0.0.1", z.port))
+            bound = False
+        except OSError:
+            bound = True
+        s.close()
+        check(not bound, "dns_listen not bound under socket activation")
+        os.kill(pid, 15)
+
+
 def test_bad_config():
     import subprocess
     with Zkdns(domain=DOMAIN) as z:
@@ -450,7 +529,7 @@ def main():
             if failures:
                 print(z.log()[-3000:])
         for t in (test_servfail_then_snapshot, test_dns_zone_and_reverse_config,
-                  test_bad_config):
+                  test_socket_activation_unprivileged, test_bad_config):
             n = len(failures)
             t()
             print("%s %s" % ("PASS" if len(failures) == n else "FAIL", t.__name__))

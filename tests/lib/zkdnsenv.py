@@ -104,13 +104,13 @@ class Zkdns:
         args = [PUBLISH] + (["--domain", dom] if dom else []) + [self.cache, path]
         subprocess.run(args, check=True, timeout=60)
 
-    def start(self, args=(), wait=True):
+    def start(self, args=(), wait=True, prefix=()):
         self.log_path = os.path.join(self.dir, "zkdns.log")
         env = dict(os.environ)
         env.pop("LD_PRELOAD", None)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
         self.log_file = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([ZKDNS, "-c", self.conf] + list(args),
+        self.proc = subprocess.Popen(list(prefix) + [ZKDNS, "-c", self.conf] + list(args),
                                      env=env, stdin=subprocess.DEVNULL,
                                      stdout=self.log_file,
                                      stderr=subprocess.STDOUT,

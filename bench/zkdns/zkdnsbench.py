@@ -340,6 +340,7 @@ def main():
     ap.add_argument("--dns-load-s", type=int, default=120)
     ap.add_argument("--no-propagation", action="store_true")
     ap.add_argument("--out", default=os.path.join(BENCH, "results"))
+    ap.add_argument("--tag", default="", help="suffix for the result files")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     if os.geteuid() != 0:
@@ -377,8 +378,9 @@ def main():
         benchlib.cleanup_all()
         wd.close()
     os.makedirs(args.out, exist_ok=True)
-    base = os.path.join(args.out, "%s-%s-zkdns" % (
-        datetime.date.today().isoformat(), socket.gethostname()))
+    base = os.path.join(args.out, "%s-%s-zkdns%s" % (
+        datetime.date.today().isoformat(), socket.gethostname(),
+        "-" + args.tag if args.tag else ""))
     write_report(res, base)
 
 

@@ -101,7 +101,6 @@ struct ix_bucket;	/* indexer.c */
 struct zkd_indexer {
 	enum ix_mode mode;
 	unsigned nslots;
-	bool restricted;	/* auth_file set: restricted ACL on creates */
 	struct ix_paths p;
 	char ident[128];	/* slot data: who holds it */
 	enum ix_role role;
@@ -150,8 +149,10 @@ struct ix_env {
 	uint64_t now;
 };
 
+/* Set up (mode and slots from the config; root_path = chroot + root;
+ * ident: what the slot node holds). 0, -ENOMEM, -ENAMETOOLONG. */
 int indexer_init(struct zkd_indexer *x, enum ix_mode mode, unsigned nslots,
-		 bool restricted, const char *root_path, const char *ident);
+		 const char *root_path, const char *ident);
 void indexer_free(struct zkd_indexer *x);
 /* New session: stand (unless `no`). */
 void indexer_on_new_session(struct zkd_indexer *x, const struct ix_env *env);

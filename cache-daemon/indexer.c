@@ -228,14 +228,13 @@ void indexer_tap(void *arg, const char *name, uint64_t czxid, uint64_t mzxid,
 /* ---- setup ------------------------------------------------------------- */
 
 int indexer_init(struct zkd_indexer *x, enum ix_mode mode, unsigned nslots,
-		 bool restricted, const char *root_path, const char *ident)
+		 const char *root_path, const char *ident)
 {
 	int rc;
 
 	memset(x, 0, sizeof *x);
 	x->mode = mode;
 	x->nslots = nslots ? nslots : 1;
-	x->restricted = restricted;
 	x->slot = -1;
 	x->head_version = -1;
 	snprintf(x->ident, sizeof x->ident, "%s", ident);
@@ -294,10 +293,10 @@ bool indexer_is_writer(const struct zkd_indexer *x)
 
 /* ---- election ---------------------------------------------------------- */
 
-/* Create what is missing of the layout (the root's ancestors, hosts and
- * boot with the open ACL, as the mirror does: registrants write there)
- * and of the index directory (restricted ACL when auth_file is set), in
- * order: a session's requests are answered in order. */
+/* Create what is missing of the layout (the root's ancestors, hosts,
+ * boot) and of the index directory, with the configured ACL as every node
+ * zkhosts creates (zkio_set_acl), in order: a session's requests are
+ * answered in order. */
 static void ensure_dirs(struct zkd_indexer *x, const struct ix_env *env)
 {
 	struct zkio_op op = { ZKIO_OP_CREATE, x->p.index, "", 0, -1 };
@@ -314,9 +313,9 @@ static void ensure_dirs(struct zkd_indexer *x, const struct ix_env *env)
 	memcpy(p, x->p.index, rl);
 	snprintf(p + rl, sizeof p - rl, "/boot");
 	zkio_create(env->io, p, "", ZKIO_PERSISTENT, TAG_IX_ENSURE);
-	zkio_multi(env->io, &op, 1, x->restricted, TAG_IX_ENSURE);
+	zkio_multi(env->io, &op, 1, TAG_IX_ENSURE);
 	op.path = x->p.dir;
-	zkio_multi(env->io, &op, 1, x->restricted, TAG_IX_ENSURE);
+	zkio_multi(env->io, &op, 1, TAG_IX_ENSURE);
 }
 
 static void look_at_slots(struct zkd_indexer *x, const struct ix_env *env)
@@ -773,7 +772,7 @@ static void send_write(struct zkd_indexer *x, const struct ix_env *env,
 	ops[n++] = (struct zkio_op){ x->head_version < 0 ? ZKIO_OP_CREATE : ZKIO_OP_SET,
 				     x->p.head, head, hlen, x->head_version };
 	x->write_inflight = true;
-	zkio_multi(env->io, ops, n, x->restricted, TAG_IX_WRITE);
+	zkio_multi(env->io, ops, n, TAG_IX_WRITE);
 	free(head);
 	for (unsigned k = 0; k < x->w_n; k++)
 		free(texts[k]);

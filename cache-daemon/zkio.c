@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "zkhosts/zkacl.h"
 #include "zkio.h"
 
 /* Context of one handle, given to the watcher. Freed only after
@@ -24,6 +25,9 @@ struct zkio {
 	zhandle_t *zh;
 	struct hctx *h;
 	uint64_t gen;		/* bumped by every open and close */
+	struct zkh_acl acl;	/* of every node we create */
+	struct ACL acl_buf[ZKH_ACL_MAX];	/* acl_vec's entries, into acl */
+	struct ACL_vector acl_vec;
 };
 
 /* The completions find the queue here: one daemon per process. */
@@ -177,6 +181,8 @@ struct zkio *zkio_new(struct zkd_evq *q)
 	if (io) {
 		io->q = q;
 		g_q = q;
+		zkh_zk_acl_open(&io->acl);
+		zkh_zk_acl_vector(&io->acl, io->acl_buf, &io->acl_vec);
 	}
 	return io;
 }
@@ -283,6 +289,12 @@ int zkio_timeout(const struct zkio *io)
 	return io->zh ? zoo_recv_timeout(io->zh) : 0;
 }
 
+void zkio_set_acl(struct zkio *io, const struct zkh_acl *acl)
+{
+	io->acl = *acl;
+	zkh_zk_acl_vector(&io->acl, io->acl_buf, &io->acl_vec);
+}
+
 const char *zkio_strerror(int rc)
 {
 	return zerror(rc);
@@ -322,7 +334,7 @@ void zkio_create(struct zkio *io, const char *path, const char *data,
 	if (e)
 		submitted(io, e, io->zh ?
 			  zoo_acreate(io->zh, path, data, (int)strlen(data),
-				      &ZOO_OPEN_ACL_UNSAFE, zoo_mode(mode),
+				      &io->acl_vec, zoo_mode(mode),
 				      string_cb, e) : ZINVALIDSTATE);
 }
 
@@ -358,7 +370,7 @@ void zkio_replace(struct zkio *io, const char *path, int version,
 	c->e = e;
 	zoo_delete_op_init(&ops[0], path, version);
 	zoo_create_op_init(&ops[1], path, data, (int)strlen(data),
-			   &ZOO_OPEN_ACL_UNSAFE, zoo_mode(mode), c->created,
+			   &io->acl_vec, zoo_mode(mode), c->created,
 			   sizeof c->created);
 	rc = zoo_amulti(io->zh, 2, ops, c->res, multi_cb, c);
 	if (rc != ZOK) {
@@ -408,8 +420,6 @@ struct bigmulti_ctx {
 	struct Stat stats[ZKIO_MULTI_MAX];
 	char *paths[ZKIO_MULTI_MAX], *datas[ZKIO_MULTI_MAX];
 	char created[ZKIO_MULTI_MAX][512];
-	struct ACL acl_items[2];	/* the restricted ACL, see zkio.h */
-	struct ACL_vector acl;
 };
 
 static void bigmulti_free(struct bigmulti_ctx *c)
@@ -432,7 +442,7 @@ static void bigmulti_cb(int rc, const void *data)
 }
 
 void zkio_multi(struct zkio *io, const struct zkio_op *ops, size_t n,
-		bool restricted, enum zkd_ev_tag tag)
+		enum zkd_ev_tag tag)
 {
 	struct zkd_event *e = req(io, EV_VOID, tag, n ? ops[0].path : NULL);
 	struct bigmulti_ctx *c;
@@ -448,10 +458,6 @@ void zkio_multi(struct zkio *io, const struct zkio_op *ops, size_t n,
 	if (!c)
 		goto oom;
 	c->e = e;
-	/* every right to the identity the session authenticated as, read to all */
-	c->acl_items[0] = (struct ACL){ ZOO_PERM_ALL, { (char *)"auth", (char *)"" } };
-	c->acl_items[1] = (struct ACL){ ZOO_PERM_READ, { (char *)"world", (char *)"anyone" } };
-	c->acl = (struct ACL_vector){ 2, c->acl_items };
 	for (size_t i = 0; i < n; i++) {
 		c->paths[i] = strdup(ops[i].path);
 		c->datas[i] = malloc(ops[i].len ? ops[i].len : 1);
@@ -462,7 +468,7 @@ void zkio_multi(struct zkio *io, const struct zkio_op *ops, size_t n,
 		if (ops[i].kind == ZKIO_OP_CREATE)
 			zoo_create_op_init(&c->ops[i], c->paths[i], c->datas[i],
 					   (int)ops[i].len,
-					   restricted ? &c->acl : &ZOO_OPEN_ACL_UNSAFE,
+					   &io->acl_vec,
 					   ZOO_PERSISTENT, c->created[i],
 					   sizeof c->created[i]);
 		else

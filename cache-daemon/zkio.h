@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "evqueue.h"
+#include "zkhosts/config.h"
 #include "zkhosts/zkhandle.h"
 
 struct zkio;
@@ -57,6 +58,9 @@ bool zkio_current(const struct zkio *io, const struct zkd_event *e);
 void zkio_session(const struct zkio *io, struct zkio_session_id *out);
 /* Session timeout the server granted, ms (0 if not connected). */
 int zkio_timeout(const struct zkio *io);
+/* The ACL of every node created from now on (zkio_create, zkio_replace);
+ * copied. Until the first call: the open ACL (world:anyone:cdrwa). */
+void zkio_set_acl(struct zkio *io, const struct zkh_acl *acl);
 /* Text of a ZooKeeper result code. */
 const char *zkio_strerror(int rc);
 
@@ -86,9 +90,8 @@ void zkio_replace(struct zkio *io, const char *path, int version,
  * exists/data watch only if `watch`. zkio_delete: EV_VOID, ZBADVERSION if
  * `version` (>= 0) does not match. zkio_multi: the `n` operations in one
  * transaction, EV_VOID with `tag` and the first failing operation's
- * error; every create gets, when `restricted` (auth_file set), an ACL
- * giving every right to this session's identity and read to anyone, else
- * the open ACL. The data is copied before the call returns.
+ * error; every create gets the ACL of zkio_set_acl, as zkio_create's
+ * nodes do. The data is copied before the call returns.
  */
 enum zkio_op_kind { ZKIO_OP_CREATE, ZKIO_OP_SET };
 struct zkio_op {
@@ -106,6 +109,6 @@ void zkio_stat(struct zkio *io, const char *path, bool watch,
 void zkio_delete(struct zkio *io, const char *path, int version,
 		 enum zkd_ev_tag tag);
 void zkio_multi(struct zkio *io, const struct zkio_op *ops, size_t n,
-		bool restricted, enum zkd_ev_tag tag);
+		enum zkd_ev_tag tag);
 
 #endif

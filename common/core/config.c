@@ -22,6 +22,16 @@
  *    all valid, distinct, at most ZKH_MAX_ADDRS; the name keeps its case
  *    and loses a trailing dot;
  *  - fsync: yes/no/true/false/on/off/1/0 (ASCII case-insensitive);
+ *  - acl: checked here entry by entry (zkh_acl_parse) so a typo is an
+ *    error naming the entry, not a ZooKeeper refusal at the first create;
+ *    only what ZooKeeper's stock providers accept (world:anyone, digest
+ *    with a well-formed SHA-1/base64 hash, ip with an optional prefix);
+ *  - dns_listen: items separated by commas/whitespace, each an IPv4
+ *    address with an optional ":port", "[IPv6]:port", or a bare IPv6
+ *    address (port 53); ports 1..65535; no item twice;
+ *  - dns_reverse_zones: "auto", "none" or prefixes "ADDR/BITS" on octet
+ *    (IPv4) or nibble (IPv6) boundaries with the host bits zero, since a
+ *    reverse zone is a whole name under in-addr.arpa or ip6.arpa;
  *  - a key given twice is an error (STRICT; `cache` also in MODULE mode);
  *  - MODULE mode returns -EINVAL for a bad or duplicate `cache`, so the
  *    module answers UNAVAIL instead of reading some other directory.
@@ -30,6 +40,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -466,6 +477,404 @@ static const char *set_register(struct zkh_config *c, const char *v,
 	return NULL;
 }
 
+/* ---- ACLs ------------------------------------------------------------ */
+
+static bool is_b64(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+/* Value of a base64 digit (is_b64 holds). */
+static unsigned b64_val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (unsigned)(c - 'A');
+	if (c >= 'a' && c <= 'z')
+		return (unsigned)(c - 'a') + 26;
+	if (c >= '0' && c <= '9')
+		return (unsigned)(c - '0') + 52;
+	return c == '+' ? 62 : 63;
+}
+
+/* "USER:HASH" of a digest id: USER printable ASCII without ':', ',' or
+ * spaces; HASH the canonical base64 of 20 bytes (27 digits, the last
+ * with its two low bits clear, and one '='). */
+static const char *check_digest_id(const char *s, size_t n)
+{
+	const char *colon = memchr(s, ':', n);
+	size_t ulen, hlen;
+	const char *h;
+
+	if (colon == NULL)
+		return "digest id must be USER:HASH";
+	ulen = (size_t)(colon - s);
+	h = colon + 1;
+	hlen = n - ulen - 1;
+	if (ulen == 0)
+		return "digest id has an empty user name";
+	for (size_t i = 0; i < ulen; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f ||
+		    s[i] == ',')
+			return "digest user name must be printable ASCII without "
+			       "spaces, ',' or ':'";
+	if (hlen != 28 || h[27] != '=')
+		return "digest hash must be 28 base64 characters ending in '=' "
+		       "(base64 of SHA-1 of USER:PASSWORD)";
+	for (size_t i = 0; i < 27; i++)
+		if (!is_b64(h[i]))
+			return "digest hash is not base64";
+	if (b64_val(h[26]) & 3)
+		return "digest hash is not the base64 of 20 bytes";
+	return NULL;
+}
+
+/* "ADDR" or "ADDR/BITS" of an ip id. */
+static const char *check_ip_id(const char *s, size_t n)
+{
+	const char *slash = memchr(s, '/', n);
+	size_t alen = slash ? (size_t)(slash - s) : n;
+	struct zkh_addr a;
+	int bits;
+
+	if (zkh_addr_parse(s, alen, &a) != 0)
+		return "ip id must be an IPv4 or IPv6 address, optionally /BITS";
+	if (slash != NULL &&
+	    !parse_uint(slash + 1, n - alen - 1, 0,
+			a.family == AF_INET ? 32 : 128, &bits))
+		return "ip prefix length out of range";
+	return NULL;
+}
+
+static const char *parse_perms(const char *s, size_t n, uint32_t *out)
+{
+	static const char letters[] = "cdrwa";
+	static const uint32_t bits[] = { ZKH_PERM_CREATE, ZKH_PERM_DELETE,
+					 ZKH_PERM_READ, ZKH_PERM_WRITE,
+					 ZKH_PERM_ADMIN };
+	uint32_t perms = 0;
+
+	if (n == 0)
+		return "missing permissions (want letters of cdrwa)";
+	for (size_t i = 0; i < n; i++) {
+		const char *l = memchr(letters, s[i], sizeof(letters) - 1);
+		uint32_t bit;
+
+		if (l == NULL)
+			return "bad permission letter (want letters of cdrwa)";
+		bit = bits[l - letters];
+		if (perms & bit)
+			return "permission letter given twice";
+		perms |= bit;
+	}
+	*out = perms;
+	return NULL;
+}
+
+/* One trimmed entry "SCHEME:ID:PERMS" into *e. On a bad digest id the
+ * entry is named only up to "digest:USER:" (*toklen): what follows may
+ * be a password written where its hash belongs, and errors get logged. */
+static const char *parse_acl_entry(const char *s, size_t n,
+				   struct zkh_acl_entry *e, size_t *toklen)
+{
+	const char *c1 = memchr(s, ':', n), *c2 = NULL, *id, *why;
+	size_t slen, idlen;
+
+	for (size_t i = n; i > 0; i--)
+		if (s[i - 1] == ':') {
+			c2 = s + i - 1;
+			break;
+		}
+	if (c1 == NULL || c2 == c1)
+		return "want SCHEME:ID:PERMS";
+	slen = (size_t)(c1 - s);
+	id = c1 + 1;
+	idlen = (size_t)(c2 - id);
+	for (size_t i = 0; i < n; i++)
+		if (is_ws(s[i]))
+			return "whitespace inside an entry";
+	why = parse_perms(c2 + 1, n - (size_t)(c2 + 1 - s), &e->perms);
+	if (why != NULL)
+		return why;
+	if (word_eq(s, slen, "world")) {
+		if (idlen != 6 || memcmp(id, "anyone", 6) != 0)
+			return "the world scheme's only id is 'anyone'";
+	} else if (word_eq(s, slen, "digest")) {
+		why = check_digest_id(id, idlen);
+		if (why != NULL) {
+			const char *uc = memchr(id, ':', idlen);
+
+			if (uc != NULL)
+				*toklen = (size_t)(uc + 1 - s);
+		}
+	} else if (word_eq(s, slen, "ip")) {
+		why = check_ip_id(id, idlen);
+	} else {
+		return "unknown scheme (want world, digest or ip)";
+	}
+	if (why != NULL)
+		return why;
+	if (idlen + 1 > sizeof(e->id))
+		return "id too long";
+	for (size_t i = 0; i < slen; i++)
+		e->scheme[i] = lower(s[i]);
+	e->scheme[slen] = '\0';
+	copy_field(e->id, sizeof(e->id), id, idlen);
+	return NULL;
+}
+
+int zkh_acl_parse(const char *text, size_t len, struct zkh_acl *out,
+		  const char **why, const char **tok, size_t *toklen)
+{
+	struct zkh_acl acl;
+	size_t pos = 0;
+
+	memset(&acl, 0, sizeof(acl));
+	*tok = text;
+	*toklen = len;
+	for (;;) {
+		const char *comma = memchr(text + pos, ',', len - pos);
+		size_t end = comma ? (size_t)(comma - text) : len;
+		const char *s = text + pos;
+		size_t n = end - pos;
+
+		trim(&s, &n);
+		*tok = s;
+		*toklen = n;
+		if (n == 0) {
+			*why = "empty entry";
+			return -EINVAL;
+		}
+		if (acl.n == ZKH_ACL_MAX) {
+			*why = "more than 8 entries";
+			return -EINVAL;
+		}
+		*why = parse_acl_entry(s, n, &acl.e[acl.n], toklen);
+		if (*why != NULL)
+			return -EINVAL;
+		for (size_t i = 0; i < acl.n; i++)
+			if (strcmp(acl.e[i].scheme, acl.e[acl.n].scheme) == 0 &&
+			    strcmp(acl.e[i].id, acl.e[acl.n].id) == 0) {
+				*why = "id given twice";
+				return -EINVAL;
+			}
+		acl.n++;
+		if (comma == NULL)
+			break;
+		pos = end + 1;
+	}
+	*why = NULL;
+	*out = acl;
+	return 0;
+}
+
+static const char *set_acl(struct zkh_config *c, const char *v, size_t n,
+			   struct problem *p)
+{
+	const char *why;
+
+	if (zkh_acl_parse(v, n, &c->acl, &why, &p->tok, &p->toklen) != 0)
+		return why;
+	return NULL;
+}
+
+/* One dns_listen item: "A.B.C.D[:PORT]", "[V6]:PORT" or "V6". */
+static const char *parse_endpoint(const char *v, size_t n,
+				  struct zkh_dns_endpoint *ep)
+{
+	const char *a = v, *port = NULL;
+	size_t alen = n, plen = 0;
+	int pv;
+
+	if (n > 0 && v[0] == '[') {
+		const char *close = memchr(v, ']', n);
+
+		if (close == NULL)
+			return "'[' without ']'";
+		a = v + 1;
+		alen = (size_t)(close - v) - 1;
+		if ((size_t)(close - v) + 1 < n) {
+			if (close[1] != ':')
+				return "expected ':PORT' after ']'";
+			port = close + 2;
+			plen = n - (size_t)(close - v) - 2;
+		}
+	} else {
+		const char *colon = memchr(v, ':', n);
+
+		/* one ':' only: IPv4 with a port; more: a bare IPv6 */
+		if (colon != NULL &&
+		    memchr(colon + 1, ':', n - (size_t)(colon - v) - 1) == NULL) {
+			alen = (size_t)(colon - v);
+			port = colon + 1;
+			plen = n - alen - 1;
+		}
+	}
+	memset(ep, 0, sizeof(*ep));
+	if (zkh_addr_parse(a, alen, &ep->addr) != 0)
+		return "not a valid IPv4 or IPv6 address";
+	ep->port = ZKH_DEFAULT_DNS_PORT;
+	if (port != NULL) {
+		if (!parse_uint(port, plen, 1, 65535, &pv))
+			return "port must be an integer from 1 to 65535";
+		ep->port = (uint16_t)pv;
+	}
+	return NULL;
+}
+
+static bool is_list_sep(char ch)
+{
+	return is_ws(ch) || ch == ',';
+}
+
+static const char *set_dns_listen(struct zkh_config *c, const char *v,
+				  size_t n, struct problem *p)
+{
+	struct zkh_dns_endpoint eps[ZKH_DNS_LISTEN_MAX];
+	size_t neps = 0, i = 0;
+
+	while (i < n) {
+		struct zkh_dns_endpoint ep;
+		const char *why;
+		size_t start;
+
+		if (is_list_sep(v[i])) {
+			i++;
+			continue;
+		}
+		start = i;
+		while (i < n && !is_list_sep(v[i]))
+			i++;
+		p->tok = v + start;
+		p->toklen = i - start;
+		why = parse_endpoint(v + start, i - start, &ep);
+		if (why != NULL)
+			return why;
+		for (size_t k = 0; k < neps; k++)
+			if (eps[k].port == ep.port &&
+			    eps[k].addr.family == ep.addr.family &&
+			    memcmp(eps[k].addr.bytes, ep.addr.bytes, 16) == 0)
+				return "address given twice";
+		if (neps == ZKH_DNS_LISTEN_MAX)
+			return "more than 8 addresses";
+		eps[neps++] = ep;
+	}
+	if (neps == 0) {
+		p->tok = NULL;
+		return "no address";
+	}
+	memcpy(c->dns_listen, eps, neps * sizeof(eps[0]));
+	c->dns_nlisten = neps;
+	return NULL;
+}
+
+static const char *set_dns_ttl(struct zkh_config *c, const char *v,
+			       size_t n, struct problem *p)
+{
+	(void)p;
+	if (!parse_uint(v, n, 0, ZKH_DNS_TTL_MAX, &c->dns_ttl))
+		return "must be an integer from 0 to 3600 (seconds)";
+	return NULL;
+}
+
+static const char *set_dns_zone(struct zkh_config *c, const char *v,
+				size_t n, struct problem *p)
+{
+	char folded[ZKH_NAME_MAX + 1];
+	int len;
+
+	p->detail = zkh_name_problem(v, n);
+	if (p->detail != NULL)
+		return "not a valid domain name";
+	len = zkh_name_fold(v, n, folded);
+	memcpy(c->dns_zone, folded, (size_t)len + 1);
+	return NULL;
+}
+
+/* One reverse zone "ADDR/BITS". */
+static const char *parse_prefix(const char *v, size_t n,
+				struct zkh_dns_prefix *z)
+{
+	const char *slash = memchr(v, '/', n);
+	size_t alen, len;
+	int bits;
+
+	if (slash == NULL)
+		return "expected ADDRESS/BITS";
+	alen = (size_t)(slash - v);
+	memset(z, 0, sizeof(*z));
+	if (zkh_addr_parse(v, alen, &z->addr) != 0)
+		return "not a valid IPv4 or IPv6 address";
+	len = zkh_addr_len(z->addr.family);
+	if (!parse_uint(slash + 1, n - alen - 1, 1, (long)len * 8, &bits))
+		return z->addr.family == AF_INET ?
+		    "prefix length must be 8, 16, 24 or 32" :
+		    "prefix length must be a multiple of 4 from 4 to 128";
+	if (bits % (z->addr.family == AF_INET ? 8 : 4) != 0)
+		return z->addr.family == AF_INET ?
+		    "prefix length must be 8, 16, 24 or 32" :
+		    "prefix length must be a multiple of 4 from 4 to 128";
+	for (size_t i = 0; i < len; i++) {
+		int keep = bits - (int)i * 8;
+		uint8_t mask = keep >= 8 ? 0xff :
+		    keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+
+		if (z->addr.bytes[i] & (uint8_t)~mask)
+			return "host bits set below the prefix length";
+	}
+	z->bits = (unsigned)bits;
+	return NULL;
+}
+
+static const char *set_dns_reverse_zones(struct zkh_config *c,
+					 const char *v, size_t n,
+					 struct problem *p)
+{
+	struct zkh_dns_prefix zs[ZKH_DNS_REVZONES_MAX];
+	size_t nz = 0, i = 0;
+
+	if (word_eq(v, n, "auto") || word_eq(v, n, "none")) {
+		c->dns_reverse = word_eq(v, n, "auto") ? ZKH_DNS_REV_AUTO :
+		    ZKH_DNS_REV_NONE;
+		c->dns_nreverse = 0;
+		return NULL;
+	}
+	while (i < n) {
+		struct zkh_dns_prefix z;
+		const char *why;
+		size_t start;
+
+		if (is_list_sep(v[i])) {
+			i++;
+			continue;
+		}
+		start = i;
+		while (i < n && !is_list_sep(v[i]))
+			i++;
+		p->tok = v + start;
+		p->toklen = i - start;
+		why = parse_prefix(v + start, i - start, &z);
+		if (why != NULL)
+			return why;
+		for (size_t k = 0; k < nz; k++)
+			if (zs[k].bits == z.bits &&
+			    zs[k].addr.family == z.addr.family &&
+			    memcmp(zs[k].addr.bytes, z.addr.bytes, 16) == 0)
+				return "zone given twice";
+		if (nz == ZKH_DNS_REVZONES_MAX)
+			return "more than 32 zones";
+		zs[nz++] = z;
+	}
+	if (nz == 0) {
+		p->tok = NULL;
+		return "no zone (use auto, none or ADDRESS/BITS items)";
+	}
+	memcpy(c->dns_reverse_zones, zs, nz * sizeof(zs[0]));
+	c->dns_nreverse = nz;
+	c->dns_reverse = ZKH_DNS_REV_LIST;
+	return NULL;
+}
+
 /* ---- keys and lines ------------------------------------------------- */
 
 typedef const char *(*setter_fn)(struct zkh_config *c, const char *v,
@@ -486,6 +895,11 @@ static const struct key_def {
 	{ "fsync", set_fsync },
 	{ "publish_delay", set_publish_delay },
 	{ "max_records", set_max_records },
+	{ "acl", set_acl },
+	{ "dns_listen", set_dns_listen },
+	{ "dns_ttl", set_dns_ttl },
+	{ "dns_zone", set_dns_zone },
+	{ "dns_reverse_zones", set_dns_reverse_zones },
 	{ "indexer", set_indexer },
 	{ "indexers", set_indexers },
 	{ "index_fallback_max", set_index_fallback_max },
@@ -613,6 +1027,12 @@ void zkh_config_defaults(struct zkh_config *c)
 	c->publish_delay = ZKH_DEFAULT_PUBLISH_DELAY;
 	c->max_records = ZKH_DEFAULT_MAX_RECORDS;
 	c->fsync = false;
+	c->dns_nlisten = 1;
+	c->dns_listen[0].addr.family = AF_INET;
+	memcpy(c->dns_listen[0].addr.bytes, "\x7f\x00\x00\x99", 4);
+	c->dns_listen[0].port = ZKH_DEFAULT_DNS_PORT;
+	c->dns_ttl = ZKH_DEFAULT_DNS_TTL;
+	c->dns_reverse = ZKH_DNS_REV_AUTO;
 	c->indexer = ZKH_INDEXER_AUTO;
 	c->indexers = ZKH_DEFAULT_INDEXERS;
 	c->index_fallback_max = ZKH_DEFAULT_INDEX_FALLBACK_MAX;

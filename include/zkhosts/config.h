@@ -18,6 +18,25 @@
  *   max_records      snapshot budget: most records the daemon publishes,
  *                    default 1000000 (1..100000000); past it the daemon
  *                    logs an error and keeps the last snapshot it published
+ *   acl              the ZooKeeper ACL of every node zkhosts creates:
+ *                    "SCHEME:ID:PERMS" entries separated by commas, e.g.
+ *                    "digest:user:HASH:cdrwa, world:anyone:r"; unset: ALL
+ *                    for auth_file's identity and READ for everyone when
+ *                    auth_file is set, else open (world:anyone:cdrwa)
+ *   dns_listen       zkdns: where to answer DNS, "ADDR[:PORT]" or
+ *                    "[V6ADDR]:PORT" items separated by commas and/or
+ *                    whitespace, at most ZKH_DNS_LISTEN_MAX; default
+ *                    127.0.0.153:53 (port 53 when none is given)
+ *   dns_ttl          zkdns: TTL of answers and of negative answers (the
+ *                    SOA minimum), seconds, default 5 (0..3600)
+ *   dns_zone         zkdns: forward zone when `domain` is unset; a record
+ *                    "x" is then "x.<dns_zone>" in DNS. Ignored with domain
+ *   dns_reverse_zones zkdns: "auto" (default: the /24 of every IPv4 and
+ *                    the /64 of every IPv6 address in the snapshot),
+ *                    "none", or prefixes "10.1.0.0/16 fd00::/48" (IPv4 on
+ *                    octet boundaries 8/16/24/32, IPv6 on nibble
+ *                    boundaries 4..128, host bits zero), at most
+ *                    ZKH_DNS_REVZONES_MAX
  *   indexer          auto|yes|no: may this zkcached write the fleet index
  *                    (docs/scale.md)? auto (default): stands for a free
  *                    election slot after a random delay; yes: at once; no:
@@ -48,6 +67,55 @@
 #define ZKH_DEFAULT_PUBLISH_DELAY 5
 #define ZKH_DEFAULT_MAX_RECORDS 1000000
 #define ZKH_PATH_MAX 4096
+#define ZKH_DNS_LISTEN_MAX 8
+#define ZKH_DNS_REVZONES_MAX 32
+#define ZKH_DEFAULT_DNS_PORT 53
+#define ZKH_DEFAULT_DNS_TTL 5
+#define ZKH_DNS_TTL_MAX 3600
+
+/* One address zkdns listens on. */
+struct zkh_dns_endpoint {
+	struct zkh_addr addr;
+	uint16_t port;
+};
+
+/* One reverse zone: the network addr/bits (host bits zero). */
+struct zkh_dns_prefix {
+	struct zkh_addr addr;
+	unsigned bits;
+};
+
+/* dns_reverse_zones modes. */
+enum zkh_dns_reverse {
+	ZKH_DNS_REV_AUTO = 0,	/* derived from the snapshot's addresses */
+	ZKH_DNS_REV_NONE,	/* no reverse zones */
+	ZKH_DNS_REV_LIST,	/* dns_reverse_zones[] */
+};
+
+/* ZooKeeper permission bits (the wire values of ZOO_PERM_*). */
+#define ZKH_PERM_READ   1u
+#define ZKH_PERM_WRITE  2u
+#define ZKH_PERM_CREATE 4u
+#define ZKH_PERM_DELETE 8u
+#define ZKH_PERM_ADMIN  16u
+#define ZKH_PERM_ALL    31u
+
+#define ZKH_ACL_MAX 8		/* entries of one ACL */
+#define ZKH_ACL_SCHEME_MAX 8	/* "digest", "world", "ip" and a NUL */
+#define ZKH_ACL_ID_MAX 160	/* id text and its NUL */
+
+/* One ACL entry: who (scheme:id) may do what (perms, ZKH_PERM_*). */
+struct zkh_acl_entry {
+	uint32_t perms;
+	char scheme[ZKH_ACL_SCHEME_MAX];
+	char id[ZKH_ACL_ID_MAX];
+};
+
+/* An ACL: n entries (0: none given). Plain data, copyable. */
+struct zkh_acl {
+	size_t n;
+	struct zkh_acl_entry e[ZKH_ACL_MAX];
+};
 #define ZKH_DEFAULT_INDEXERS 2
 #define ZKH_DEFAULT_INDEX_FALLBACK_MAX 2000
 
@@ -68,6 +136,14 @@ struct zkh_config {
 	bool fsync;
 	int publish_delay;	/* ms */
 	int max_records;	/* snapshot budget, records */
+	struct zkh_acl acl;	/* `acl`; n == 0 if unset */
+	struct zkh_dns_endpoint dns_listen[ZKH_DNS_LISTEN_MAX];
+	size_t dns_nlisten;	/* default: 1, 127.0.0.153:53 */
+	int dns_ttl;		/* seconds */
+	char dns_zone[ZKH_DOMAIN_MAX + 1];	/* lowercase, "" if unset */
+	enum zkh_dns_reverse dns_reverse;
+	struct zkh_dns_prefix dns_reverse_zones[ZKH_DNS_REVZONES_MAX];
+	size_t dns_nreverse;	/* ZKH_DNS_REV_LIST: 1.. */
 	int indexer;		/* ZKH_INDEXER_* */
 	int indexers;		/* election slots */
 	int index_fallback_max;	/* hosts */
@@ -130,6 +206,21 @@ char *zkh_config_strerror(const struct zkh_config_error *err, char *out,
 int zkh_config_require_zookeeper(const struct zkh_config *c,
 				 const char *file,
 				 struct zkh_config_error *err);
+
+/*
+ * Parse an ACL as the `acl` key takes it: 1..ZKH_ACL_MAX entries
+ * "SCHEME:ID:PERMS" separated by commas (whitespace around entries
+ * ignored). SCHEME is world (ID "anyone"), digest (ID "USER:HASH", HASH
+ * the 28-character base64 of a SHA-1 digest, as ZooKeeper's
+ * DigestAuthenticationProvider makes it) or ip (ID an IPv4 or IPv6
+ * address, optionally "/BITS"); PERMS a non-empty set of the letters
+ * c d r w a (create, delete, read, write, admin), each at most once. An
+ * id may appear once. Returns 0 with *out filled, or -EINVAL with *why
+ * set to a static English phrase and *tok, *toklen to the offending part
+ * of `text`. Pure; thread-safe.
+ */
+int zkh_acl_parse(const char *text, size_t len, struct zkh_acl *out,
+		  const char **why, const char **tok, size_t *toklen);
 
 /*
  * The i-th key the parser knows (0-based, in the parser's own table, the

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fakezk.h"
+#include "zkhosts/zkacl.h"
 
 #define FZ_CONNECT 64		/* internal: the handle's connect step */
 #define FZ_MAX_WATCH_PATH 1024
@@ -22,6 +23,7 @@ struct fz_node {
 	struct zkio_stat st;
 	int64_t pzxid;
 	bool protect;
+	char acl[ZKH_ACL_TEXT_MAX];	/* as created (zkh_zk_acl_format) */
 };
 
 struct fz_session {
@@ -72,6 +74,7 @@ struct zkio {
 	int64_t session;	/* 0 until connected */
 	struct zkh_zk_auth auth;
 	bool have_auth;
+	char acl[ZKH_ACL_TEXT_MAX];	/* of the nodes it creates */
 };
 
 static struct {
@@ -223,8 +226,16 @@ static void drop_watches(void)
 
 /* ---- the tree ------------------------------------------------------------ */
 
+#define OPEN_ACL_TEXT "world:anyone:cdrwa"
+
+/* The ACL the daemon's handle creates nodes with, as text. */
+static const char *daemon_acl(void)
+{
+	return fz.io && fz.io->acl[0] ? fz.io->acl : OPEN_ACL_TEXT;
+}
+
 static int do_create(const char *path, const char *data, int64_t owner,
-		     int64_t zxid)
+		     int64_t zxid, const char *acl)
 {
 	char parent[FZ_MAX_WATCH_PATH];
 	struct fz_node *p, *n;
@@ -244,6 +255,7 @@ static int do_create(const char *path, const char *data, int64_t owner,
 		abort();
 	n->path = xstrdup(path);
 	n->data = xstrdup(data);
+	snprintf(n->acl, sizeof n->acl, "%s", acl);
 	n->st.czxid = n->st.mzxid = n->pzxid = zxid;
 	n->st.ephemeral_owner = owner;
 	n->next = fz.nodes;
@@ -397,7 +409,7 @@ static int generic_multi(struct fz_req *r, int64_t sid)
 		struct fz_mop *m = &r->mops[i];
 
 		if (m->kind == ZKIO_OP_CREATE)
-			do_create(m->path, m->data, 0, zxid);
+			do_create(m->path, m->data, 0, zxid, daemon_acl());
 		else
 			do_set(find(m->path), m->data, zxid);
 	}
@@ -520,7 +532,7 @@ static void answer(struct fz_req *r)
 			break;
 		}
 		e->rc = do_create(r->path, r->data, r->mode == ZKIO_EPHEMERAL ? sid : 0,
-				  fz.zxid + 1);
+				  fz.zxid + 1, daemon_acl());
 		if (e->rc == ZOK)
 			fz.zxid++;
 		break;
@@ -542,7 +554,8 @@ static void answer(struct fz_req *r)
 
 			do_delete(r->path, r->version, zxid);
 			e->rc = do_create(r->path, r->data,
-					  r->mode == ZKIO_EPHEMERAL ? sid : 0, zxid);
+					  r->mode == ZKIO_EPHEMERAL ? sid : 0, zxid,
+					  daemon_acl());
 		}
 		break;
 	}
@@ -753,6 +766,11 @@ int zkio_timeout(const struct zkio *io)
 	return io->session ? 4000 : 0;
 }
 
+void zkio_set_acl(struct zkio *io, const struct zkh_acl *acl)
+{
+	zkh_zk_acl_format(acl, io->acl, sizeof io->acl);
+}
+
 const char *zkio_strerror(int rc)
 {
 	switch (rc) {
@@ -833,12 +851,11 @@ void zkio_delete(struct zkio *io, const char *path, int version,
 }
 
 void zkio_multi(struct zkio *io, const struct zkio_op *ops, size_t n,
-		bool restricted, enum zkd_ev_tag tag)
+		enum zkd_ev_tag tag)
 {
 	struct fz_req *r;
 
 	(void)io;
-	(void)restricted;
 	for (size_t i = 1; i < n; i++)
 		log_req(FZ_MULTI, ops[i].path);	/* every path, for counts */
 	r = enqueue(FZ_MULTI, EV_VOID, tag, n ? ops[0].path : "/", NULL, -1,
@@ -961,7 +978,7 @@ void fakezk_session_close(int64_t id)
 
 int fakezk_create(const char *path, const char *data, int64_t owner)
 {
-	int rc = do_create(path, data, owner, fz.zxid + 1);
+	int rc = do_create(path, data, owner, fz.zxid + 1, OPEN_ACL_TEXT);
 
 	if (rc == ZOK)
 		fz.zxid++;
@@ -1071,6 +1088,13 @@ void fakezk_expire(void)
 int64_t fakezk_client_session(void)
 {
 	return fz.io ? fz.io->session : 0;
+}
+
+const char *fakezk_acl(const char *path)
+{
+	struct fz_node *n = find(path);
+
+	return n ? n->acl : NULL;
 }
 
 const char *fakezk_get(const char *path, struct zkio_stat *st)

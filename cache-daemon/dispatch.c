@@ -501,6 +501,7 @@ void zkd_fill_status(const struct zkd *d, struct zkh_status *st)
 	st->index_conflicts = d->x.conflicts;
 	st->index_head_reads = d->c.head_reads;
 	st->index_bucket_reads = d->c.bucket_reads;
+	st->index_exists_reads = d->c.exists_reads;
 	for (int i = 0; i < ZKH_ERR_NSOURCES; i++) {
 		if (!slots[i]->text[0])
 			continue;

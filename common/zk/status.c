@@ -152,6 +152,9 @@ static const struct field {
 	  "counter", "Reads of the index head."),
 	F("index_bucket_reads", K_U64, index_bucket_reads,
 	  "zkhosts_index_bucket_reads_total", "counter", "Reads of index buckets."),
+	F("index_exists_reads", K_U64, index_exists_reads,
+	  "zkhosts_index_exists_reads_total", "counter",
+	  "Version checks (exists) of index buckets and of <root>/hosts."),
 #undef F
 };
 

@@ -26,7 +26,8 @@
  *   index_role consumer         (fleet index, docs/scale.md: indexer|
  *                               consumer|mirror|waiting|refused|off)
  *   index_epoch, index_seq, index_buckets, index_lag_ms, index_writes,
- *   index_conflicts, index_head_reads, index_bucket_reads  (decimal)
+ *   index_conflicts, index_head_reads, index_bucket_reads,
+ *   index_exists_reads  (decimal)
  *   error_<source> <text>       (one line per ACTIVE error, see below)
  *   last_error <text>           (the active error set last; "" if none)
  *
@@ -76,7 +77,7 @@ struct zkh_status {
 	char index_role[16];	/* "" when the daemon does not say */
 	uint64_t index_epoch, index_seq, index_buckets, index_lag_ms;
 	uint64_t index_writes, index_conflicts;
-	uint64_t index_head_reads, index_bucket_reads;
+	uint64_t index_head_reads, index_bucket_reads, index_exists_reads;
 	char errors[ZKH_ERR_NSOURCES][ZKH_STATUS_TEXT_MAX];	/* "" = none */
 	char last_error[ZKH_STATUS_TEXT_MAX];
 };

@@ -222,7 +222,17 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
         idle_cpu = (i1["zk_cpu"] - i0["zk_cpu"]) / (i1["t"] - i0["t"])
         idle_rx = (i1["daemon_rx"] - i0["daemon_rx"]) / (i1["t"] - i0["t"])
         res["idle"] = {"zk_cpu_per_s": idle_cpu, "daemon_bytes_per_s": idle_rx}
+        def reads():
+            t = {"head": 0, "exists": 0, "bucket": 0}
+            for e in fleet.envs:
+                st = e.status()
+                t["head"] += int(st.get("index_head_reads", 0))
+                t["exists"] += int(st.get("index_exists_reads", 0))
+                t["bucket"] += int(st.get("index_bucket_reads", 0))
+            return t
+
         for kind in ("create", "change", "delete"):
+            r0 = reads()
             c0 = counters(zk, fleet)
             paced(kinds[kind], rate)
             if kind == "change":
@@ -241,6 +251,12 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
                          "bytes_per_change_per_daemon": d["daemon_rx"] / changes / m,
                          "zk_cpu_ms_per_change": d["zk_cpu"] * 1000 / changes,
                          "zk_wbytes_per_change": d["zk_wchar"] / changes}
+            time.sleep(5.5)  # the status heartbeat carries the read counters
+            r1 = reads()
+            res[kind]["reads_per_change_per_daemon"] = {
+                k: (r1[k] - r0[k]) / changes / m for k in r0}
+            log("    %-6s reads per change per daemon: %s" % (kind, json.dumps(
+                {k: round(v, 2) for k, v in res[kind]["reads_per_change_per_daemon"].items()})))
             log("    %-6s %10.0f B/change (%7.0f B/daemon)  ZK CPU %6.2f ms/change  ZK wrote %9.0f B/change" % (
                 kind, res[kind]["bytes_per_change"], res[kind]["bytes_per_change_per_daemon"],
                 res[kind]["zk_cpu_ms_per_change"], res[kind]["zk_wbytes_per_change"]))

@@ -12,7 +12,8 @@
  *   head          the head: format, epoch, number of buckets, sequence of
  *                 the last write, the <root>/hosts pzxid the index
  *                 reflects, and a ring of the latest changes (below);
- *                 at most ZKX_HEAD_MAX bytes. Consumers watch only this.
+ *                 written at most ZKX_HEAD_TARGET bytes (readers accept
+ *                 up to ZKX_HEAD_MAX). Consumers watch only this.
  *   b<i>          bucket i (0 <= i < nbuckets): the records whose folded
  *                 name hashes to i (zkx_bucket_of), one line each.
  *   indexer-<k>   election slots (0 <= k < the config's `indexers`):
@@ -75,12 +76,12 @@
 #define ZKX_BUCKET_MAGIC "zkhosts-bucket"
 
 /* A head is never larger than this (readers refuse more). */
-#define ZKX_HEAD_MAX 2048
+#define ZKX_HEAD_MAX 4096
 /* Writers trim the ring so the head stays below this: every consumer
  * reads the whole head on every change, so it is the per-change cost of
  * a consumer; a consumer that falls more than the ring behind compares
  * bucket versions instead. */
-#define ZKX_HEAD_TARGET 1024
+#define ZKX_HEAD_TARGET 2000
 /* Buckets split (linear hashing) when the index holds more than this
  * many records per bucket on average. */
 #define ZKX_BUCKET_TARGET 64

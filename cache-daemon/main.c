@@ -2,9 +2,10 @@
  * main.c - zkcached's entry point and main loop. Parses the command line,
  * loads the config (a bad one exits 2 with file:line:key), opens the cache
  * (serving the last snapshot at once: READY=1 does not wait for
- * ZooKeeper), then runs one poll() loop over a signalfd and the event
- * queue's eventfd whose timeout is the nearest deadline (publish, reconnect,
- * registration retry, status heartbeat). Every ZooKeeper write, every LMDB
+ * ZooKeeper), then runs one poll() loop over a signalfd, the event
+ * queue's eventfd and selfheal.c's inotify descriptor whose timeout is the
+ * nearest deadline (publish, reconnect, registration retry, status
+ * heartbeat, cache check). Every ZooKeeper write, every LMDB
  * write and zookeeper_close happen on this thread. SIGTERM/SIGINT close
  * the session (so our ephemeral registration vanishes at once), publish
  * what is pending, and exit 0.
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "selfheal.h"
 #include "zkcached.h"
 
 static void usage(FILE *f)
@@ -118,19 +120,22 @@ static int run(struct zkd *d, int sfd)
 		mirror_pump(d);
 		register_tick(d, now);
 		batch_tick(d, now, false);
+		selfheal_tick(d, now);
 		report_tick(d, now, false);
 		if (d->stopping)
 			return 0;
 		uint64_t dl = min_deadline(min_deadline(session_deadline(d), batch_deadline(d)),
 					   min_deadline(register_deadline(d), report_deadline(d)));
+		dl = min_deadline(dl, selfheal_deadline());
 		now = zkd_now_ms();
 		int timeout = dl == 0 ? -1 : dl <= now ? 0 :
 			dl - now > 60000 ? 60000 : (int)(dl - now);
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = d->q.efd, .events = POLLIN },
+			{ .fd = selfheal_fd(), .events = POLLIN },
 		};
-		int n = poll(pfd, 2, timeout);
+		int n = poll(pfd, 3, timeout);
 		if (n < 0 && errno != EINTR) {
 			zkd_log(ZKH_LOG_ERR, "poll: %s", strerror(errno));
 			return -errno;
@@ -152,6 +157,8 @@ static int run(struct zkd *d, int sfd)
 		}
 		if (n > 0 && (pfd[1].revents & POLLIN))
 			process_events(d);
+		if (n > 0 && (pfd[2].revents & POLLIN))
+			selfheal_on_events(d);
 	}
 }
 
@@ -254,6 +261,7 @@ int main(int argc, char **argv)
 	if (zkh_pub_needs_publish(d.pub) && zkh_pub_count(d.pub) > 0)
 		batch_request_publish(&d);
 	batch_tick(&d, zkd_now_ms(), true);
+	selfheal_init(&d);
 	register_init(&d);
 	d.st.started_us = zkd_realtime_us();
 	zkd_log(ZKH_LOG_INFO, "zkcached %s: cache %s (%llu records, generation %llu), root %s",
@@ -265,6 +273,7 @@ int main(int argc, char **argv)
 	rc = run(&d, sfd);
 	shutdown_daemon(&d);
 	status = rc ? 1 : 0;
+	selfheal_free();
 	zkh_pub_close(d.pub);
 	d.pub = NULL;
 out_mirror:

@@ -66,6 +66,8 @@ struct zkh_publisher {
 	struct zkh_genfile *retired[RETIRED_MAX];
 	dev_t dir_dev, gen_dev, snap_dev;	/* what we created or opened */
 	ino_t dir_ino, gen_ino, snap_ino;
+	int snapfd;	/* the last hosts.mdb, held open so its inode number
+			 * cannot be reused by a file that replaces it */
 	unsigned found;			/* ZKH_PUB_* seen by zkh_pub_check */
 	unsigned repaired;		/* ZKH_PUB_* fixed by the last publish */
 	uint64_t generation;		/* last published */
@@ -335,15 +337,30 @@ static int remember_dir(struct zkh_publisher *p)
 	return 0;
 }
 
-/* Remember which file hosts.mdb is now (after a probe or a publish). */
+/* Hold `fd` as the current snapshot (closing the previous one). */
+static void hold_snapshot(struct zkh_publisher *p, int fd,
+			  const struct stat *st)
+{
+	if (p->snapfd >= 0)
+		close(p->snapfd);
+	p->snapfd = fd;
+	p->snap_dev = st->st_dev;
+	p->snap_ino = st->st_ino;
+}
+
+/* Remember which file hosts.mdb is now (after zkh_pub_open's probe). */
 static void remember_snapshot(struct zkh_publisher *p)
 {
 	struct stat st;
+	int fd = openat(p->dirfd, ZKH_SNAPSHOT_FILE, O_RDONLY | O_NOFOLLOW |
+			O_NONBLOCK | O_CLOEXEC);
 
-	if (fstatat(p->dirfd, ZKH_SNAPSHOT_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		p->snap_dev = st.st_dev;
-		p->snap_ino = st.st_ino;
-	}
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		hold_snapshot(p, fd, &st);
+	else
+		close(fd);
 }
 
 /* True if dir/name is the regular file (dev, ino) we own with `mode`. */
@@ -609,6 +626,7 @@ int zkh_pub_open(const char *dir, const struct zkh_pub_options *opt,
 		return -ENOMEM;
 	p->dirfd = -1;
 	p->lockfd = -1;
+	p->snapfd = -1;
 	strcpy(p->dir, dir);
 	if (opt) {
 		p->fsync = opt->fsync;
@@ -665,6 +683,8 @@ void zkh_pub_close(struct zkh_publisher *p)
 			munmap(p->retired[i], ZKH_GENFILE_SIZE);
 	if (p->lockfd >= 0)
 		close(p->lockfd);
+	if (p->snapfd >= 0)
+		close(p->snapfd);
 	if (p->dirfd >= 0)
 		close(p->dirfd);
 	free(p);
@@ -927,7 +947,7 @@ int zkh_pub_publish(struct zkh_publisher *p, uint32_t flags,
 	char path[PATH_MAX + 32];
 	uint64_t gen = p->generation + 1;
 	struct stat st;
-	int fd = -1, rc;
+	int fd = -1, hold = -1, rc;
 
 	if (!p->env)
 		return -EIO;
@@ -955,6 +975,11 @@ int zkh_pub_publish(struct zkh_publisher *p, uint32_t flags,
 		rc = -errno;
 		goto fail;
 	}
+	hold = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (hold < 0) {
+		rc = -errno;
+		goto fail;
+	}
 	if (close(fd) < 0) {
 		fd = -1;
 		rc = -errno;
@@ -977,14 +1002,15 @@ int zkh_pub_publish(struct zkh_publisher *p, uint32_t flags,
 		__atomic_store_n(&p->retired[i]->generation, gen,
 				 __ATOMIC_RELEASE);
 	p->generation = gen;
-	p->snap_dev = st.st_dev;
-	p->snap_ino = st.st_ino;
+	hold_snapshot(p, hold, &st);
 	p->snapshot_size = (uint64_t)st.st_size;
 	p->snapshot_ok = true;
 	p->dirty = false;
 	p->found = 0;
 	return 0;
 fail:
+	if (hold >= 0)
+		close(hold);
 	if (fd >= 0)
 		close(fd);
 	unlinkat(p->dirfd, tmp, 0);

@@ -1,0 +1,46 @@
+/*
+ * selfheal.h - zkcached noticing that what it published is no longer
+ * there: an inotify watch on the cache directory (and on its parent, for
+ * the directory itself being removed, renamed or replaced), a check after
+ * every publish, and a slow periodic check as a backstop for what inotify
+ * cannot see (a volume mounted over the directory). What the check finds
+ * (zkh_pub_check) is rebuilt by a publish requested at once; a status file
+ * that is missing or not ours is rewritten. State is private to
+ * selfheal.c (one daemon per process); everything runs on the main loop.
+ */
+#ifndef ZKCACHED_SELFHEAL_H
+#define ZKCACHED_SELFHEAL_H
+
+#include <stdint.h>
+
+struct zkd;
+
+/* Backstop: compare the cache with what we published at least this often
+ * even if inotify said nothing (mounts over the directory, a full inotify
+ * queue, a watch that could not be set). */
+#define ZKD_SELFHEAL_CHECK_MS 30000
+
+/*
+ * Start watching d->cfg.cache (d->pub open). Returns 0, or -errno if
+ * inotify is unavailable (logged once; the periodic check still runs).
+ */
+int selfheal_init(struct zkd *d);
+
+/* Close the inotify descriptor. Safe if selfheal_init failed or never ran. */
+void selfheal_free(void);
+
+/* The descriptor to poll for POLLIN, or -1 (poll ignores it then). */
+int selfheal_fd(void);
+
+/* POLLIN on selfheal_fd: drain the events; if one concerns a file we
+ * publish, check the cache now and request a publish if it is damaged. */
+void selfheal_on_events(struct zkd *d);
+
+/* Main loop, after batch_tick: report what a publish just rebuilt, follow
+ * a recreated directory with the watches, run the periodic check. */
+void selfheal_tick(struct zkd *d, uint64_t now);
+
+/* Next periodic check (ms, monotonic); 0 before selfheal_init. */
+uint64_t selfheal_deadline(void);
+
+#endif

@@ -157,11 +157,12 @@ static int open_genfile(struct zkh_publisher *p)
 		rc = S_ISREG(st.st_mode) ? -errno : -EINVAL;
 		goto fail;
 	}
-	/* Grow only: readers may have it mapped, shrinking would SIGBUS them. */
-	if (st.st_size < ZKH_GENFILE_SIZE &&
-	    ftruncate(fd, ZKH_GENFILE_SIZE) < 0) {
-		rc = -errno;
-		goto fail;
+	/* Grow only: readers may have it mapped, shrinking would SIGBUS them.
+	 * Allocated, not sparse: a store into a hole on a full disk is SIGBUS. */
+	if (st.st_size < ZKH_GENFILE_SIZE) {
+		rc = -posix_fallocate(fd, 0, ZKH_GENFILE_SIZE);
+		if (rc)
+			goto fail;
 	}
 	if (fchmod(fd, 0644) < 0) {
 		rc = -errno;
@@ -522,8 +523,12 @@ static int replace_genfile(struct zkh_publisher *p)
 	if (fd < 0)
 		return -errno;
 	tmp = strrchr(path, '/') + 1;
-	if (ftruncate(fd, ZKH_GENFILE_SIZE) < 0 || fchmod(fd, 0644) < 0 ||
-	    fstat(fd, &st) < 0) {
+	/* Blocks allocated now: a store into a hole of a shared mapping on a
+	 * full disk would be SIGBUS, not an error. */
+	rc = -posix_fallocate(fd, 0, ZKH_GENFILE_SIZE);
+	if (rc)
+		goto fail;
+	if (fchmod(fd, 0644) < 0 || fstat(fd, &st) < 0) {
 		rc = -errno;
 		goto fail;
 	}

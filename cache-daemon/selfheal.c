@@ -44,6 +44,8 @@ static struct {
 	uint64_t check_at;	/* next periodic check, ms */
 	uint64_t publishes;	/* d->b.publishes last seen */
 	uint64_t damaged_at;	/* ms damage was first seen, 0 if none */
+	uint64_t repair_ok_at;	/* ms before which no repair is requested */
+	unsigned streak;	/* repairs requested since an intact check */
 } h = { .ifd = -1, .wd_dir = -1, .wd_parent = -1 };
 
 /* "a, b, c" for the ZKH_PUB_* bits. */
@@ -95,12 +97,21 @@ static void check(struct zkd *d, const char *why)
 	struct zkh_status st;
 	unsigned bits = zkh_pub_check(d->pub);
 
-	if (bits) {
+	uint64_t now = zkd_now_ms();
+
+	if (!bits) {
+		h.streak = 0;
+	} else if (now < h.repair_ok_at) {
+		/* damaged again and again: look again when a repair is due */
+		h.check_at = h.repair_ok_at;
+	} else {
 		describe(bits, what, sizeof what);
 		zkd_log(ZKH_LOG_WARN, "cache %s damaged (%s; noticed by %s): "
 			"publishing a complete snapshot again", d->cfg.cache, what, why);
 		if (!h.damaged_at)
-			h.damaged_at = zkd_now_ms();
+			h.damaged_at = now;
+		if (++h.streak >= ZKD_SELFHEAL_BURST)
+			h.repair_ok_at = now + ZKD_SELFHEAL_GAP_MS;
 		batch_request_publish(d);
 	}
 	/* Not ours (or none): the writer's heartbeat would fix it within

@@ -19,6 +19,12 @@ struct zkd;
  * even if inotify said nothing (mounts over the directory, a full inotify
  * queue, a watch that could not be set). */
 #define ZKD_SELFHEAL_CHECK_MS 30000
+/* Damage found ZKD_SELFHEAL_BURST times in a row (no intact check in
+ * between) is repaired at most once per ZKD_SELFHEAL_GAP_MS from then on:
+ * a filesystem whose identities never match what we wrote must not make
+ * us publish in a tight loop; ordinary damage is repaired at once. */
+#define ZKD_SELFHEAL_BURST 5
+#define ZKD_SELFHEAL_GAP_MS 1000
 
 /*
  * Start watching d->cfg.cache (d->pub open). Returns 0, or -errno if

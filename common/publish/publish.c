@@ -600,11 +600,13 @@ unsigned zkh_pub_check(struct zkh_publisher *p)
 {
 	unsigned bad = layout_damage(p);
 
-	/* Whatever is wrong, the next publish rebuilds it and republishes. */
+	/* Whatever is wrong, the next publish rebuilds it and republishes;
+	 * until then every check reports it (the snapshot is no longer
+	 * compared once it is marked for republishing). */
 	if (bad)
 		p->snapshot_ok = false;
 	p->found |= bad;
-	return bad;
+	return p->found;
 }
 
 unsigned zkh_pub_repaired(const struct zkh_publisher *p)

@@ -128,9 +128,11 @@ int zkh_pub_publish(struct zkh_publisher *p, uint32_t flags,
 /*
  * Compare the cache directory with what this publisher wrote (a handful of
  * lstat calls; writes nothing). Returns the ZKH_PUB_* bits of what differs,
- * 0 if everything is in place. Anything found makes zkh_pub_needs_publish
- * true: the next zkh_pub_publish rebuilds it and publishes a complete
- * snapshot again. A file unreadable to stat counts as gone.
+ * 0 if everything is in place; what was found stays reported by later
+ * calls until a publish succeeds. Anything found makes
+ * zkh_pub_needs_publish true: the next zkh_pub_publish rebuilds it and
+ * publishes a complete snapshot again. A file unreadable to stat counts as
+ * gone.
  */
 unsigned zkh_pub_check(struct zkh_publisher *p);
 

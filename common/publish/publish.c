@@ -296,7 +296,7 @@ static int open_master_env(struct zkh_publisher *p, const char *path,
 		goto fail;
 	rc = mdb_err(mdb_txn_begin(p->env, NULL, 0, &txn));
 	if (rc)
-		return rc;
+		goto fail;
 	rc = mdb_err(mdb_dbi_open(txn, ZKH_DB_META, MDB_CREATE, &p->dbi_meta));
 	if (!rc)
 		rc = mdb_err(mdb_dbi_open(txn, ZKH_DB_NAMES, MDB_CREATE,

@@ -96,7 +96,6 @@ static void check(struct zkd *d, const char *why)
 	char what[160];
 	struct zkh_status st;
 	unsigned bits = zkh_pub_check(d->pub);
-
 	uint64_t now = zkd_now_ms();
 
 	if (!bits) {

@@ -41,13 +41,7 @@ $(BENCH_DIR)/bench-mkcache: bench/bench-mkcache.c $(PUBLISH_LIB) $(COMMON_LIB) \
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(PUBLISH_LIB) $(COMMON_LIB) $(ALL_LDFLAGS) \
 		-llmdb
 
-# Measurement aid (LD_PRELOAD into zkcached): zookeeper_init followed by
-# zoo_set_servers_resolution_delay(zh, -1). See docs/benchmarks.md.
-$(BENCH_DIR)/libzkres_shim.so: bench/zkres_shim.c $(FLAGS_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $< $(ALL_LDFLAGS) -lzookeeper_mt -ldl
-
-ALL_TARGETS += $(BENCH_PROGS) $(BENCH_MODS) $(BENCH_DIR)/libzkres_shim.so
+ALL_TARGETS += $(BENCH_PROGS) $(BENCH_MODS)
 
 BENCH_FULL ?=
 BENCH_ARGS ?=

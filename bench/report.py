@@ -333,17 +333,6 @@ def zk_md(zk):
                   "the default window is 5 ms." % (size_label(n), d0["p50"],
                                                     d0["p99"], d0["max"],
                                                     d0["n"]), ""]
-    for n, z in sorted(zk["sizes"].items(), key=lambda kv: int(kv[0])):
-        rd = z.get("resdelay") or {}
-        if rd.get("base_s") and rd.get("shim_s"):
-            L += ["Initial sync at %s records with the ZooKeeper client's "
-                  "per-wakeup re-resolution of its server list turned off "
-                  "(`zoo_set_servers_resolution_delay(zh, -1)`, preloaded "
-                  "shim): median %.2f s vs %.2f s as built (runs: %s vs %s)."
-                  % (size_label(n), benchlib.quantile(rd["shim_s"], 0.5),
-                     benchlib.quantile(rd["base_s"], 0.5),
-                     ", ".join("%.2f" % x for x in rd["shim_s"]),
-                     ", ".join("%.2f" % x for x in rd["base_s"])), ""]
     bar = zk.get("barrier")
     if bar and bar.get("wake_ms"):
         w = bar["wake_ms"]

@@ -224,51 +224,10 @@ def run_size(zkh, zk, kz, build, wd, n, plan, log):
     if plan.get("delay0"):
         out["single_delay0"] = delay0(zk, kz, build, base, root, n,
                                       plan["delay0"], rnd, log)
-    if plan.get("resdelay"):
-        out["resdelay"] = resdelay(zk, kz, build, base, root, n, plan["resdelay"],
-                                   log)
     if plan["pollrewrite"]:
         out["pollrewrite"] = pollrewrite(zk, kz, build, wd, n, base,
                                          plan["pollrewrite"], rnd, log)
     kz.delete(root, recursive=True)
-    return out
-
-
-def resdelay(zk, kz, build, base, root, n, pairs, log):
-    """Initial sync with and without build/bench/libzkres_shim.so preloaded
-    into zkcached (zoo_set_servers_resolution_delay(zh, -1) after
-    zookeeper_init), alternating, `pairs` times: what the C client's
-    re-resolution of its server list on every socket check costs."""
-    import zkhdaemon
-    shim = os.path.join(build, "bench", "libzkres_shim.so")
-    if not os.path.exists(shim):
-        return {"skipped": "build/bench/libzkres_shim.so not built"}
-    out = {"base_s": [], "shim_s": []}
-    probe = "delay0-probe.%s" % benchlib.DOMAIN
-    if kz.exists("%s/%s" % (base, probe)):
-        kz.set("%s/%s" % (base, probe), b"10.254.0.1")
-    else:
-        kz.create("%s/%s" % (base, probe), b"10.254.0.1")
-    for _ in range(pairs):
-        for use in (False, True):
-            with zkhdaemon.Env(zk, root=root) as env:
-                lenv = zkhdaemon.lookup_env(env.conf)
-                lenv.pop("ZKHOSTS_NSS_BYPASS", None)
-                poller = Poller(build, "zk", lenv)
-                try:
-                    poller.watch([(probe, "10.254.0.1")])
-                    t0 = time.monotonic_ns()
-                    env.daemon(wait_ready=False,
-                               env={"LD_PRELOAD": shim} if use else None)
-                    seen = poller.collect(1)
-                    if not seen:
-                        raise RuntimeError("resdelay: sync failed")
-                finally:
-                    poller.close()
-            out["shim_s" if use else "base_s"].append((seen[0] - t0) / 1e9)
-    log("  resolution delay -1: sync %.2f s vs %.2f s as built" % (
-        benchlib.quantile(out["shim_s"], 0.5),
-        benchlib.quantile(out["base_s"], 0.5)))
     return out
 
 
@@ -404,14 +363,14 @@ def run(build, wd, full=False, log=print, sizes=None):
     if full:
         plans = {1000: {"single": 300, "bursts": 5, "burst_size": 1000, "pollrewrite": 30},
                  10000: {"single": 300, "bursts": 5, "burst_size": 1000, "pollrewrite": 20,
-                         "delay0": 200, "resdelay": 3},
+                         "delay0": 200},
                  100000: {"single": 200, "bursts": 3, "burst_size": 1000, "pollrewrite": 5,
                           "cold": 5}}
         nbar = 50
     else:
         plans = {1000: {"single": 200, "bursts": 3, "burst_size": 1000, "pollrewrite": 10},
                  10000: {"single": 200, "bursts": 2, "burst_size": 1000, "pollrewrite": 5,
-                         "delay0": 200, "resdelay": 2}}
+                         "delay0": 200}}
         nbar = 20
     if sizes:
         plans = {n: p for n, p in plans.items() if n in sizes}

@@ -12,7 +12,9 @@
  * holds more records, nothing is published (an error is logged once and
  * shown in the status file), so readers keep the last good snapshot and
  * its size stays bounded; the master keeps following ZooKeeper, and the
- * first publish back within the budget clears the error.
+ * first publish back within the budget clears the error. At the end of a
+ * full sync, batch_sweep queues deletes for the records the master holds
+ * that ZooKeeper no longer has (deleted while we were away).
  * Queuing never touches the publisher (so it is safe inside
  * zkh_pub_foreach); only batch_tick does. Once no publish has been due for
  * ZKD_TRIM_IDLE_MS, batch_tick gives memory back: the master map's pages
@@ -24,9 +26,11 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "zkcached.h"
+#include "batch.h"
+#include "log.h"
 
 struct zkd_pending {
 	enum zkh_change_op op;
@@ -36,10 +40,18 @@ struct zkd_pending {
 	struct zkh_addr *addrs;
 };
 
-static int push(struct zkd *d, enum zkh_change_op op, const char *name,
-		uint64_t czxid, const struct zkh_addr *addrs, size_t naddrs)
+void batch_init(struct zkd_batch *b, uint64_t publish_delay_ms,
+		uint64_t max_records)
 {
-	struct zkd_batch *b = &d->b;
+	memset(b, 0, sizeof *b);
+	b->publish_delay = publish_delay_ms;
+	b->max_records = max_records;
+}
+
+static int push(struct zkd_batch *b, enum zkh_change_op op, const char *name,
+		uint64_t czxid, const struct zkh_addr *addrs, size_t naddrs,
+		uint64_t now)
+{
 	struct zkd_pending *p;
 
 	if (b->n == b->cap) {
@@ -68,29 +80,33 @@ static int push(struct zkd *d, enum zkh_change_op op, const char *name,
 	}
 	b->n++;
 	if (!b->publish_at) {
-		uint64_t delay = d->m.full_sync ? ZKD_SYNC_PUBLISH_MS :
-			(uint64_t)d->cfg.publish_delay;
-		uint64_t now = zkd_now_ms(), next = b->last_publish + delay;
+		uint64_t delay = b->syncing ? ZKD_SYNC_PUBLISH_MS : b->publish_delay;
+		uint64_t next = b->last_publish + delay;
 		b->publish_at = b->last_publish && next > now ? next : now;
 	}
 	return 0;
 }
 
-int batch_upsert(struct zkd *d, const char *name, uint64_t czxid,
-		 const struct zkh_addr *addrs, size_t naddrs)
+int batch_upsert(struct zkd_batch *b, const char *name, uint64_t czxid,
+		 const struct zkh_addr *addrs, size_t naddrs, uint64_t now)
 {
-	return push(d, ZKH_UPSERT, name, czxid, addrs, naddrs);
+	return push(b, ZKH_UPSERT, name, czxid, addrs, naddrs, now);
 }
 
-int batch_delete(struct zkd *d, const char *name)
+int batch_delete(struct zkd_batch *b, const char *name, uint64_t now)
 {
-	return push(d, ZKH_DELETE, name, 0, NULL, 0);
+	return push(b, ZKH_DELETE, name, 0, NULL, 0, now);
 }
 
-void batch_request_publish(struct zkd *d)
+void batch_set_syncing(struct zkd_batch *b, bool syncing)
 {
-	d->b.force_publish = true;
-	d->b.publish_at = zkd_now_ms();
+	b->syncing = syncing;
+}
+
+void batch_request_publish(struct zkd_batch *b, uint64_t now)
+{
+	b->force_publish = true;
+	b->publish_at = now;
 }
 
 static void drop_items(struct zkd_batch *b)
@@ -102,12 +118,12 @@ static void drop_items(struct zkd_batch *b)
 	b->n = 0;
 }
 
-void batch_free(struct zkd *d)
+void batch_free(struct zkd_batch *b)
 {
-	drop_items(&d->b);
-	free(d->b.items);
-	d->b.items = NULL;
-	d->b.cap = 0;
+	drop_items(b);
+	free(b->items);
+	b->items = NULL;
+	b->cap = 0;
 }
 
 static void to_change(const struct zkd_pending *p, struct zkh_change *c)
@@ -121,9 +137,8 @@ static void to_change(const struct zkd_pending *p, struct zkh_change *c)
 }
 
 /* Apply every pending change. 0, or -errno with the items kept. */
-static int apply(struct zkd *d)
+static int apply(struct zkd_batch *b, struct zkh_publisher *pub)
 {
-	struct zkd_batch *b = &d->b;
 	struct zkh_change *c;
 	int rc = 0;
 
@@ -134,12 +149,12 @@ static int apply(struct zkd *d)
 		return -ENOMEM;
 	for (size_t i = 0; i < b->n; i++)
 		to_change(&b->items[i], &c[i]);
-	rc = zkh_pub_apply(d->pub, c, b->n);
+	rc = zkh_pub_apply(pub, c, b->n);
 	if (rc == -EINVAL) {
 		/* one bad change must not hold the others back: one by one */
 		rc = 0;
 		for (size_t i = 0; i < b->n; i++) {
-			int r = zkh_pub_apply(d->pub, &c[i], 1);
+			int r = zkh_pub_apply(pub, &c[i], 1);
 			if (r == -EINVAL)
 				zkd_log(ZKH_LOG_WARN, "record %s refused by the cache writer; skipped",
 					b->items[i].name);
@@ -153,19 +168,89 @@ static int apply(struct zkd *d)
 	return rc;
 }
 
+/* Apply, keeping the publish error slot: set (logged once) on a failure,
+ * cleared by the next success. */
+static int apply_tracked(struct zkd_batch *b, struct zkh_publisher *pub)
+{
+	int rc = apply(b, pub);
+
+	if (rc) {
+		if (zkd_error_set(&b->publish_err, b->apply_failed ? 0 : ZKH_LOG_ERR,
+				  "cannot write the cache master: %s", strerror(-rc)))
+			b->changed = true;
+		b->apply_failed = true;
+	} else if (b->apply_failed) {
+		b->apply_failed = false;
+		if (zkd_error_clear(&b->publish_err))
+			b->changed = true;
+	}
+	return rc;
+}
+
+int batch_apply_now(struct zkd_batch *b, struct zkh_publisher *pub,
+		    uint64_t now)
+{
+	int rc = apply_tracked(b, pub);
+
+	if (rc)
+		b->publish_at = now + ZKD_PUBLISH_RETRY_MS;
+	return rc;
+}
+
+struct sweep {
+	struct zkd_batch *b;
+	bool (*keep)(const char *name, void *arg);
+	void *arg;
+	uint64_t now;
+	size_t vanished;
+};
+
+static int collect_stale(const char *name, size_t len, uint64_t czxid, void *arg)
+{
+	struct sweep *sw = arg;
+	char buf[ZKH_NAME_MAX + 1];
+
+	(void)czxid;
+	if (len > ZKH_NAME_MAX)
+		return 0;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	if (!sw->keep(buf, sw->arg)) {
+		/* queued: the master is not touched inside foreach */
+		if (batch_delete(sw->b, buf, sw->now))
+			return -ENOMEM;
+		sw->vanished++;
+	}
+	return 0;
+}
+
+int batch_sweep(struct zkd_batch *b, struct zkh_publisher *pub,
+		bool (*keep)(const char *name, void *arg), void *arg,
+		uint64_t now, size_t *vanished)
+{
+	struct sweep sw = { .b = b, .keep = keep, .arg = arg, .now = now };
+	/* Pending changes first, so the sweep sees the master as it will be. */
+	int rc = batch_apply_now(b, pub, now);
+
+	if (rc == 0)
+		rc = zkh_pub_foreach(pub, collect_stale, &sw);
+	*vanished = sw.vanished;
+	return rc;
+}
+
 /* True (and publish_at cleared: the next change re-arms it) while the
  * master holds more than max_records; logs the transitions. */
-static bool over_budget(struct zkd *d)
+static bool over_budget(struct zkd_batch *b, struct zkh_publisher *pub)
 {
-	struct zkd_batch *b = &d->b;
-	uint64_t n = zkh_pub_count(d->pub), max = (uint64_t)d->cfg.max_records;
+	uint64_t n = zkh_pub_count(pub), max = b->max_records;
 
 	if (n <= max) {
 		if (b->over_budget) {
 			zkd_log(ZKH_LOG_INFO, "%" PRIu64 " records, within max_records "
 				"(%" PRIu64 ") again: publishing", n, max);
 			b->over_budget = false;
-			report_clear_error(d);
+			if (zkd_error_clear(&b->budget_err))
+				b->changed = true;
 		}
 		return false;
 	}
@@ -173,96 +258,75 @@ static bool over_budget(struct zkd *d)
 		zkd_log(ZKH_LOG_ERR, "snapshot budget exceeded: %" PRIu64 " records, "
 			"max_records is %" PRIu64 "; not publishing, lookups keep "
 			"the last snapshot (generation %" PRIu64 ")", n, max,
-			zkh_pub_generation(d->pub));
-	report_error(d, "snapshot budget exceeded: %" PRIu64 " records, max_records "
-		     "is %" PRIu64 "; serving generation %" PRIu64, n, max,
-		     zkh_pub_generation(d->pub));
+			zkh_pub_generation(pub));
+	/* logged above, once per episode, in its own words */
+	if (zkd_error_set(&b->budget_err, 0, "snapshot budget exceeded: %" PRIu64
+			  " records, max_records is %" PRIu64 "; serving generation %"
+			  PRIu64, n, max, zkh_pub_generation(pub)))
+		b->changed = true;
 	b->over_budget = true;
 	b->publish_at = 0;
 	return true;
 }
 
 /* Idle since the last publish: give back what it left resident. */
-static void trim(struct zkd *d, uint64_t now)
+static void trim(struct zkd_batch *b, struct zkh_publisher *pub, uint64_t now)
 {
-	struct zkd_batch *b = &d->b;
-
 	if (!b->trim_at || now < b->trim_at || b->publish_at || b->n)
 		return;
 	b->trim_at = 0;
-	int rc = zkh_pub_release_pages(d->pub);
+	int rc = zkh_pub_release_pages(pub);
 	if (rc)
 		zkd_log(ZKH_LOG_DEBUG, "cannot release the master's pages: %s",
 			strerror(-rc));
 	malloc_trim(0);
 }
 
-void batch_tick(struct zkd *d, uint64_t now, bool final)
+void batch_tick(struct zkd_batch *b, struct zkh_publisher *pub, uint64_t now,
+		bool final, uint32_t flags, uint64_t last_sync_us)
 {
-	struct zkd_batch *b = &d->b;
 	bool due = final || (b->publish_at && now >= b->publish_at);
 
 	if (!final)
-		trim(d, now);
+		trim(b, pub, now);
 	if (!due && b->n < ZKD_BATCH_APPLY)
 		return;
-	int rc = apply(d);
-	if (rc) {
-		if (!b->apply_failed)
-			zkd_log(ZKH_LOG_ERR, "cannot write the cache master: %s; retrying",
-				strerror(-rc));
-		report_error(d, "cannot write the cache master: %s", strerror(-rc));
-		b->apply_failed = true;
-		b->publish_at = now + 1000;
+	if (apply_tracked(b, pub)) {
+		b->publish_at = now + ZKD_PUBLISH_RETRY_MS;
 		return;
-	}
-	if (b->apply_failed) {
-		b->apply_failed = false;
-		report_clear_error(d);
 	}
 	if (!due)
 		return;
-	if (!zkh_pub_needs_publish(d->pub) && !b->force_publish) {
+	if (!zkh_pub_needs_publish(pub) && !b->force_publish) {
 		b->publish_at = 0;
 		return;
 	}
-	if (over_budget(d))
+	if (over_budget(b, pub))
 		return;
-	uint32_t flags = 0;
-	if (d->m.synced)
-		flags |= ZKH_META_SYNCED;
-	if (session_usable(d))
-		flags |= ZKH_META_CONNECTED;
-	rc = zkh_pub_publish(d->pub, flags, d->m.last_sync_us);
+	int rc = zkh_pub_publish(pub, flags, last_sync_us);
 	if (rc) {
 		zkd_log(ZKH_LOG_ERR, "cannot publish the cache snapshot: %s; retrying",
 			strerror(-rc));
-		report_error(d, "cannot publish the cache snapshot: %s", strerror(-rc));
-		b->publish_at = now + 1000;
+		if (zkd_error_set(&b->publish_err, 0, "cannot publish the cache snapshot: %s",
+				  strerror(-rc)))
+			b->changed = true;
+		b->publish_at = now + ZKD_PUBLISH_RETRY_MS;
 		return;
 	}
+	if (zkd_error_clear(&b->publish_err))
+		b->changed = true;
 	b->force_publish = false;
 	b->publish_at = 0;
 	b->last_publish = now;
 	b->trim_at = now + ZKD_TRIM_IDLE_MS;
 	b->publishes++;
-	d->status_dirty = true;
+	b->changed = true;
 	zkd_log(ZKH_LOG_DEBUG, "published generation %" PRIu64 ": %" PRIu64 " records",
-		zkh_pub_generation(d->pub), zkh_pub_count(d->pub));
+		zkh_pub_generation(pub), zkh_pub_count(pub));
 }
 
-uint64_t batch_deadline(const struct zkd *d)
+uint64_t batch_deadline(const struct zkd_batch *b)
 {
-	const struct zkd_batch *b = &d->b;
-
 	/* A pending publish comes first and re-arms the trim. */
 	return b->publish_at ? b->publish_at : b->trim_at;
-}
-
-int batch_apply_now(struct zkd *d)
-{
-	int rc = apply(d);
-	if (rc)
-		report_error(d, "cannot write the cache master: %s", strerror(-rc));
-	return rc;
 }

@@ -1,6 +1,6 @@
 /*
  * evqueue.c - the hand-over between ZooKeeper's completion thread and the
- * daemon's main loop: a mutex-protected FIFO of events plus an eventfd that
+ * daemon's main loop (contract: evqueue.h): a mutex-protected FIFO of events plus an eventfd that
  * makes poll() return while events wait. Callbacks only allocate, copy and
  * push here; they never block on anything but this short lock, never touch
  * LMDB and never close the handle. If memory runs out inside a callback the
@@ -12,7 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "zkcached.h"
+#include "evqueue.h"
 
 int evq_init(struct zkd_evq *q)
 {

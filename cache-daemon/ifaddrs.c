@@ -1,7 +1,7 @@
 /*
  * ifaddrs.c - the addresses zkcached registers when `register = NAME`
  * gives none: those of the interface holding the IPv4 default route (read
- * from /proc/net/route, lowest metric wins), IPv4 first, then its global
+ * from /proc/self/net/route, lowest metric wins), IPv4 first, then its global
  * IPv6 addresses (link-local ones are useless to other hosts and skipped).
  */
 #include <errno.h>
@@ -11,14 +11,16 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "zkcached.h"
+#include "ifaddrs.h"
 
 static int default_iface(char *ifname, size_t cap)
 {
 	char line[512], name[IFNAMSIZ + 1];
 	unsigned long dest, gw, flags, refcnt, use, metric, mask;
 	unsigned long best = (unsigned long)-1;
-	FILE *f = fopen("/proc/net/route", "re");
+	/* Not /proc/net/route: that symlink is hidden under systemd's
+	 * ProcSubset=pid, its target in our own /proc/<pid> is not. */
+	FILE *f = fopen("/proc/self/net/route", "re");
 
 	if (!f)
 		return -errno;

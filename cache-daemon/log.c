@@ -6,12 +6,13 @@
  * two clocks the daemon uses. Any thread may log; a line is written with
  * one write() so lines of different threads never interleave.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "zkcached.h"
+#include "log.h"
 
 int zkd_log_level = ZKH_LOG_INFO;
 

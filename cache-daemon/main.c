@@ -1,14 +1,16 @@
 /*
  * main.c - zkcached's entry point and main loop. Parses the command line,
- * loads the config (a bad one exits 2 with file:line:key), opens the cache
- * (serving the last snapshot at once: READY=1 does not wait for
- * ZooKeeper), then runs one poll() loop over a signalfd, the event
- * queue's eventfd and selfheal.c's inotify descriptor whose timeout is the
- * nearest deadline (publish, reconnect, registration retry, status
- * heartbeat, cache check). Every ZooKeeper write, every LMDB
- * write and zookeeper_close happen on this thread. SIGTERM/SIGINT close
- * the session (so our ephemeral registration vanishes at once), publish
- * what is pending, and exit 0.
+ * loads the config (a bad one exits 2 with file:line:key), sets the roles up
+ * (dispatch.c), opens the cache (serving the last snapshot at once:
+ * READY=1 does not wait for ZooKeeper), then runs one poll() loop over a
+ * table of descriptors (the signalfd, the event queue's eventfd and
+ * selfheal.c's inotify descriptor; more sources are one loop_add each)
+ * whose timeout is the nearest deadline (publish, reconnect, registration
+ * retry, status heartbeat, cache check). Signals only
+ * set flags or ask for work through that table. Every ZooKeeper request,
+ * every LMDB write and zookeeper_close happen on this thread.
+ * SIGTERM/SIGINT close the session (so our ephemeral registration vanishes
+ * at once), publish what is pending, and exit 0.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "selfheal.h"
 #include "zkcached.h"
 
@@ -59,124 +62,94 @@ static int load_config(struct zkd *d, const char *explicit_path)
 	return 0;
 }
 
-static void process_events(struct zkd *d)
+/* ---- the loop ------------------------------------------------------------ */
+
+/*
+ * One poll() over a table of descriptors, each with its handler; its
+ * timeout is the nearest deadline of any role. A new event source is one
+ * more row (loop_add). Handlers run on this thread and must not block.
+ */
+#define LOOP_MAX_FDS 8
+/* Upper bound of one poll() wait, so a clock jump cannot stall the loop. */
+#define LOOP_MAX_WAIT_MS 60000
+
+struct loop_fd {
+	int fd;
+	void (*on_ready)(struct zkd *d, int fd, uint64_t now);
+};
+
+struct loop {
+	struct loop_fd fds[LOOP_MAX_FDS];
+	size_t n;
+};
+
+static int loop_add(struct loop *l, int fd,
+		    void (*on_ready)(struct zkd *d, int fd, uint64_t now))
 {
-	struct zkd_event *e = evq_take_all(&d->q);
-	while (e) {
-		struct zkd_event *next = e->next;
-		if (e->gen == d->s.gen && d->s.zh) {
-			switch (e->kind) {
-			case EV_WATCH:
-				if (e->type == ZOO_SESSION_EVENT)
-					session_on_event(d, e);
-				else
-					mirror_on_watch(d, e);
-				break;
-			case EV_CHILDREN:
-				mirror_on_children(d, e);
-				break;
-			case EV_DATA:
-				mirror_on_data(d, e);
-				break;
-			case EV_VOID:
-				if (e->tag == TAG_ENSURE)
-					mirror_on_ensure(d, e);
-				else if (e->tag == TAG_AUTH && e->rc != ZOK &&
-					 e->rc != ZCLOSING)
-					zkd_log(ZKH_LOG_ERR, "authentication with auth_file %s: %s",
-						d->cfg.auth_file, zerror(e->rc));
-				else
-					register_on_result(d, e);
-				break;
-			case EV_EXISTS:
-				register_on_result(d, e);
-				break;
-			}
+	if (l->n == LOOP_MAX_FDS)
+		return -ENOSPC;
+	l->fds[l->n].fd = fd;
+	l->fds[l->n].on_ready = on_ready;
+	l->n++;
+	return 0;
+}
+
+/* Signals arrive only here (blocked everywhere, read from a signalfd). */
+static void on_signal(struct zkd *d, int sfd, uint64_t now)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			zkd_log(ZKH_LOG_INFO, "signal %u: stopping", si.ssi_signo);
+			d->stopping = true;
+		} else if (si.ssi_signo == SIGHUP) {
+			zkd_log(ZKH_LOG_INFO, "SIGHUP: full resync");
+			zkd_resync(d, now);
 		}
-		zkd_ev_free(e);
-		e = next;
-	}
-	if (evq_take_lost(&d->q) && d->s.zh) {
-		zkd_log(ZKH_LOG_ERR, "out of memory in a ZooKeeper callback; resyncing everything");
-		session_set_state(d, ZST_SYNCING);
-		mirror_start_full_sync(d);
 	}
 }
 
-static uint64_t min_deadline(uint64_t a, uint64_t b)
+static void on_events(struct zkd *d, int efd, uint64_t now)
 {
-	if (!a)
-		return b;
-	if (!b)
-		return a;
-	return a < b ? a : b;
+	(void)efd;
+	zkd_process_events(d, now);
 }
 
-static int run(struct zkd *d, int sfd)
+static void on_cache_event(struct zkd *d, int ifd, uint64_t now)
 {
+	(void)ifd;
+	(void)now;
+	selfheal_on_events(d);
+}
+
+static int run(struct zkd *d, const struct loop *l)
+{
+	struct pollfd pfd[LOOP_MAX_FDS];
+
 	for (;;) {
 		uint64_t now = zkd_now_ms();
-		session_tick(d, now);
-		mirror_pump(d);
-		register_tick(d, now);
-		batch_tick(d, now, false);
+		zkd_tick(d, now);
 		selfheal_tick(d, now);
-		report_tick(d, now, false);
 		if (d->stopping)
 			return 0;
-		uint64_t dl = min_deadline(min_deadline(session_deadline(d), batch_deadline(d)),
-					   min_deadline(register_deadline(d), report_deadline(d)));
-		dl = min_deadline(dl, selfheal_deadline());
+		uint64_t dl = zkd_deadline(d), sh = selfheal_deadline();
+		if (sh && (!dl || sh < dl))
+			dl = sh;
 		now = zkd_now_ms();
 		int timeout = dl == 0 ? -1 : dl <= now ? 0 :
-			dl - now > 60000 ? 60000 : (int)(dl - now);
-		struct pollfd pfd[3] = {
-			{ .fd = sfd, .events = POLLIN },
-			{ .fd = d->q.efd, .events = POLLIN },
-			{ .fd = selfheal_fd(), .events = POLLIN },
-		};
-		int n = poll(pfd, 3, timeout);
+			dl - now > LOOP_MAX_WAIT_MS ? LOOP_MAX_WAIT_MS : (int)(dl - now);
+		for (size_t i = 0; i < l->n; i++)
+			pfd[i] = (struct pollfd){ .fd = l->fds[i].fd, .events = POLLIN };
+		int n = poll(pfd, (nfds_t)l->n, timeout);
 		if (n < 0 && errno != EINTR) {
 			zkd_log(ZKH_LOG_ERR, "poll: %s", strerror(errno));
 			return -errno;
 		}
-		if (n > 0 && (pfd[0].revents & POLLIN)) {
-			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-					zkd_log(ZKH_LOG_INFO, "signal %u: stopping", si.ssi_signo);
-					d->stopping = true;
-				} else if (si.ssi_signo == SIGHUP) {
-					zkd_log(ZKH_LOG_INFO, "SIGHUP: full resync");
-					if (session_usable(d)) {
-						session_set_state(d, ZST_SYNCING);
-						mirror_start_full_sync(d);
-					}
-				}
-			}
-		}
-		if (n > 0 && (pfd[1].revents & POLLIN))
-			process_events(d);
-		if (n > 0 && (pfd[2].revents & POLLIN))
-			selfheal_on_events(d);
+		for (size_t i = 0; n > 0 && i < l->n; i++)
+			if (pfd[i].revents & POLLIN)
+				l->fds[i].on_ready(d, pfd[i].fd, zkd_now_ms());
 	}
-}
-
-static void shutdown_daemon(struct zkd *d)
-{
-	/* Closing the session first makes our ephemeral record vanish now. */
-	session_close(d);
-	struct zkd_event *e = evq_take_all(&d->q);
-	while (e) {
-		struct zkd_event *next = e->next;
-		zkd_ev_free(e);
-		e = next;
-	}
-	if (d->pub)
-		batch_tick(d, zkd_now_ms(), true);
-	d->s.state = ZST_STOPPED;
-	if (d->pub)
-		report_tick(d, zkd_now_ms(), true);
 }
 
 int main(int argc, char **argv)
@@ -192,6 +165,9 @@ int main(int argc, char **argv)
 	static struct zkd d;	/* large: keep it off the stack */
 	const char *conf = NULL;
 	int verbose = 0, quiet = 0, c, rc, status = 1, sfd = -1;
+	struct zkh_publisher *pub = NULL;
+	struct loop l = { .n = 0 };
+	char err[ZKH_PATH_MAX + 512];
 	sigset_t mask;
 
 	while ((c = getopt_long(argc, argv, "c:vqhV", opts, NULL)) != -1) {
@@ -231,58 +207,43 @@ int main(int argc, char **argv)
 	}
 	zkh_zk_route_log(zkd_log_zk_line, verbose > 1 ? ZKH_LOG_DEBUG : ZKH_LOG_WARN);
 
-	rc = evq_init(&d.q);
+	rc = zkd_init(&d, err, sizeof err);
 	if (rc) {
-		zkd_log(ZKH_LOG_ERR, "event queue: %s", strerror(-rc));
-		goto out_sfd;
+		zkd_log(ZKH_LOG_ERR, "%s: %s", d.conf_path, err);
+		status = rc == -EINVAL || rc == -ENAMETOOLONG ? 2 : 1;
+		goto out;
 	}
-	if (session_setup(&d)) {
-		zkd_log(ZKH_LOG_ERR, "%s: %s", d.conf_path, d.st.last_error);
-		status = 2;
-		goto out_q;
-	}
-	rc = mirror_init(&d);
-	if (rc) {
-		zkd_log(ZKH_LOG_ERR, "%s: root %s: %s", d.conf_path, d.cfg.root, strerror(-rc));
-		status = 2;
-		goto out_mirror;
-	}
+	if (loop_add(&l, sfd, on_signal) || loop_add(&l, d.q.efd, on_events))
+		goto out;
 	struct zkh_pub_options po = {
 		.domain = d.cfg.domain[0] ? d.cfg.domain : NULL,
 		.fsync = d.cfg.fsync,
 	};
-	rc = zkh_pub_open(d.cfg.cache, &po, &d.pub);
+	rc = zkh_pub_open(d.cfg.cache, &po, &pub);
 	if (rc) {
 		zkd_log(ZKH_LOG_ERR, "cannot open the cache %s: %s", d.cfg.cache, strerror(-rc));
-		goto out_mirror;
+		goto out;
 	}
-	/* A snapshot missing or unusable while the master holds records is
-	 * rebuilt now, so lookups are served before ZooKeeper answers. */
-	if (zkh_pub_needs_publish(d.pub) && zkh_pub_count(d.pub) > 0)
-		batch_request_publish(&d);
-	batch_tick(&d, zkd_now_ms(), true);
+	zkd_attach_publisher(&d, pub);
 	selfheal_init(&d);
-	register_init(&d);
-	d.st.started_us = zkd_realtime_us();
+	if (selfheal_fd() >= 0 && loop_add(&l, selfheal_fd(), on_cache_event))
+		goto out;
+	d.started_us = zkd_realtime_us();
 	zkd_log(ZKH_LOG_INFO, "zkcached %s: cache %s (%llu records, generation %llu), root %s",
-		ZKH_VERSION, d.cfg.cache, (unsigned long long)zkh_pub_count(d.pub),
-		(unsigned long long)zkh_pub_generation(d.pub), d.m.root);
-	report_tick(&d, zkd_now_ms(), true);
-	report_ready(&d);
-	session_open(&d);
-	rc = run(&d, sfd);
-	shutdown_daemon(&d);
+		ZKH_VERSION, d.cfg.cache, (unsigned long long)zkh_pub_count(pub),
+		(unsigned long long)zkh_pub_generation(pub), d.m.root);
+	report_mark(&d.rep);
+	zkd_tick(&d, zkd_now_ms());	/* the status file, before READY=1 */
+	report_ready(zkh_pub_count(pub), zkd_state_name(d.s.state));
+	zkd_open_session(&d, zkd_now_ms());
+	rc = run(&d, &l);
+	zkd_shutdown(&d, zkd_now_ms());
 	status = rc ? 1 : 0;
+out:
 	selfheal_free();
-	zkh_pub_close(d.pub);
 	d.pub = NULL;
-out_mirror:
-	mirror_free(&d);
-	batch_free(&d);
-out_q:
-	evq_destroy(&d.q);
-out_sfd:
+	zkh_pub_close(pub);
+	zkd_free(&d);
 	close(sfd);
-	memset(d.s.auth_cred, 0, sizeof d.s.auth_cred);
 	return status;
 }

@@ -1,29 +1,31 @@
 /*
- * mirror.c - the tree mirror: what zkcached knows of <root>/hosts, kept in
- * step with ZooKeeper by one-shot watches and turned into changes for the
- * publisher (batch.c).
+ * mirror.c - the tree mirror (contract: mirror.h): what zkcached knows of
+ * <root>/hosts, kept in step with ZooKeeper by one-shot watches and turned
+ * into changes for the publisher's batch (batch.h). Requests go through
+ * zkio; the session's state comes in struct mirror_env.
  *
  * A table (keyed by znode name exactly as in ZooKeeper, hashed on its
  * case-folded form) holds one entry per child: its czxid/mzxid as last
- * read and whether it was valid. A new
- * session lists the children with a child watch and reads every node with
- * a data watch, at most ZKD_MAX_INFLIGHT at a time; when all reads are in,
- * records the master holds that were not seen are swept and the snapshot
- * is published as synced. Later, a child event re-lists (new names are
- * read, missing ones removed), a data event re-reads one node, and so does
- * a delete event: the node may be back already, and only a read answering
- * ZNONODE removes it, so a delete + re-create (in one multi, or quickly
- * one after the other) replaces the record without a publish in between
- * that lacks the name. A node deleted and re-created reads back with a new
- * czxid: we compare czxid/mzxid, never the version. Reads lost to a
- * connection loss are retried after the same session reconnects, with one
- * more listing. An invalid name or data is skipped with one log line per
- * znode and change (a re-read of the same mzxid stays quiet) and counted.
- * Host names are case-insensitive, so znodes whose names differ only in
- * case ("web", "WEB") are one record: the last one read is served, and
- * when one of them goes (deleted, or its data no longer valid) a valid
- * sibling is re-read to take the record over instead of the record being
- * deleted. The table hashes the case-folded name so siblings share a chain.
+ * read and whether it was valid. A new session lists the children with a
+ * child watch and reads every node with a data watch, at most
+ * ZKD_MAX_INFLIGHT at a time; when all reads are in, the mirror reports
+ * the sync complete and main sweeps the records the master holds that
+ * were not seen (batch_sweep with mirror_keeps) and publishes as synced.
+ * Later, a child event re-lists (new names are read, missing ones
+ * removed), a data event re-reads one node, and so does a delete event:
+ * the node may be back already, and only a read answering ZNONODE removes
+ * it, so a delete + re-create (in one multi, or quickly one after the
+ * other) replaces the record without a publish in between that lacks the
+ * name. A node deleted and re-created reads back with a new czxid: we
+ * compare czxid/mzxid, never the version. Reads lost to a connection loss
+ * are retried after the same session reconnects, with one more listing.
+ * An invalid name or data is skipped with one log line per znode and
+ * change (a re-read of the same mzxid stays quiet) and counted. Host
+ * names are case-insensitive, so znodes whose names differ only in case
+ * ("web", "WEB") are one record: the last one read is served, and when one
+ * of them goes (deleted, or its data no longer valid) a valid sibling is
+ * re-read to take the record over instead of the record being deleted.
+ * The table hashes the case-folded name so siblings share a chain.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,7 +33,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "zkcached.h"
+#include "log.h"
+#include "mirror.h"
+#include "zkhosts/names.h"
 
 enum node_kind { NK_NEW, NK_VALID, NK_BAD_NAME, NK_BAD_DATA };
 
@@ -45,8 +49,6 @@ struct zkd_node {
 	bool queued, inflight, refetch, removed;
 	char name[];
 };
-
-static uint32_t list_stamp_now;
 
 /* Hash of the ASCII-case-folded name: "web" and "WEB" share a chain. */
 static size_t hash_name(const char *s)
@@ -107,16 +109,16 @@ static struct zkd_node *add(struct zkd_mirror *m, const char *name)
 	return n;
 }
 
-static void set_kind(struct zkd *d, struct zkd_node *n, enum node_kind k)
+static void set_kind(struct zkd_mirror *m, struct zkd_node *n, enum node_kind k)
 {
 	bool was_bad = n->kind == NK_BAD_NAME || n->kind == NK_BAD_DATA;
 	bool bad = k == NK_BAD_NAME || k == NK_BAD_DATA;
 	if (was_bad && !bad)
-		d->m.skipped--;
+		m->skipped--;
 	else if (!was_bad && bad)
-		d->m.skipped++;
+		m->skipped++;
 	if (was_bad != bad)
-		d->status_dirty = true;
+		m->changed = true;
 	n->kind = (uint8_t)k;
 }
 
@@ -152,22 +154,23 @@ static struct zkd_node *valid_sibling(const struct zkd_mirror *m,
  * it again (a forgotten mzxid makes the read an upsert, which replaces the
  * record and its reverse entries); the record stays until then, so lookups
  * never see the name missing. Otherwise delete the record. */
-static void withdraw(struct zkd *d, struct zkd_node *n)
+static void withdraw(struct zkd_mirror *m, const struct mirror_env *env,
+		     struct zkd_node *n)
 {
-	struct zkd_node *s = valid_sibling(&d->m, n);
+	struct zkd_node *s = valid_sibling(m, n);
 	if (s) {
 		s->mzxid = 0;
-		enqueue(&d->m, s);
-	} else {
-		batch_delete(d, n->name);
+		enqueue(m, s);
+	} else if (batch_delete(env->batch, n->name, env->now)) {
+		m->resync = true;
 	}
 }
 
 /* Unlink from the table; withdraw its record; free unless the fetch queue
  * still points at it (then the pump frees it). */
-static void remove_node(struct zkd *d, struct zkd_node *n)
+static void remove_node(struct zkd_mirror *m, const struct mirror_env *env,
+			struct zkd_node *n)
 {
-	struct zkd_mirror *m = &d->m;
 	struct zkd_node **pp = &m->buckets[hash_name(n->name) % m->nbuckets];
 	while (*pp && *pp != n)
 		pp = &(*pp)->hnext;
@@ -175,53 +178,49 @@ static void remove_node(struct zkd *d, struct zkd_node *n)
 		*pp = n->hnext;
 	m->count--;
 	if (n->kind == NK_VALID)
-		withdraw(d, n);
-	set_kind(d, n, NK_NEW);
+		withdraw(m, env, n);
+	set_kind(m, n, NK_NEW);
 	n->removed = true;
 	if (!n->queued)
 		free(n);
 }
 
-static bool host_path(const struct zkd *d, const char *name, char *out,
+static bool host_path(const struct zkd_mirror *m, const char *name, char *out,
 		      size_t cap)
 {
-	int n = snprintf(out, cap, "%s/%s", d->m.hosts, name);
+	int n = snprintf(out, cap, "%s/%s", m->hosts, name);
 	return n > 0 && (size_t)n < cap;
 }
 
-const char *mirror_name_of(const struct zkd *d, const char *path)
+/* If the path is <hosts>/<name>, return name; else NULL. */
+static const char *name_of(const struct zkd_mirror *m, const char *path)
 {
-	size_t hl = strlen(d->m.hosts);
-	if (!path || strncmp(path, d->m.hosts, hl) != 0 || path[hl] != '/')
+	size_t hl = strlen(m->hosts);
+	if (!path || strncmp(path, m->hosts, hl) != 0 || path[hl] != '/')
 		return NULL;
 	const char *name = path + hl + 1;
 	return *name && !strchr(name, '/') ? name : NULL;
 }
 
-int mirror_init(struct zkd *d)
+int mirror_init(struct zkd_mirror *m, const char *chroot, const char *root)
 {
-	struct zkd_mirror *m = &d->m;
-	char rel[ZKD_PATH_CAP];
-
+	memset(m, 0, sizeof *m);
+	/* root "/" would give "//hosts"; treat it as "" */
+	if (strcmp(root, "/") == 0)
+		root = "";
+	if ((size_t)snprintf(m->root, sizeof m->root, "%s%s", chroot, root) >= sizeof m->root ||
+	    (size_t)snprintf(m->hosts, sizeof m->hosts, "%s/hosts", m->root) >= sizeof m->hosts ||
+	    (size_t)snprintf(m->boot, sizeof m->boot, "%s/boot", m->root) >= sizeof m->boot)
+		return -ENAMETOOLONG;
 	m->nbuckets = 1024;
 	m->buckets = calloc(m->nbuckets, sizeof *m->buckets);
 	if (!m->buckets)
 		return -ENOMEM;
-	/* root "/" would give "//hosts"; treat it as "" */
-	const char *root = strcmp(d->cfg.root, "/") == 0 ? "" : d->cfg.root;
-	if ((size_t)snprintf(m->root, sizeof m->root, "%s%s", d->s.chroot, root) >= sizeof m->root)
-		return -ENAMETOOLONG;
-	if ((size_t)snprintf(rel, sizeof rel, "%s/hosts", m->root) >= sizeof rel)
-		return -ENAMETOOLONG;
-	memcpy(m->hosts, rel, sizeof rel);
-	if ((size_t)snprintf(m->boot, sizeof m->boot, "%s/boot", m->root) >= sizeof m->boot)
-		return -ENAMETOOLONG;
 	return 0;
 }
 
-void mirror_free(struct zkd *d)
+void mirror_free(struct zkd_mirror *m)
 {
-	struct zkd_mirror *m = &d->m;
 	struct zkd_node *q = m->fq_head;
 	while (q) {		/* removed nodes live only in the queue */
 		struct zkd_node *next = q->qnext;
@@ -244,128 +243,104 @@ void mirror_free(struct zkd *d)
 	m->buckets = NULL;
 }
 
-static void list_children(struct zkd *d)
+static void list_children(struct zkd_mirror *m, const struct mirror_env *env)
 {
-	struct zkd_mirror *m = &d->m;
-	if (!session_usable(d)) {
-		m->relist_wanted = true;
-		return;
-	}
-	if (m->list_inflight) {
+	if (!env->usable || m->list_inflight) {
 		m->relist_wanted = true;
 		return;
 	}
 	m->relist_wanted = false;
 	m->list_inflight = true;
-	zkio_list(d, m->hosts);
+	zkio_list(env->io, m->hosts);
 }
 
 /* Create every missing node of <chroot><root>, hosts and boot (in order;
  * ZooKeeper answers a session's requests in order, so the listing that
  * follows sees them). */
-static void ensure_layout(struct zkd *d)
+static void ensure_layout(struct zkd_mirror *m, const struct mirror_env *env)
 {
 	char p[ZKD_PATH_CAP];
-	const char *r = d->m.root;
+	const char *r = m->root;
 	for (const char *s = strchr(r + 1, '/'); ; s = strchr(s + 1, '/')) {
 		size_t n = s ? (size_t)(s - r) : strlen(r);
 		if (n > 0) {
 			memcpy(p, r, n);
 			p[n] = '\0';
-			zkio_create(d, p, "", ZOO_PERSISTENT, TAG_ENSURE);
+			zkio_create(env->io, p, "", ZKIO_PERSISTENT, TAG_ENSURE);
 		}
 		if (!s)
 			break;
 	}
-	zkio_create(d, d->m.hosts, "", ZOO_PERSISTENT, TAG_ENSURE);
-	zkio_create(d, d->m.boot, "", ZOO_PERSISTENT, TAG_ENSURE);
+	zkio_create(env->io, m->hosts, "", ZKIO_PERSISTENT, TAG_ENSURE);
+	zkio_create(env->io, m->boot, "", ZKIO_PERSISTENT, TAG_ENSURE);
 }
 
-void mirror_on_ensure(struct zkd *d, const struct zkd_event *e)
+void mirror_on_ensure(struct zkd_mirror *m, const struct zkd_event *e)
 {
-	(void)d;
+	(void)m;
 	if (e->rc == ZOK)
 		zkd_log(ZKH_LOG_INFO, "created %s", e->path);
 	else if (e->rc != ZNODEEXISTS && e->rc != ZCONNECTIONLOSS &&
 		 e->rc != ZOPERATIONTIMEOUT)
-		zkd_log(ZKH_LOG_WARN, "cannot create %s: %s", e->path, zerror(e->rc));
+		zkd_log(ZKH_LOG_WARN, "cannot create %s: %s", e->path, zkio_strerror(e->rc));
 }
 
-void mirror_start_full_sync(struct zkd *d)
+void mirror_start_full_sync(struct zkd_mirror *m, const struct mirror_env *env)
 {
-	struct zkd_mirror *m = &d->m;
-
 	m->epoch++;
 	m->full_sync = true;
 	m->synced = false;
 	m->inflight = 0;
 	m->list_inflight = false;
 	m->relist_wanted = false;
-	m->sync_started_ms = zkd_now_ms();
+	m->sync_started_ms = env->now;
 	m->list_retry = false;
 	m->synced_listing = false;
+	m->resync = false;
 	/* requests of the old handle are gone: forget their flags */
 	for (size_t i = 0; i < m->nbuckets; i++)
 		for (struct zkd_node *n = m->buckets[i]; n; n = n->hnext)
 			n->inflight = n->refetch = false;
-	if (session_usable(d))
-		ensure_layout(d);
-	list_children(d);
+	if (env->usable)
+		ensure_layout(m, env);
+	list_children(m, env);
 }
 
-void mirror_on_reconnect(struct zkd *d)
+void mirror_on_reconnect(struct zkd_mirror *m, const struct mirror_env *env)
 {
-	if (d->m.full_sync && d->m.list_inflight)
+	if (m->full_sync && m->list_inflight)
 		return;		/* the listing itself will be retried */
-	list_children(d);
-	mirror_pump(d);
+	list_children(m, env);
+	mirror_pump(m, env);
 }
 
-/* Everything of the full sync is in: sweep and publish. */
-static int collect_stale(const char *name, size_t len, uint64_t czxid, void *arg)
+void mirror_on_session_end(struct zkd_mirror *m)
 {
-	struct zkd *d = arg;
-	char buf[ZKH_NAME_MAX + 1];
-	(void)czxid;
-	if (len > ZKH_NAME_MAX)
-		return 0;
-	memcpy(buf, name, len);
-	buf[len] = '\0';
-	struct zkd_node *n = lookup(&d->m, buf);
-	if (!n || n->kind != NK_VALID) {
-		/* deferred: batch_delete does not touch the master now */
-		if (batch_delete(d, buf))
-			return -ENOMEM;
-	}
-	return 0;
+	m->synced = false;
 }
 
-static void check_sync_done(struct zkd *d)
+bool mirror_keeps(const char *name, void *mirror)
 {
-	struct zkd_mirror *m = &d->m;
+	const struct zkd_node *n = lookup(mirror, name);
+	return n && n->kind == NK_VALID;
+}
 
-	if (!m->full_sync || m->list_inflight || m->relist_wanted ||
-	    m->list_retry || m->fq_head || m->inflight || !session_usable(d))
-		return;
-	if (m->epoch == 0 || !m->synced_listing)
-		return;
-	/* Records the master holds that ZooKeeper no longer has (deleted while
-	 * we were away) go now. Pending changes first, so the sweep sees the
-	 * master as it will be. */
-	size_t before = 0;
-	int rc = batch_apply_now(d);
-	if (rc == 0)
-		rc = zkh_pub_foreach(d->pub, collect_stale, d);
-	if (rc)
-		zkd_log(ZKH_LOG_ERR, "sweep of vanished records failed: %s", strerror(rc < 0 ? -rc : rc));
+bool mirror_sync_complete(const struct zkd_mirror *m, bool usable)
+{
+	return m->full_sync && !m->list_inflight && !m->relist_wanted &&
+	       !m->list_retry && !m->fq_head && !m->inflight && usable &&
+	       m->epoch != 0 && m->synced_listing;
+}
+
+void mirror_finish_sync(struct zkd_mirror *m, size_t vanished, uint64_t now,
+			uint64_t realtime_us)
+{
 	m->full_sync = false;
 	m->synced = true;
-	m->last_sync_us = zkd_realtime_us();
+	m->last_sync_us = realtime_us;
 	zkd_log(ZKH_LOG_INFO, "full sync done in %" PRIu64 " ms: %zu nodes, %" PRIu64
 		" skipped as invalid, %zu vanished records removed",
-		zkd_now_ms() - m->sync_started_ms, m->count, m->skipped, d->b.n - before);
-	session_set_state(d, ZST_CONNECTED);
-	batch_request_publish(d);
+		now - m->sync_started_ms, m->count, m->skipped, vanished);
 	/* what the client would send in SetWatches on a reconnect */
 	uint64_t bytes = 64 + 4 + strlen(m->hosts);
 	for (size_t i = 0; i < m->nbuckets; i++)
@@ -379,15 +354,14 @@ static void check_sync_done(struct zkd *d)
 			m->count, bytes, ZKD_SETWATCHES_MAX);
 }
 
-void mirror_on_children(struct zkd *d, struct zkd_event *e)
+void mirror_on_children(struct zkd_mirror *m, const struct mirror_env *env,
+			const struct zkd_event *e)
 {
-	struct zkd_mirror *m = &d->m;
-
 	m->list_inflight = false;
 	if (e->rc == ZNONODE) {
 		/* <root>/hosts vanished (or never was): make it, list again */
-		if (session_usable(d)) {
-			ensure_layout(d);
+		if (env->usable) {
+			ensure_layout(m, env);
 			m->relist_wanted = true;
 		}
 	} else if (e->rc == ZCONNECTIONLOSS || e->rc == ZOPERATIONTIMEOUT ||
@@ -395,19 +369,21 @@ void mirror_on_children(struct zkd *d, struct zkd_event *e)
 		m->relist_wanted = true;	/* again after reconnect */
 		return;
 	} else if (e->rc != ZOK) {
-		zkd_log(ZKH_LOG_ERR, "cannot list %s: %s", m->hosts, zerror(e->rc));
-		report_error(d, "cannot list %s: %s", m->hosts, zerror(e->rc));
+		zkd_error_set(&m->err, ZKH_LOG_ERR, "cannot list %s: %s", m->hosts,
+			      zkio_strerror(e->rc));
 		m->relist_wanted = true;
 		return;
 	} else {
-		list_stamp_now++;
+		if (zkd_error_clear(&m->err))
+			m->changed = true;
+		m->list_stamp++;
 		for (size_t i = 0; i < e->nnames; i++) {
 			const char *name = e->names[i];
 			struct zkd_node *n = lookup(m, name);
 			if (!n) {
 				n = add(m, name);
 				if (!n) {
-					evq_push(&d->q, NULL);
+					m->resync = true;
 					continue;
 				}
 				const char *why = zkh_name_problem(name, strlen(name));
@@ -417,10 +393,10 @@ void mirror_on_children(struct zkd *d, struct zkd_event *e)
 					snprintf(shown, sizeof shown, "%.60s%s", name, l > 60 ? "..." : "");
 					zkd_log(ZKH_LOG_WARN, "skipping %s/%s: not a valid host name (%s, %zu bytes)",
 						m->hosts, shown, why, l);
-					set_kind(d, n, NK_BAD_NAME);
+					set_kind(m, n, NK_BAD_NAME);
 				}
 			}
-			n->list_stamp = list_stamp_now;
+			n->list_stamp = m->list_stamp;
 			if (n->kind == NK_BAD_NAME)
 				continue;
 			if (n->kind == NK_NEW || (m->full_sync && n->read_epoch != m->epoch))
@@ -431,8 +407,8 @@ void mirror_on_children(struct zkd *d, struct zkd_event *e)
 			struct zkd_node *n = m->buckets[i];
 			while (n) {
 				struct zkd_node *next = n->hnext;
-				if (n->list_stamp != list_stamp_now)
-					remove_node(d, n);
+				if (n->list_stamp != m->list_stamp)
+					remove_node(m, env, n);
 				n = next;
 			}
 		}
@@ -440,9 +416,8 @@ void mirror_on_children(struct zkd *d, struct zkd_event *e)
 			m->synced_listing = true;
 	}
 	if (m->relist_wanted)
-		list_children(d);
-	mirror_pump(d);
-	check_sync_done(d);
+		list_children(m, env);
+	mirror_pump(m, env);
 }
 
 static void describe_bad_data(const struct zkd_event *e,
@@ -460,22 +435,22 @@ static void describe_bad_data(const struct zkd_event *e,
 			 rep->nul_bytes ? " (binary bytes)" : "");
 }
 
-void mirror_on_data(struct zkd *d, struct zkd_event *e)
+void mirror_on_data(struct zkd_mirror *m, const struct mirror_env *env,
+		    const struct zkd_event *e)
 {
-	struct zkd_mirror *m = &d->m;
 	struct zkh_addr addrs[ZKH_MAX_ADDRS];
 	struct zkh_addrlist_report rep;
 	char why[200];
 
 	if (m->inflight)
 		m->inflight--;
-	const char *name = mirror_name_of(d, e->path);
+	const char *name = name_of(m, e->path);
 	struct zkd_node *n = name ? lookup(m, name) : NULL;
 	if (!n)
 		goto out;	/* removed meanwhile; a listing will tell */
 	n->inflight = false;
 	if (e->rc == ZNONODE) {
-		remove_node(d, n);	/* may free it */
+		remove_node(m, env, n);	/* may free it */
 		n = NULL;
 		goto out;
 	}
@@ -487,10 +462,10 @@ void mirror_on_data(struct zkd *d, struct zkd_event *e)
 	if (e->rc != ZOK || !e->has_stat) {
 		if (n->kind != NK_BAD_DATA)
 			zkd_log(ZKH_LOG_WARN, "skipping %s: cannot read it: %s",
-				e->path, zerror(e->rc));
+				e->path, zkio_strerror(e->rc));
 		if (n->kind == NK_VALID)
-			withdraw(d, n);
-		set_kind(d, n, NK_BAD_DATA);
+			withdraw(m, env, n);
+		set_kind(m, n, NK_BAD_DATA);
 		n->read_epoch = m->epoch;
 		goto out;
 	}
@@ -506,8 +481,8 @@ void mirror_on_data(struct zkd *d, struct zkd_event *e)
 		describe_bad_data(e, &rep, why, sizeof why);
 		zkd_log(ZKH_LOG_WARN, "skipping %s: %s", e->path, why);
 		if (n->kind == NK_VALID)
-			withdraw(d, n);
-		set_kind(d, n, NK_BAD_DATA);
+			withdraw(m, env, n);
+		set_kind(m, n, NK_BAD_DATA);
 		goto out;
 	}
 	if (rep.invalid || rep.over_cap)
@@ -520,33 +495,32 @@ void mirror_on_data(struct zkd *d, struct zkd_event *e)
 		zkd_log(ZKH_LOG_WARN, "%s/%s and %s/%s differ only in case, so they are "
 			"one host name: serving %s, the one written last",
 			m->hosts, n->name, m->hosts, sib->name, n->name);
-	if (batch_upsert(d, n->name, czxid, addrs, na)) {
-		evq_push(&d->q, NULL);	/* out of memory: resync later */
+	if (batch_upsert(env->batch, n->name, czxid, addrs, na, env->now)) {
+		m->resync = true;	/* out of memory: resync later */
 		goto out;
 	}
-	set_kind(d, n, NK_VALID);
+	set_kind(m, n, NK_VALID);
 out:
 	if (n && !n->removed && n->refetch) {
 		n->refetch = false;
 		enqueue(m, n);
 	}
-	mirror_pump(d);
-	check_sync_done(d);
+	mirror_pump(m, env);
 }
 
-void mirror_on_watch(struct zkd *d, const struct zkd_event *e)
+void mirror_on_watch(struct zkd_mirror *m, const struct mirror_env *env,
+		     const struct zkd_event *e)
 {
-	struct zkd_mirror *m = &d->m;
-	const char *name = mirror_name_of(d, e->path);
+	const char *name = name_of(m, e->path);
 
-	if (e->type == ZOO_CHILD_EVENT) {
+	if (e->type == ZKIO_CHILD_EVENT) {
 		if (e->path && strcmp(e->path, m->hosts) == 0)
-			list_children(d);
-	} else if (e->type == ZOO_CHANGED_EVENT) {
+			list_children(m, env);
+	} else if (e->type == ZKIO_CHANGED_EVENT) {
 		struct zkd_node *n = name ? lookup(m, name) : NULL;
 		if (n && n->kind != NK_BAD_NAME)
 			enqueue(m, n);
-	} else if (e->type == ZOO_DELETED_EVENT) {
+	} else if (e->type == ZKIO_DELETED_EVENT) {
 		/* Read it again before dropping its record: a node deleted and
 		 * re-created (a registration taken over in one multi, a script's
 		 * delete + create) reads back with a new czxid and replaces the
@@ -556,22 +530,18 @@ void mirror_on_watch(struct zkd *d, const struct zkd_event *e)
 		if (n && n->kind != NK_BAD_NAME)
 			enqueue(m, n);
 		else if (n)
-			remove_node(d, n);
+			remove_node(m, env, n);
 		else if (e->path && strcmp(e->path, m->hosts) == 0)
-			list_children(d);	/* ZNONODE: recreate */
+			list_children(m, env);	/* ZNONODE: recreate */
 	}
-	if (name && e->type != ZOO_NOTWATCHING_EVENT)
-		register_on_node_event(d, name);
-	mirror_pump(d);
-	check_sync_done(d);
+	mirror_pump(m, env);
 }
 
-void mirror_pump(struct zkd *d)
+void mirror_pump(struct zkd_mirror *m, const struct mirror_env *env)
 {
-	struct zkd_mirror *m = &d->m;
 	char path[ZKD_PATH_CAP];
 
-	while (session_usable(d) && m->inflight < ZKD_MAX_INFLIGHT && m->fq_head) {
+	while (env->usable && m->inflight < ZKD_MAX_INFLIGHT && m->fq_head) {
 		struct zkd_node *n = m->fq_head;
 		m->fq_head = n->qnext;
 		if (!m->fq_head)
@@ -581,10 +551,10 @@ void mirror_pump(struct zkd *d)
 			free(n);
 			continue;
 		}
-		if (!host_path(d, n->name, path, sizeof path))
+		if (!host_path(m, n->name, path, sizeof path))
 			continue;	/* cannot happen: valid names are short */
 		n->inflight = true;
 		m->inflight++;
-		zkio_get_data(d, path);
+		zkio_get_data(env->io, path);
 	}
 }

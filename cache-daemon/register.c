@@ -17,90 +17,40 @@
  * those of the interface holding the default route.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "zkcached.h"
+#include "ifaddrs.h"
+#include "log.h"
+#include "register.h"
+#include "zkhosts/zkhandle.h"
 
-#define SESSION_FILE ".master/zk-session"
-
-static int load_saved(struct zkd *d)
+static void save_session(struct zkd_register *r, const struct zkio_session_id *sid)
 {
-	char buf[128];
-	int fd = open(d->r.state_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -EINVAL;
-	buf[n] = '\0';
-	unsigned long long id;
-	if (sscanf(buf, "%llx", &id) != 1)
-		return -EINVAL;
-	d->r.saved_id = id;
-	return 0;
-}
+	int rc;
 
-int register_save_session(struct zkd *d)
-{
-	char tmp[sizeof d->r.state_file + 8], buf[128];
-	int fd = -1, rc = 0;
-
-	if (d->r.state == REG_OFF || !d->s.id.client_id)
-		return 0;
+	if (r->state == REG_OFF || !sid->id)
+		return;
 	/* The password is kept so an operator (or a later version) can close
 	 * the old session; it never goes to a log. */
-	int len = snprintf(buf, sizeof buf, "%016" PRIx64 " ", (uint64_t)d->s.id.client_id);
-	for (size_t i = 0; i < sizeof d->s.id.passwd; i++)
-		len += snprintf(buf + len, sizeof buf - (size_t)len, "%02x",
-				(unsigned char)d->s.id.passwd[i]);
-	buf[len++] = '\n';
-	snprintf(tmp, sizeof tmp, "%s.tmp", d->r.state_file);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	if (fchmod(fd, 0600) || write(fd, buf, (size_t)len) != len) {
-		rc = errno ? -errno : -EIO;
-		goto fail_fd;
-	}
-	if (close(fd)) {
-		fd = -1;
-		rc = -errno;
-		goto fail_tmp;
-	}
-	fd = -1;
-	if (rename(tmp, d->r.state_file)) {
-		rc = -errno;
-		goto fail_tmp;
-	}
-	return 0;
-fail_fd:
-	close(fd);
-fail_tmp:
-	unlink(tmp);
-fail:
-	zkd_log(ZKH_LOG_WARN, "cannot save the session id to %s: %s", d->r.state_file,
-		strerror(-rc));
-	return rc;
+	rc = zkh_zk_session_file_write(r->state_file, sid->id, sid->passwd,
+				       sizeof sid->passwd);
+	if (rc)
+		zkd_log(ZKH_LOG_WARN, "cannot save the session id to %s: %s",
+			r->state_file, strerror(-rc));
 }
 
-/* Fill r.data from the config or the default-route interface. */
-static int make_data(struct zkd *d)
+/* Fill r->data from the config or the default-route interface. */
+static int make_data(struct zkd_register *r)
 {
 	struct zkh_addr a[ZKH_MAX_ADDRS];
-	const struct zkh_addr *src = d->cfg.register_addrs;
-	size_t n = d->cfg.register_naddrs;
+	const struct zkh_addr *src = r->cfg_addrs;
+	size_t n = r->cfg_naddrs;
 	char ifname[64] = "", txt[64];
 
-	if (d->r.data[0])
+	if (r->data[0])
 		return 0;
 	if (n == 0) {
 		int rc = zkd_default_route_addrs(a, ZKH_MAX_ADDRS, ifname, sizeof ifname);
@@ -112,10 +62,10 @@ static int make_data(struct zkd *d)
 	size_t len = 0;
 	for (size_t i = 0; i < n; i++) {
 		zkh_addr_format(&src[i], txt, sizeof txt);
-		len += (size_t)snprintf(d->r.data + len, sizeof d->r.data - len, "%s%s",
+		len += (size_t)snprintf(r->data + len, sizeof r->data - len, "%s%s",
 					i ? ", " : "", txt);
 	}
-	zkd_log(ZKH_LOG_INFO, "registering %s as %s%s%s%s", d->r.name, d->r.data,
+	zkd_log(ZKH_LOG_INFO, "registering %s as %s%s%s%s", r->name, r->data,
 		ifname[0] ? " (addresses of " : "", ifname[0] ? ifname : "",
 		ifname[0] ? ")" : "");
 	if (ifname[0])
@@ -123,131 +73,154 @@ static int make_data(struct zkd *d)
 	return 0;
 }
 
-int register_init(struct zkd *d)
-{
-	struct zkd_register *r = &d->r;
+static void set_error(struct zkd_register *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
+/* Set the slot (logged as an error when its text changes). */
+static void set_error(struct zkd_register *r, const char *fmt, ...)
+{
+	char buf[sizeof r->err.text];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (zkd_error_set(&r->err, ZKH_LOG_ERR, "%s", buf))
+		r->changed = true;
+}
+
+static void clear_error(struct zkd_register *r)
+{
+	if (zkd_error_clear(&r->err))
+		r->changed = true;
+}
+
+/* Try to find the addresses; an error in the slot if there are none. */
+static int find_addrs(struct zkd_register *r)
+{
+	int rc = make_data(r);
+
+	if (rc)
+		set_error(r, "register %s: no address given and none found on the "
+			  "default-route interface (%s)", r->name, strerror(-rc));
+	return rc;
+}
+
+int register_init(struct zkd_register *r, const char *name,
+		  const struct zkh_addr *addrs, size_t naddrs,
+		  const char *hosts, const char *cache)
+{
 	memset(r, 0, sizeof *r);
-	if (!d->cfg.register_name[0])
+	if (!name[0])
 		return 0;
-	snprintf(r->name, sizeof r->name, "%s", d->cfg.register_name);
-	if ((size_t)snprintf(r->path, sizeof r->path, "%s/%s", d->m.hosts, r->name) >= sizeof r->path)
+	snprintf(r->name, sizeof r->name, "%s", name);
+	r->cfg_addrs = addrs;
+	r->cfg_naddrs = naddrs;
+	if ((size_t)snprintf(r->path, sizeof r->path, "%s/%s", hosts, r->name) >= sizeof r->path)
 		return -ENAMETOOLONG;
-	if ((size_t)snprintf(r->state_file, sizeof r->state_file, "%s/%s", d->cfg.cache,
-			     SESSION_FILE) >= sizeof r->state_file)
+	if ((size_t)snprintf(r->state_file, sizeof r->state_file, "%s/%s", cache,
+			     ZKD_SESSION_FILE) >= sizeof r->state_file)
 		return -ENAMETOOLONG;
 	r->state = REG_IDLE;
-	if (load_saved(d) == 0)
+	if (zkh_zk_session_file_read(r->state_file, &r->saved_id) == 0)
 		zkd_log(ZKH_LOG_DEBUG, "previous session 0x%" PRIx64, r->saved_id);
-	int rc = make_data(d);
-	if (rc) {
-		report_error(d, "register %s: no address given and none found on the default-route interface (%s)",
-			     r->name, strerror(-rc));
-		zkd_log(ZKH_LOG_ERR, "%s", d->st.last_error);
-	}
+	find_addrs(r);
 	return 0;
 }
 
-static void set_blocked(struct zkd *d, uint64_t delay_ms)
+static void set_blocked(struct zkd_register *r, const struct reg_env *env)
 {
-	d->r.state = REG_BLOCKED;
-	d->r.retry_at = zkd_now_ms() + delay_ms;
+	r->state = REG_BLOCKED;
+	r->retry_at = env->now + ZKD_REGISTER_RETRY_MS;
 }
 
-static void check(struct zkd *d)
+static void check(struct zkd_register *r, const struct reg_env *env)
 {
-	struct zkd_register *r = &d->r;
-
 	if (r->state == REG_OFF)
 		return;
 	if (r->state == REG_CHECKING || r->state == REG_CREATING) {
 		r->recheck = true;
 		return;
 	}
-	if (!session_usable(d)) {
+	if (!env->usable) {
 		r->state = REG_IDLE;
 		return;
 	}
-	if (make_data(d)) {
-		set_blocked(d, ZKD_REGISTER_RETRY_MS);
+	if (find_addrs(r)) {
+		set_blocked(r, env);
 		return;
 	}
 	r->recheck = false;
 	r->state = REG_CHECKING;
-	zkio_exists(d, r->path, TAG_REG_EXISTS);
+	zkio_exists(env->io, r->path, TAG_REG_EXISTS);
 }
 
-static bool was_ours(const struct zkd *d, int64_t owner)
+static bool was_ours(const struct zkd_register *r, const struct reg_env *env,
+		     int64_t owner)
 {
 	if (!owner)
 		return false;
-	if ((uint64_t)owner == d->r.saved_id)
+	if ((uint64_t)owner == r->saved_id)
 		return true;
-	for (size_t i = 0; i < sizeof d->s.prev_ids / sizeof d->s.prev_ids[0]; i++)
-		if (d->s.prev_ids[i] == (uint64_t)owner)
+	for (size_t i = 0; i < env->nprev; i++)
+		if (env->prev_ids[i] == (uint64_t)owner)
 			return true;
 	return false;
 }
 
-static void on_exists(struct zkd *d, const struct zkd_event *e)
+static void on_exists(struct zkd_register *r, const struct reg_env *env,
+		      const struct zkd_event *e)
 {
-	struct zkd_register *r = &d->r;
-	int64_t owner = e->has_stat ? e->stat.ephemeralOwner : 0;
+	int64_t owner = e->has_stat ? e->stat.ephemeral_owner : 0;
 
 	if (e->rc == ZNONODE) {
 		r->state = REG_CREATING;
-		zkio_create(d, r->path, r->data, ZOO_EPHEMERAL, TAG_REG_CREATE);
+		zkio_create(env->io, r->path, r->data, ZKIO_EPHEMERAL, TAG_REG_CREATE);
 		return;
 	}
 	if (e->rc != ZOK) {
 		r->state = REG_IDLE;
 		if (e->rc != ZCONNECTIONLOSS && e->rc != ZOPERATIONTIMEOUT &&
 		    e->rc != ZINVALIDSTATE) {
-			zkd_log(ZKH_LOG_WARN, "register %s: exists: %s", r->path, zerror(e->rc));
-			set_blocked(d, ZKD_REGISTER_RETRY_MS);
+			zkd_log(ZKH_LOG_WARN, "register %s: exists: %s", r->path,
+				zkio_strerror(e->rc));
+			set_blocked(r, env);
 		}
 		return;
 	}
-	if (owner && owner == d->s.id.client_id) {
-		if (r->state != REG_HELD && r->blocked_owner)
-			report_clear_error(d);
+	if (owner && (uint64_t)owner == env->session_id) {
+		clear_error(r);
 		r->state = REG_HELD;
 		r->blocked_owner = 0;
 		return;
 	}
-	if (was_ours(d, owner)) {
+	if (was_ours(r, env, owner)) {
 		zkd_log(ZKH_LOG_INFO, "%s is left over from our previous session 0x%" PRIx64
 			"; taking it over", r->path, (uint64_t)owner);
 		r->state = REG_CREATING;
-		zkio_replace(d, r->path, e->stat.version, r->data, ZOO_EPHEMERAL,
+		zkio_replace(env->io, r->path, e->stat.version, r->data, ZKIO_EPHEMERAL,
 			     TAG_REG_REPLACE);
 		return;
 	}
-	if (owner != r->blocked_owner || r->state != REG_BLOCKED) {
-		if (owner)
-			report_error(d, "register %s: %s is held by another live session 0x%" PRIx64
-				     "; not taking it over (retrying)", r->name, r->path, (uint64_t)owner);
-		else
-			report_error(d, "register %s: %s exists as a persistent record; "
-				     "not replacing it (retrying)", r->name, r->path);
-		if (owner != r->blocked_owner)
-			zkd_log(ZKH_LOG_ERR, "%s", d->st.last_error);
-	}
+	if (owner)
+		set_error(r, "register %s: %s is held by another live session 0x%" PRIx64
+			  "; not taking it over (retrying)", r->name, r->path, (uint64_t)owner);
+	else
+		set_error(r, "register %s: %s exists as a persistent record; "
+			  "not replacing it (retrying)", r->name, r->path);
 	r->blocked_owner = owner ? owner : -1;
-	set_blocked(d, ZKD_REGISTER_RETRY_MS);
+	set_blocked(r, env);
 }
 
 /* The answer to our create, or to the replace of our old node (which ends
  * the same way unless that node changed meanwhile). */
-static void on_created(struct zkd *d, const struct zkd_event *e)
+static void on_created(struct zkd_register *r, const struct reg_env *env,
+		       const struct zkd_event *e)
 {
-	struct zkd_register *r = &d->r;
-
 	if (e->rc == ZOK) {
 		zkd_log(ZKH_LOG_INFO, "registered %s -> %s (ephemeral, session 0x%" PRIx64 ")",
-			r->path, r->data, (uint64_t)d->s.id.client_id);
-		if (r->blocked_owner || strncmp(d->st.last_error, "register", 8) == 0)
-			report_clear_error(d);
+			r->path, r->data, env->session_id);
+		clear_error(r);
 		r->blocked_owner = 0;
 		r->state = REG_HELD;
 		/* watch it, so a delete by someone else is seen */
@@ -262,70 +235,70 @@ static void on_created(struct zkd *d, const struct zkd_event *e)
 		   e->rc == ZINVALIDSTATE) {
 		r->state = REG_IDLE;	/* again on reconnect */
 	} else {
-		report_error(d, "register %s: %s %s: %s", r->name,
-			     e->tag == TAG_REG_REPLACE ? "replace of our old" : "create",
-			     r->path, zerror(e->rc));
-		zkd_log(ZKH_LOG_ERR, "%s", d->st.last_error);
-		set_blocked(d, ZKD_REGISTER_RETRY_MS);
+		set_error(r, "register %s: %s %s: %s", r->name,
+			  e->tag == TAG_REG_REPLACE ? "replace of our old" : "create",
+			  r->path, zkio_strerror(e->rc));
+		set_blocked(r, env);
 	}
 }
 
-void register_on_result(struct zkd *d, struct zkd_event *e)
+void register_on_result(struct zkd_register *r, const struct reg_env *env,
+			const struct zkd_event *e)
 {
-	struct zkd_register *r = &d->r;
-
 	if (r->state == REG_OFF)
 		return;
 	switch (e->tag) {
 	case TAG_REG_EXISTS:
-		on_exists(d, e);
+		on_exists(r, env, e);
 		break;
 	case TAG_REG_REPLACE:
 	case TAG_REG_CREATE:
-		on_created(d, e);
+		on_created(r, env, e);
 		break;
 	default:
 		break;
 	}
 	if (r->recheck && r->state != REG_CHECKING &&
 	    r->state != REG_CREATING && r->state != REG_BLOCKED)
-		check(d);
+		check(r, env);
 }
 
-void register_on_new_session(struct zkd *d)
+void register_on_new_session(struct zkd_register *r, const struct reg_env *env,
+			     const struct zkio_session_id *sid)
 {
-	if (d->r.state == REG_OFF)
+	if (r->state == REG_OFF)
 		return;
-	d->r.state = REG_IDLE;	/* requests of the old handle are gone */
-	d->r.recheck = false;
-	check(d);
+	save_session(r, sid);
+	r->state = REG_IDLE;	/* requests of the old handle are gone */
+	r->recheck = false;
+	check(r, env);
 }
 
-void register_on_reconnect(struct zkd *d)
+void register_on_reconnect(struct zkd_register *r, const struct reg_env *env)
 {
-	if (d->r.state == REG_IDLE || d->r.state == REG_HELD)
-		check(d);
+	if (r->state == REG_IDLE || r->state == REG_HELD)
+		check(r, env);
 }
 
-void register_on_node_event(struct zkd *d, const char *name)
+void register_on_node_event(struct zkd_register *r, const struct reg_env *env,
+			    const char *path)
 {
-	if (d->r.state == REG_OFF || strcmp(name, d->r.name) != 0)
+	if (r->state == REG_OFF || !path || strcmp(path, r->path) != 0)
 		return;
-	if (d->r.state == REG_HELD || d->r.state == REG_BLOCKED ||
-	    d->r.state == REG_IDLE)
-		d->r.state = REG_IDLE;
-	check(d);
+	if (r->state == REG_HELD || r->state == REG_BLOCKED)
+		r->state = REG_IDLE;
+	check(r, env);
 }
 
-void register_tick(struct zkd *d, uint64_t now)
+void register_tick(struct zkd_register *r, const struct reg_env *env)
 {
-	if (d->r.state == REG_BLOCKED && now >= d->r.retry_at) {
-		d->r.state = REG_IDLE;
-		check(d);
+	if (r->state == REG_BLOCKED && env->now >= r->retry_at) {
+		r->state = REG_IDLE;
+		check(r, env);
 	}
 }
 
-uint64_t register_deadline(const struct zkd *d)
+uint64_t register_deadline(const struct zkd_register *r)
 {
-	return d->r.state == REG_BLOCKED ? d->r.retry_at : 0;
+	return r->state == REG_BLOCKED ? r->retry_at : 0;
 }

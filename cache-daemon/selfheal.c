@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "zkcached.h"
 
 #define DIR_EVENTS (IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | \
@@ -111,12 +112,12 @@ static void check(struct zkd *d, const char *why)
 			h.damaged_at = now;
 		if (++h.streak >= ZKD_SELFHEAL_BURST)
 			h.repair_ok_at = now + ZKD_SELFHEAL_GAP_MS;
-		batch_request_publish(d);
+		batch_request_publish(&d->b, zkd_now_ms());
 	}
 	/* Not ours (or none): the writer's heartbeat would fix it within
 	 * ZKH_STATUS_HEARTBEAT_S; do it now. */
 	if (zkh_status_read(d->cfg.cache, &st) != 0 || st.pid != getpid())
-		d->status_dirty = true;
+		report_mark(&d->rep);
 	arm_dir_watch(d);
 }
 
@@ -223,7 +224,7 @@ void selfheal_tick(struct zkd *d, uint64_t now)
 			zkd_log(ZKH_LOG_INFO, "cache %s rebuilt (%s): generation %" PRIu64
 				" published, %s", d->cfg.cache, what,
 				zkh_pub_generation(d->pub), when);
-			d->status_dirty = true;
+			report_mark(&d->rep);
 		}
 		h.damaged_at = 0;
 		arm_dir_watch(d);

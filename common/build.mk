@@ -4,7 +4,8 @@
 #   common/core/    -> $(COMMON_LIB)  libc + liblmdb only. Linked into the
 #                      NSS module, i.e. into every process on the host, and
 #                      into everything else: name and address rules, record
-#                      codec, config parser.
+#                      codec, config parser, the read-only snapshot reader
+#                      and its lookup rules (snapread.h).
 #   common/publish/ -> $(PUBLISH_LIB) the writer side (private master LMDB
 #                      environment, snapshot publishing): zkcached, the test
 #                      and benchmark publishers. Never in the module.

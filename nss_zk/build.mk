@@ -1,11 +1,11 @@
 # nss_zk/build.mk - the NSS hosts module build/libnss_zk.so.2, its unit
 # test (the packer, linked with the module's own objects) and its install
-# rule. The module links only libc and liblmdb: it carries the pure common
-# objects (names, record codec, config) but not the publisher. Only the
+# rule. The module links only libc and liblmdb: it carries the common/core
+# objects (names, record codec, config, the snapshot reader and its lookup
+# rules) but not the publisher. Only the
 # _nss_zk_* entry points are exported (nss_zk.map, -fvisibility=hidden).
 
-NSS_SRC := nss_zk/entry.c nss_zk/lookup.c nss_zk/pack.c nss_zk/snapshot.c \
-	nss_zk/snapfile.c
+NSS_SRC := nss_zk/entry.c nss_zk/pack.c nss_zk/current.c nss_zk/snapfile.c
 NSS_OBJ := $(NSS_SRC:%.c=$(BUILD)/obj/%.o)
 NSS_LIB := $(BUILD)/libnss_zk.so.2
 NSS_MAP := nss_zk/nss_zk.map

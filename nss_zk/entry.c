@@ -1,7 +1,8 @@
 /*
  * entry.c - the NSS `hosts` entry points of libnss_zk.so.2, the only
  * symbols it exports. Each checks its arguments, borrows the current
- * snapshot (snapshot.h), runs the query (lookup.h), packs the answer into
+ * snapshot (current.h), runs the query through the shared reader's lookup
+ * rules (zkhosts/snapread.h), packs the answer into
  * the caller's buffer (pack.h) and turns the outcome into glibc's status
  * triple (nss_status, *errnop, *h_errnop):
  *
@@ -34,10 +35,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "lookup.h"
+#include "current.h"
 #include "pack.h"
-#include "snapshot.h"
 #include "zkhosts/names.h"
+#include "zkhosts/snapread.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -110,7 +111,7 @@ static enum nss_status bad_family(int *errnop, int *h_errnop)
 
 static int32_t ttl_of(const struct zkh_snap *s)
 {
-	return s->meta.ttl > INT32_MAX ? INT32_MAX : (int32_t)s->meta.ttl;
+	return s->r.meta.ttl > INT32_MAX ? INT32_MAX : (int32_t)s->r.meta.ttl;
 }
 
 /* ---- forward --------------------------------------------------------- */
@@ -130,7 +131,7 @@ static enum nss_status by_name(const char *name, int af, struct hostent *h,
 	rc = zkh_view_begin(&v);
 	if (rc < 0)
 		return unavail(rc, errnop, h_errnop);
-	if (name == NULL || zkh_lookup_name(&v, name, &rec) < 0) {
+	if (name == NULL || zkh_sr_lookup_name(&v.snap->r, v.txn, name, &rec) < 0) {
 		st = notfound(errnop, h_errnop);
 		goto out;
 	}
@@ -143,7 +144,7 @@ static enum nss_status by_name(const char *name, int af, struct hostent *h,
 			  h_errnop);
 		goto out;
 	}
-	src.naliases = zkh_rec_names(&v, &rec, &src.name,
+	src.naliases = zkh_sr_rec_names(&v.snap->r, v.txn, &rec, &src.name,
 				     &src.aliases[0]);
 	rc = h ? zkh_pack_hostent(&src, h, buf, buflen) : -EINVAL;
 	if (rc < 0) {
@@ -198,12 +199,12 @@ enum nss_status _nss_zk_gethostbyname4_r(const char *name,
 	rc = zkh_view_begin(&v);
 	if (rc < 0)
 		return unavail(rc, errnop, h_errnop);
-	if (name == NULL || zkh_lookup_name(&v, name, &rec) < 0) {
+	if (name == NULL || zkh_sr_lookup_name(&v.snap->r, v.txn, name, &rec) < 0) {
 		st = notfound(errnop, h_errnop);
 		goto out;
 	}
 	memset(&src, 0, sizeof(src));
-	zkh_rec_names(&v, &rec, &src.name, &alias);
+	zkh_sr_rec_names(&v.snap->r, v.txn, &rec, &src.name, &alias);
 	src.v4 = rec.v4;
 	src.n4 = rec.n4;
 	src.v6 = rec.v6;
@@ -223,25 +224,25 @@ out:
 
 /* ---- reverse --------------------------------------------------------- */
 
-static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0xff, 0xff };
+_Static_assert(ZKH_REV_NAMES_MAX <= ZKH_PACK_MAX_ALIASES + 1,
+	       "every name of a reverse answer fits a hostent");
 
 /*
- * Reverse lookup. An IPv4-mapped IPv6 address (::ffff:a.b.c.d) that is
- * not itself in the cache is looked up as a.b.c.d; the answer keeps the
- * queried family and address (the names are those of the IPv4 records,
- * which resolve forward to a.b.c.d).
+ * Reverse lookup (rules in zkh_sr_lookup_addr: an IPv4-mapped IPv6
+ * address no record holds is answered from the IPv4 records). The answer
+ * keeps the queried family and address; its names are zkh_sr_rev_names.
  */
 enum nss_status _nss_zk_gethostbyaddr2_r(const void *addr, socklen_t len,
 		int af, struct hostent *host, char *buffer, size_t buflen,
 		int *errnop, int *h_errnop, int32_t *ttlp)
 {
 	struct zkh_hostent_src src;
-	struct zkh_addr a, q;
+	struct zkh_pstr names[ZKH_REV_NAMES_MAX];
+	struct zkh_addr a;
 	struct zkh_rev rev;
 	struct zkh_view v;
 	enum nss_status st;
-	size_t i;
+	size_t n;
 	int rc;
 
 	if ((af != AF_INET && af != AF_INET6) || addr == NULL ||
@@ -253,14 +254,7 @@ enum nss_status _nss_zk_gethostbyaddr2_r(const void *addr, socklen_t len,
 	rc = zkh_view_begin(&v);
 	if (rc < 0)
 		return unavail(rc, errnop, h_errnop);
-	rc = zkh_lookup_addr(&v, &a, &rev);
-	if (rc == -ENOENT && af == AF_INET6 &&
-	    memcmp(a.bytes, v4mapped, sizeof(v4mapped)) == 0) {
-		memset(&q, 0, sizeof(q));
-		q.family = AF_INET;
-		memcpy(q.bytes, a.bytes + 12, 4);
-		rc = zkh_lookup_addr(&v, &q, &rev);
-	}
+	rc = zkh_sr_lookup_addr(&v.snap->r, v.txn, &a, &rev);
 	if (rc < 0) {
 		st = rc == -ENOENT ? notfound(errnop, h_errnop) :
 		    set3(NSS_STATUS_TRYAGAIN, ENOMEM, NO_RECOVERY, errnop,
@@ -271,13 +265,12 @@ enum nss_status _nss_zk_gethostbyaddr2_r(const void *addr, socklen_t len,
 	src.family = af;
 	src.addrs = a.bytes;
 	src.naddrs = 1;
-	src.naliases = zkh_rec_names(&v, &rev.recs[0], &src.name,
-				     &src.aliases[0]);
-	for (i = 1; i < rev.n; i++) {
-		struct zkh_pstr *c = &src.aliases[src.naliases++];
-
-		src.naliases += zkh_rec_names(&v, &rev.recs[i], c, c + 1);
-	}
+	/* names[0] is h_name, the rest are the aliases (rev.n >= 1). */
+	n = zkh_sr_rev_names(&v.snap->r, v.txn, &rev, names,
+			     ZKH_REV_NAMES_MAX);
+	src.name = names[0];
+	memcpy(src.aliases, names + 1, (n - 1) * sizeof(names[0]));
+	src.naliases = n - 1;
 	rc = host ? zkh_pack_hostent(&src, host, buffer, buflen) : -EINVAL;
 	if (rc < 0) {
 		st = pack_failed(rc, errnop, h_errnop);
@@ -344,7 +337,8 @@ enum nss_status _nss_zk_gethostent_r(struct hostent *host, char *buffer,
 		st = unavail(rc, errnop, h_errnop);
 		goto unlock;
 	}
-	rc = zkh_enum_next(&v, &enum_pos, &rec, &family, &next);
+	rc = zkh_sr_enum_next(&v.snap->r, v.txn, &enum_pos, &rec, &family,
+			      &next);
 	if (rc < 0) {
 		st = rc == -ENOENT ? notfound(errnop, h_errnop) :
 		    set3(NSS_STATUS_TRYAGAIN, ENOMEM, NO_RECOVERY, errnop,
@@ -355,7 +349,7 @@ enum nss_status _nss_zk_gethostent_r(struct hostent *host, char *buffer,
 	src.family = family;
 	src.addrs = family == AF_INET ? rec.v4 : rec.v6;
 	src.naddrs = family == AF_INET ? rec.n4 : rec.n6;
-	src.naliases = zkh_rec_names(&v, &rec, &src.name,
+	src.naliases = zkh_sr_rec_names(&v.snap->r, v.txn, &rec, &src.name,
 				     &src.aliases[0]);
 	rc = host ? zkh_pack_hostent(&src, host, buffer, buflen) : -EINVAL;
 	if (rc < 0) {

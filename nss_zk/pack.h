@@ -5,8 +5,9 @@
  * single byte is written, which is the only case glibc retries with a
  * larger buffer. Layout: pointer arrays / tuples (aligned) first, then
  * address bytes, then strings. Strings are given as up to two pieces
- * (e.g. "x" and ".example.com") so that domain-qualified names need no
- * temporary copy. Pure functions; thread-safe on distinct arguments.
+ * (struct zkh_pstr, as the shared snapshot reader names records, e.g. "x"
+ * and ".example.com") so that domain-qualified names need no temporary
+ * copy. Pure functions; thread-safe on distinct arguments.
  */
 #ifndef NSS_ZK_PACK_H
 #define NSS_ZK_PACK_H
@@ -16,13 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A string made of two pieces, a then b (either may be empty). */
-struct zkh_pstr {
-	const char *a;
-	size_t alen;
-	const char *b;
-	size_t blen;
-};
+#include "zkhosts/snapread.h"	/* struct zkh_pstr */
+
 
 #define ZKH_PACK_MAX_ALIASES 64
 

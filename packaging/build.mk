@@ -10,10 +10,24 @@
 #                    and Debian's apt mirror the first time; the chroot
 #                    tarball is cached in build/deb-chroot/)
 #
+#   make build-packaged / install-packaged
+#                    build / install only what the packages ship (below)
+#
 # These targets always build in the plain tree (no SANITIZE), whatever the
 # caller's make variables are: the package build runs its own make.
 
-.PHONY: deb deb-lint deb-check
+.PHONY: deb deb-lint deb-check build-packaged install-packaged
+
+# What the packages ship and nothing else: debian/rules builds with
+# build-packaged and installs with install-packaged, so a package build
+# never compiles the benchmarks, stress or test programs (`make install`
+# builds everything first). Each install-* target depends on what it
+# installs, so one added to INSTALL_TARGETS without being listed here is
+# still built, by install-packaged.
+PACKAGED_FILES = $(NSS_LIB) $(ZKCACHED) $(BUILD)/zkbarrier \
+	$(if $(ZKHOSTCTL_SRC),$(BUILD)/zkhostctl) $(MAN_OUT)
+build-packaged: $(PACKAGED_FILES)
+install-packaged: $(INSTALL_TARGETS)
 
 deb:
 	packaging/build-deb

@@ -6,7 +6,8 @@
 #
 # plus the unit tests of the ZooKeeper-side helper library ($(ZK_LIB),
 # common/zk/), which need libzookeeper_mt on top of what tests/build.mk
-# links, and of the import parsers.
+# links, and of the import parsers and JSON output (jansson: only zkhostctl
+# links it; the NSS module and zkcached never do).
 
 TOOLS_CPPFLAGS := -Itools/lib
 
@@ -24,7 +25,13 @@ IMPORTERS_SRC := tools/zkhostctl/importers.c tools/zkhostctl/import_json.c
 IMPORTERS_OBJ := $(IMPORTERS_SRC:%.c=$(BUILD)/obj/%.o)
 $(BUILD)/tests/unit/test_importers: tests/unit/test_importers.c $(IMPORTERS_OBJ) $(COMMON_LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itools/zkhostctl -o $@ $< $(IMPORTERS_OBJ) $(COMMON_LIB) $(ALL_LDFLAGS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -Itools/zkhostctl -o $@ $< $(IMPORTERS_OBJ) $(COMMON_LIB) $(ALL_LDFLAGS) -ljansson -lcmocka
+
+# zkhostctl's JSON strings from arbitrary bytes (ctl_json.c).
+CTL_JSON_OBJ := $(BUILD)/obj/tools/zkhostctl/ctl_json.o
+$(BUILD)/tests/unit/test_ctl_json: tests/unit/test_ctl_json.c $(CTL_JSON_OBJ) $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TOOLS_CPPFLAGS) -Itools/zkhostctl -o $@ $< $(CTL_JSON_OBJ) $(ALL_LDFLAGS) -ljansson -lm -lcmocka
 
 # ---- programs ---------------------------------------------------------------
 TOOLS_LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/lib/*.c))
@@ -37,7 +44,7 @@ $(BUILD)/zkbarrier: $(ZKBARRIER_OBJ) $(TOOLS_LIB_OBJ) $(ZK_LIB) $(COMMON_LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $(ZKBARRIER_OBJ) $(TOOLS_LIB_OBJ) $(ZK_LIB) $(COMMON_LIB) $(ALL_LDFLAGS) -lzookeeper_mt -lm
 
 $(BUILD)/zkhostctl: $(ZKHOSTCTL_OBJ) $(TOOLS_LIB_OBJ) $(ZK_LIB) $(COMMON_LIB)
-	$(CC) $(ALL_CFLAGS) -o $@ $(ZKHOSTCTL_OBJ) $(TOOLS_LIB_OBJ) $(ZK_LIB) $(COMMON_LIB) $(ALL_LDFLAGS) -lzookeeper_mt -llmdb -lm
+	$(CC) $(ALL_CFLAGS) -o $@ $(ZKHOSTCTL_OBJ) $(TOOLS_LIB_OBJ) $(ZK_LIB) $(COMMON_LIB) $(ALL_LDFLAGS) -lzookeeper_mt -llmdb -ljansson -lm
 
 ALL_TARGETS += $(BUILD)/zkbarrier $(BUILD)/zkhostctl
 

@@ -767,3 +767,8 @@ int zkh_config_require_zookeeper(const struct zkh_config *c,
 	}
 	return 0;
 }
+
+const char *zkh_config_key(size_t i)
+{
+	return i < NKEYS ? keys[i].name : NULL;
+}

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "zkhosts/names.h"
+#include "zkhosts/snapread.h"
 
 #define MASTER_DIR   ".master"
 #define MASTER_LOCK  "writer.lock"
@@ -79,19 +80,8 @@ struct zkh_publisher {
 	char domain[ZKH_DOMAIN_MAX + 1];
 };
 
-/* Map an LMDB return code to -errno. */
-static int mdb_err(int rc)
-{
-	if (rc == 0)
-		return 0;
-	if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL)
-		return -ENOSPC;
-	if (rc == MDB_NOTFOUND)
-		return -ENOENT;
-	if (rc > 0)
-		return -rc;
-	return -EIO;
-}
+/* LMDB codes to -errno: the one mapping, shared with the reader. */
+#define mdb_err zkh_mdb_err
 
 static uint64_t now_us(void)
 {
@@ -189,60 +179,25 @@ fail:
 }
 
 /*
- * Read the generation of the current hosts.mdb, checking that it opens and
- * that its meta and record count agree. Returns 0 and *gen, or -errno.
+ * Read the generation and size of the current hosts.mdb through the
+ * shared reader (without the trust rules: these are our own files), and
+ * check that its meta and record count agree. Returns 0, or -errno.
  */
 static int probe_snapshot(struct zkh_publisher *p, uint64_t *gen,
 			  uint64_t *size)
 {
-	char path[PATH_MAX + 16];
-	MDB_env *env = NULL;
-	MDB_txn *txn = NULL;
-	MDB_dbi meta, names;
-	MDB_val k = { sizeof(ZKH_META_KEY) - 1, (void *)ZKH_META_KEY }, v;
-	MDB_stat ms;
-	struct zkh_meta m;
-	struct stat st;
-	int rc;
+	struct zkh_snapread s;
+	int rc = zkh_snapread_open(p->dir, 0, &s);
 
-	if (snprintf(path, sizeof(path), "%s/%s", p->dir, ZKH_SNAPSHOT_FILE) >=
-	    (int)sizeof(path))
-		return -ENAMETOOLONG;
-	if (lstat(path, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	rc = mdb_err(mdb_env_create(&env));
 	if (rc)
 		return rc;
-	mdb_env_set_maxdbs(env, 4);
-	rc = mdb_err(mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK |
-				  MDB_NOSUBDIR | MDB_NOTLS, 0));
-	if (rc)
-		goto fail;
-	rc = mdb_err(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn));
-	if (rc)
-		goto fail;
-	rc = mdb_err(mdb_dbi_open(txn, ZKH_DB_META, 0, &meta));
-	if (!rc)
-		rc = mdb_err(mdb_dbi_open(txn, ZKH_DB_NAMES, 0, &names));
-	if (!rc)
-		rc = mdb_err(mdb_get(txn, meta, &k, &v));
-	if (!rc)
-		rc = zkh_meta_decode(v.mv_data, v.mv_size, &m);
-	if (!rc)
-		rc = mdb_err(mdb_stat(txn, names, &ms));
-	if (!rc && ms.ms_entries != m.record_count)
+	if (s.entries != s.meta.record_count) {
 		rc = -EINVAL;
-	if (rc)
-		goto fail;
-	*gen = m.generation;
-	*size = (uint64_t)st.st_size;
-	rc = 0;
-fail:
-	if (txn)
-		mdb_txn_abort(txn);
-	mdb_env_close(env);
+	} else {
+		*gen = s.meta.generation;
+		*size = s.size;
+	}
+	zkh_snapread_close(&s);
 	return rc;
 }
 

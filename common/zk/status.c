@@ -5,11 +5,14 @@
  * directory, fchmod 0644, full write, rename over the old one), so a reader
  * sees the old or the new content, never a mix. The reader is tolerant of
  * what a newer daemon may add (unknown keys are skipped) and strict about
- * what it knows (a malformed number of a known key is -EINVAL).
+ * what it knows (a malformed number of a known key is -EINVAL). Both
+ * files come from one table of fields (`fields` below), so the status file
+ * and the metrics cannot drift apart; docs/status.md documents the schema.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -88,42 +91,153 @@ static void sanitize(char *dst, size_t cap, const char *src)
 	dst[i] = '\0';
 }
 
+/* ---- the schema ---------------------------------------------------------- */
+
+enum kind {
+	K_PID,		/* pid_t, decimal */
+	K_STATE,	/* char[16], one word */
+	K_BOOL,		/* bool, 0 or 1 */
+	K_HEX,		/* uint64_t, 0x... */
+	K_U64,		/* uint64_t, decimal */
+	K_US,		/* uint64_t microseconds; metric in seconds */
+};
+
+/*
+ * Every field of the status file and of the metrics, in file order. A
+ * field with a metric name is exported too (K_US as seconds). Adding a
+ * field: a member in struct zkh_status, a row here, a row in
+ * docs/status.md. Errors (error_<source>, last_error) follow the table.
+ */
+static const struct field {
+	const char *key;
+	enum kind kind;
+	size_t off;
+	const char *metric, *type, *help;
+} fields[] = {
+#define F(key, kind, member, metric, type, help) \
+	{ key, kind, offsetof(struct zkh_status, member), metric, type, help }
+	F("pid", K_PID, pid, NULL, NULL, NULL),
+	F("state", K_STATE, state, NULL, NULL, NULL),
+	F("connected", K_BOOL, connected, "zkhosts_connected", "gauge",
+	  "1 if zkcached holds a connected ZooKeeper session."),
+	F("session", K_HEX, session, NULL, NULL, NULL),
+	F("started_us", K_US, started_us, "zkhosts_start_time_seconds", "gauge",
+	  "Start time of zkcached, Unix seconds."),
+	F("updated_us", K_US, updated_us, "zkhosts_last_update_timestamp_seconds",
+	  "gauge", "Last status update (heartbeat), Unix seconds."),
+	F("last_sync_us", K_US, last_sync_us, "zkhosts_last_sync_timestamp_seconds",
+	  "gauge", "Last completed full sync, Unix seconds (0: none)."),
+	F("records", K_U64, records, "zkhosts_records", "gauge",
+	  "Host records in the published cache."),
+	F("skipped", K_U64, skipped, "zkhosts_skipped_records", "gauge",
+	  "Znodes skipped as invalid (current)."),
+	F("publishes", K_U64, publishes, "zkhosts_publishes_total", "counter",
+	  "Snapshots published since start."),
+	F("generation", K_U64, generation, "zkhosts_generation", "gauge",
+	  "Generation of the published snapshot."),
+#undef F
+};
+
+static const char *const source_names[ZKH_ERR_NSOURCES] = {
+	[ZKH_ERR_CONNECTION] = "connection",
+	[ZKH_ERR_AUTH] = "auth",
+	[ZKH_ERR_REGISTRATION] = "registration",
+	[ZKH_ERR_PUBLISH] = "publish",
+	[ZKH_ERR_SYNC] = "sync",
+	[ZKH_ERR_BUDGET] = "budget",
+};
+
+const char *zkh_status_source_name(enum zkh_err_source src)
+{
+	return (unsigned)src < ZKH_ERR_NSOURCES ? source_names[src] : NULL;
+}
+
+static uint64_t get_u64(const struct zkh_status *s, size_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)s + off, sizeof(v));
+	return v;
+}
+
+/* Append printf output to buf (cap) at *len; -EOVERFLOW if it does not fit. */
+__attribute__((format(printf, 4, 5)))
+static int append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - *len)
+		return -EOVERFLOW;
+	*len += (size_t)n;
+	return 0;
+}
+
+/* One field's value as status-file text. */
+static void field_text(const struct zkh_status *s, const struct field *f,
+		       char *out, size_t cap)
+{
+	const char *p = (const char *)s + f->off;
+
+	switch (f->kind) {
+	case K_PID:
+		snprintf(out, cap, "%ld", (long)s->pid);
+		break;
+	case K_STATE:
+		sanitize(out, cap < sizeof(s->state) ? cap : sizeof(s->state), p);
+		for (char *q = out; *q; q++)
+			if (*q == ' ')
+				*q = '_';
+		if (!out[0])
+			snprintf(out, cap, "unknown");
+		break;
+	case K_BOOL:
+		snprintf(out, cap, "%d", *(const bool *)p ? 1 : 0);
+		break;
+	case K_HEX:
+		snprintf(out, cap, "0x%" PRIx64, get_u64(s, f->off));
+		break;
+	case K_U64:
+	case K_US:
+		snprintf(out, cap, "%" PRIu64, get_u64(s, f->off));
+		break;
+	}
+}
+
 int zkh_status_write(const char *dir, const struct zkh_status *s)
 {
 	char text[STATUS_TEXT_MAX], path[PATH_MAX];
-	char state[sizeof(s->state)], err[sizeof(s->last_error)];
-	int n;
+	char val[ZKH_STATUS_TEXT_MAX];
+	size_t len = 0;
+	int rc;
 
 	if (!dir || !s)
 		return -EINVAL;
 	if (snprintf(path, sizeof(path), "%s/%s", dir, ZKH_STATUS_FILE) >=
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;
-	sanitize(state, sizeof(state), s->state);
-	for (char *p = state; *p; p++)
-		if (*p == ' ')
-			*p = '_';
-	sanitize(err, sizeof(err), s->last_error);
-	n = snprintf(text, sizeof(text),
-		     "pid %ld\n"
-		     "state %s\n"
-		     "connected %d\n"
-		     "session 0x%" PRIx64 "\n"
-		     "started_us %" PRIu64 "\n"
-		     "updated_us %" PRIu64 "\n"
-		     "last_sync_us %" PRIu64 "\n"
-		     "records %" PRIu64 "\n"
-		     "skipped %" PRIu64 "\n"
-		     "publishes %" PRIu64 "\n"
-		     "generation %" PRIu64 "\n"
-		     "last_error %s\n",
-		     (long)s->pid, state[0] ? state : "unknown",
-		     s->connected ? 1 : 0, s->session, s->started_us,
-		     s->updated_us, s->last_sync_us, s->records, s->skipped,
-		     s->publishes, s->generation, err);
-	if (n < 0 || (size_t)n >= sizeof(text))
-		return -EOVERFLOW;
-	return atomic_write(path, text, (size_t)n);
+	rc = append(text, sizeof(text), &len, "version %d\n", ZKH_STATUS_VERSION);
+	for (size_t i = 0; rc == 0 && i < sizeof(fields) / sizeof(fields[0]); i++) {
+		field_text(s, &fields[i], val, sizeof(val));
+		rc = append(text, sizeof(text), &len, "%s %s\n", fields[i].key, val);
+	}
+	for (int i = 0; rc == 0 && i < ZKH_ERR_NSOURCES; i++) {
+		if (!s->errors[i][0])
+			continue;
+		sanitize(val, sizeof(val), s->errors[i]);
+		rc = append(text, sizeof(text), &len, "error_%s %s\n",
+			    source_names[i], val);
+	}
+	if (rc == 0) {
+		sanitize(val, sizeof(val), s->last_error);
+		rc = append(text, sizeof(text), &len, "last_error %s\n", val);
+	}
+	if (rc)
+		return rc;
+	return atomic_write(path, text, len);
 }
 
 /* Parse an unsigned 64-bit number of exactly the text `v`: decimal, or
@@ -147,46 +261,52 @@ static int parse_u64(const char *v, int hex, uint64_t *out)
 /* Apply one "key value" line to *s. Unknown keys are ignored. */
 static int apply_line(struct zkh_status *s, const char *key, const char *val)
 {
-	static const struct {
-		const char *key;
-		size_t off;
-	} u64s[] = {
-		{ "started_us", offsetof(struct zkh_status, started_us) },
-		{ "updated_us", offsetof(struct zkh_status, updated_us) },
-		{ "last_sync_us", offsetof(struct zkh_status, last_sync_us) },
-		{ "records", offsetof(struct zkh_status, records) },
-		{ "skipped", offsetof(struct zkh_status, skipped) },
-		{ "publishes", offsetof(struct zkh_status, publishes) },
-		{ "generation", offsetof(struct zkh_status, generation) },
-	};
+	const struct field *f = NULL;
+	char *p;
 	uint64_t v;
 
-	for (size_t i = 0; i < sizeof(u64s) / sizeof(u64s[0]); i++) {
-		if (strcmp(key, u64s[i].key) == 0) {
-			if (parse_u64(val, 0, &v) < 0)
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strcmp(key, fields[i].key) == 0)
+			f = &fields[i];
+	if (!f) {
+		if (strcmp(key, "version") == 0) {
+			if (parse_u64(val, 0, &v) < 0 || v == 0 || v > UINT_MAX)
 				return -EINVAL;
-			memcpy((char *)s + u64s[i].off, &v, sizeof(v));
-			return 0;
+			s->version = (unsigned)v;
+		} else if (strcmp(key, "last_error") == 0) {
+			snprintf(s->last_error, sizeof(s->last_error), "%s", val);
+		} else if (strncmp(key, "error_", 6) == 0) {
+			for (int i = 0; i < ZKH_ERR_NSOURCES; i++)
+				if (strcmp(key + 6, source_names[i]) == 0)
+					snprintf(s->errors[i], sizeof(s->errors[i]),
+						 "%s", val);
 		}
+		return 0;
 	}
-	if (strcmp(key, "pid") == 0) {
+	p = (char *)s + f->off;
+	switch (f->kind) {
+	case K_PID:
 		if (parse_u64(val, 0, &v) < 0 || v > INT_MAX)
 			return -EINVAL;
 		s->pid = (pid_t)v;
-	} else if (strcmp(key, "connected") == 0) {
-		if (strcmp(val, "0") && strcmp(val, "1"))
-			return -EINVAL;
-		s->connected = val[0] == '1';
-	} else if (strcmp(key, "session") == 0) {
-		if (parse_u64(val, 1, &v) < 0)
-			return -EINVAL;
-		s->session = v;
-	} else if (strcmp(key, "state") == 0) {
+		break;
+	case K_STATE:
 		if (*val == '\0' || strlen(val) >= sizeof(s->state))
 			return -EINVAL;
-		strcpy(s->state, val);
-	} else if (strcmp(key, "last_error") == 0) {
-		snprintf(s->last_error, sizeof(s->last_error), "%s", val);
+		strcpy(p, val);
+		break;
+	case K_BOOL:
+		if (strcmp(val, "0") && strcmp(val, "1"))
+			return -EINVAL;
+		*(bool *)p = val[0] == '1';
+		break;
+	case K_HEX:
+	case K_U64:
+	case K_US:
+		if (parse_u64(val, f->kind == K_HEX, &v) < 0)
+			return -EINVAL;
+		memcpy(p, &v, sizeof(v));
+		break;
 	}
 	return 0;
 }
@@ -219,6 +339,8 @@ static int parse_status(char *text, struct zkh_status *s)
 			return -EINVAL;
 		seen++;
 	}
+	if (seen && !s->version)
+		s->version = 1;	/* files of zkcached 0.1.0 had no version */
 	return seen ? 0 : -EINVAL;
 }
 
@@ -274,51 +396,55 @@ out:
 	return rc;
 }
 
-/* Microseconds as seconds with six decimals, for Prometheus. */
-#define US_FMT "%" PRIu64 ".%06" PRIu64
-#define US_ARGS(us) (us) / 1000000u, (us) % 1000000u
-
 int zkh_status_write_metrics(const char *path, const struct zkh_status *s)
 {
 	char text[METRICS_TEXT_MAX];
-	bool up;
-	int n;
+	size_t len = 0;
+	int rc;
 
 	if (!path || !s || !*path)
 		return -EINVAL;
-	up = strcmp(s->state, "stopped") != 0;
-	n = snprintf(text, sizeof(text),
-		"# HELP zkhosts_up 1 while zkcached runs (0 once it stopped).\n"
-		"# TYPE zkhosts_up gauge\n"
-		"zkhosts_up %d\n"
-		"# HELP zkhosts_connected 1 if zkcached holds a connected ZooKeeper session.\n"
-		"# TYPE zkhosts_connected gauge\n"
-		"zkhosts_connected %d\n"
-		"# HELP zkhosts_records Host records in the published cache.\n"
-		"# TYPE zkhosts_records gauge\n"
-		"zkhosts_records %" PRIu64 "\n"
-		"# HELP zkhosts_skipped_records Znodes skipped as invalid (current).\n"
-		"# TYPE zkhosts_skipped_records gauge\n"
-		"zkhosts_skipped_records %" PRIu64 "\n"
-		"# HELP zkhosts_publishes_total Snapshots published since start.\n"
-		"# TYPE zkhosts_publishes_total counter\n"
-		"zkhosts_publishes_total %" PRIu64 "\n"
-		"# HELP zkhosts_generation Generation of the published snapshot.\n"
-		"# TYPE zkhosts_generation gauge\n"
-		"zkhosts_generation %" PRIu64 "\n"
-		"# HELP zkhosts_start_time_seconds Start time of zkcached, Unix seconds.\n"
-		"# TYPE zkhosts_start_time_seconds gauge\n"
-		"zkhosts_start_time_seconds " US_FMT "\n"
-		"# HELP zkhosts_last_sync_timestamp_seconds Last completed full sync, Unix seconds (0: none).\n"
-		"# TYPE zkhosts_last_sync_timestamp_seconds gauge\n"
-		"zkhosts_last_sync_timestamp_seconds " US_FMT "\n"
-		"# HELP zkhosts_last_update_timestamp_seconds Last status update (heartbeat), Unix seconds.\n"
-		"# TYPE zkhosts_last_update_timestamp_seconds gauge\n"
-		"zkhosts_last_update_timestamp_seconds " US_FMT "\n",
-		up ? 1 : 0, s->connected ? 1 : 0, s->records, s->skipped,
-		s->publishes, s->generation, US_ARGS(s->started_us),
-		US_ARGS(s->last_sync_us), US_ARGS(s->updated_us));
-	if (n < 0 || (size_t)n >= sizeof(text))
-		return -EOVERFLOW;
-	return atomic_write(path, text, (size_t)n);
+	rc = append(text, sizeof(text), &len,
+		    "# HELP zkhosts_up 1 while zkcached runs (0 once it stopped).\n"
+		    "# TYPE zkhosts_up gauge\n"
+		    "zkhosts_up %d\n"
+		    "# HELP zkhosts_status_version Schema version of the status file and these metrics.\n"
+		    "# TYPE zkhosts_status_version gauge\n"
+		    "zkhosts_status_version %d\n",
+		    strcmp(s->state, "stopped") != 0 ? 1 : 0, ZKH_STATUS_VERSION);
+	for (size_t i = 0; rc == 0 && i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const struct field *f = &fields[i];
+		uint64_t v;
+
+		if (!f->metric)
+			continue;
+		rc = append(text, sizeof(text), &len, "# HELP %s %s\n# TYPE %s %s\n",
+			    f->metric, f->help, f->metric, f->type);
+		if (rc)
+			break;
+		if (f->kind == K_BOOL) {
+			v = *(const bool *)((const char *)s + f->off);
+			rc = append(text, sizeof(text), &len, "%s %d\n", f->metric,
+				    v ? 1 : 0);
+		} else if (f->kind == K_US) {
+			v = get_u64(s, f->off);
+			rc = append(text, sizeof(text), &len,
+				    "%s %" PRIu64 ".%06" PRIu64 "\n", f->metric,
+				    v / 1000000u, v % 1000000u);
+		} else {
+			rc = append(text, sizeof(text), &len, "%s %" PRIu64 "\n",
+				    f->metric, get_u64(s, f->off));
+		}
+	}
+	if (rc == 0)
+		rc = append(text, sizeof(text), &len,
+			    "# HELP zkhosts_error 1 while an error of this source is active.\n"
+			    "# TYPE zkhosts_error gauge\n");
+	for (int i = 0; rc == 0 && i < ZKH_ERR_NSOURCES; i++)
+		rc = append(text, sizeof(text), &len,
+			    "zkhosts_error{source=\"%s\"} %d\n", source_names[i],
+			    s->errors[i][0] ? 1 : 0);
+	if (rc)
+		return rc;
+	return atomic_write(path, text, len);
 }

@@ -114,4 +114,12 @@ int zkh_config_require_zookeeper(const struct zkh_config *c,
 				 const char *file,
 				 struct zkh_config_error *err);
 
+/*
+ * The i-th key the parser knows (0-based, in the parser's own table, the
+ * order of the list above), or NULL when i is past the last one. For
+ * tests and tools that must cover every key (the packaged conffile test
+ * documents each); the string is static. Thread-safe.
+ */
+const char *zkh_config_key(size_t i);
+
 #endif

@@ -28,8 +28,10 @@
  * on demand (after an inotify event, or periodically).
  *
  * Thread-safety: a zkh_publisher is used by one thread at a time. Errors
- * are returned as -errno (LMDB errors mapped to -EIO, MDB_MAP_FULL to
- * -ENOSPC); nothing here logs.
+ * are returned as -errno, LMDB's through zkh_mdb_err (snapread.h): its own
+ * errors become -EIO, except MDB_MAP_FULL and MDB_TXN_FULL (-ENOSPC) and
+ * MDB_NOTFOUND (-ENOENT); system errors it reports stay -errno. Nothing
+ * here logs.
  */
 #ifndef ZKHOSTS_PUBLISH_H
 #define ZKHOSTS_PUBLISH_H

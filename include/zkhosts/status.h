@@ -1,11 +1,16 @@
 /*
- * status.h - the daemon's status, written by zkcached into
- * <cache>/status (mode 0644, replaced atomically by rename) and read by
- * `zkhostctl status`. Also the source of the Prometheus metrics file.
+ * status.h - the daemon's status: one versioned schema (documented in
+ * docs/status.md) written by zkcached as <cache>/status (mode 0644,
+ * replaced atomically by rename; read by `zkhostctl status`) and as the
+ * Prometheus text file metrics_file. Both are produced from one table of
+ * fields in common/zk/status.c: a new field is one line there, one member
+ * here and one row in docs/status.md.
  *
- * Text format, one "key value" pair a line, keys in any order, unknown keys
- * ignored by readers (so the daemon may add some):
+ * Text format, one "key value" pair a line, keys in any order; readers
+ * skip keys they do not know (so a newer daemon may add some) and lines
+ * that are absent leave the zero value:
  *
+ *   version 2                   (schema version, ZKH_STATUS_VERSION)
  *   pid 1234
  *   state connected            (starting|connecting|connected|syncing|
  *                               disconnected|expired|stopped)
@@ -18,11 +23,19 @@
  *   skipped 3                   (znodes skipped as invalid, current)
  *   publishes 42
  *   generation 42
- *   last_error <free text to end of line, never a secret>
+ *   error_<source> <text>       (one line per ACTIVE error, see below)
+ *   last_error <text>           (the active error set last; "" if none)
+ *
+ * Errors come from one slot per source (enum zkh_err_source): connection
+ * (ZooKeeper unreachable, lost, expired), auth (credentials refused),
+ * registration (own record not held), publish (cache master or snapshot
+ * write failed), sync (a listing refused), budget (max_records exceeded).
+ * Texts are one line and never hold a secret.
  *
  * The daemon rewrites the file on every state change and at least every
  * ZKH_STATUS_HEARTBEAT_S seconds, so a reader can tell a dead daemon from a
- * quiet one by updated_us (and by pid).
+ * quiet one by updated_us (and by pid). Functions are thread-safe (no
+ * shared state).
  */
 #ifndef ZKHOSTS_STATUS_H
 #define ZKHOSTS_STATUS_H
@@ -32,8 +45,18 @@
 #include <sys/types.h>
 
 #define ZKH_STATUS_HEARTBEAT_S 5
+#define ZKH_STATUS_VERSION 2	/* 1: no version line, no error_* lines */
+#define ZKH_STATUS_TEXT_MAX 256	/* an error text, NUL included */
+
+/* Sources of errors, one slot each (status keys error_<name>). */
+enum zkh_err_source {
+	ZKH_ERR_CONNECTION, ZKH_ERR_AUTH, ZKH_ERR_REGISTRATION,
+	ZKH_ERR_PUBLISH, ZKH_ERR_SYNC, ZKH_ERR_BUDGET,
+	ZKH_ERR_NSOURCES
+};
 
 struct zkh_status {
+	unsigned version;	/* of the file read; 1 if it had none */
 	pid_t pid;
 	char state[16];
 	bool connected;
@@ -45,12 +68,16 @@ struct zkh_status {
 	uint64_t skipped;
 	uint64_t publishes;
 	uint64_t generation;
-	char last_error[256];
+	char errors[ZKH_ERR_NSOURCES][ZKH_STATUS_TEXT_MAX];	/* "" = none */
+	char last_error[ZKH_STATUS_TEXT_MAX];
 };
 
+/* "connection", "auth", ...; NULL for a value out of range. */
+const char *zkh_status_source_name(enum zkh_err_source src);
+
 /*
- * Write *s to dir/status atomically (temp file + rename, mode 0644).
- * Returns 0 or -errno.
+ * Write *s to dir/status atomically (temp file + rename, mode 0644), with
+ * version ZKH_STATUS_VERSION whatever s->version says. Returns 0 or -errno.
  */
 int zkh_status_write(const char *dir, const struct zkh_status *s);
 
@@ -61,8 +88,9 @@ int zkh_status_write(const char *dir, const struct zkh_status *s);
 int zkh_status_read(const char *dir, struct zkh_status *s);
 
 /*
- * Write the Prometheus text exposition of *s (metric names zkhosts_*) to
- * `path` atomically. Returns 0 or -errno.
+ * Write the Prometheus text exposition of *s (metric names zkhosts_*; one
+ * zkhosts_error{source="..."} 0|1 per source) to `path` atomically.
+ * Returns 0 or -errno.
  */
 int zkh_status_write_metrics(const char *path, const struct zkh_status *s);
 

@@ -27,21 +27,24 @@ FUZZ_CFLAGS  := $(ZKH_CPPFLAGS) -Itests/fuzz $(FUZZ_DEFS) -std=gnu11 \
 	$(WARN) -pthread -g -O1 $(FUZZ_SAN)
 
 # What each target needs beyond tests/fuzz/<target>.c and the common
-# library: sources compiled into it (FUZZ_SRC_) and libraries (FUZZ_LIBS_).
+# library (and liblmdb, see FUZZ_COMMON_LIBS): sources compiled into it
+# (FUZZ_SRC_) and libraries (FUZZ_LIBS_).
 FUZZ_SRC_fuzz_snapshot       = $(wildcard nss_zk/*.c) tests/fuzz/nss_harness.c
-FUZZ_LIBS_fuzz_snapshot      := -llmdb
 FUZZ_SRC_fuzz_snapshot_raw   = $(FUZZ_SRC_fuzz_snapshot)
-FUZZ_LIBS_fuzz_snapshot_raw  := -llmdb
 # Not fuzzed by default: it stops at the first crash inside liblmdb, which
 # is known (see fuzz_snapshot_raw.c); its corpus is still replayed.
 FUZZ_NOT_DEFAULT := fuzz_snapshot_raw
 FUZZ_SRC_fuzz_import     := $(IMPORTERS_SRC)
+FUZZ_LIBS_fuzz_import    := -ljansson
 
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_ONLY    ?= $(filter-out $(FUZZ_NOT_DEFAULT),$(FUZZ_TARGETS))
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 
 FUZZ_COMMON_OBJ := $(COMMON_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+# common/core holds the snapshot reader, so every target (and its replay
+# test) links liblmdb.
+FUZZ_COMMON_LIBS := -llmdb
 
 # FUZZ_OBJ_FLAGS: extra flags for one object, set target-specifically
 # (e.g. to exempt a known finding from a sanitizer check until it is fixed).
@@ -54,7 +57,7 @@ $(FUZZ_BUILD)/obj/%.o: %.c tests/fuzz/build.mk
 define fuzz_target
 $(FUZZ_BUILD)/$(1): tests/fuzz/$(1).c tests/fuzz/fuzz.h tests/fuzz/build.mk $(FUZZ_COMMON_OBJ) $(FUZZ_SRC_$(1):%.c=$(FUZZ_BUILD)/obj/%.o)
 	@mkdir -p $$(dir $$@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$(filter %.c %.o,$$^) $(FUZZ_LIBS_$(1))
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$(filter %.c %.o,$$^) $(FUZZ_LIBS_$(1)) $(FUZZ_COMMON_LIBS)
 
 $(BUILD)/tests/unit/test_$(1): tests/fuzz/$(1).c tests/fuzz/replay.c tests/fuzz/fuzz.h tests/fuzz/build.mk $(FUZZ_SRC_$(1):%.c=$(BUILD)/obj/%.o) $(COMMON_LIB) $(FLAGS_STAMP)
 	@mkdir -p $$(dir $$@)
@@ -62,7 +65,7 @@ $(BUILD)/tests/unit/test_$(1): tests/fuzz/$(1).c tests/fuzz/replay.c tests/fuzz/
 		'-DFUZZ_NAME="$(1)"' '-DFUZZ_CORPUS_DIR="$(CURDIR)/tests/fuzz/corpus/$(1)"' \
 		-o $$@ tests/fuzz/$(1).c tests/fuzz/replay.c \
 		$(FUZZ_SRC_$(1):%.c=$(BUILD)/obj/%.o) $(COMMON_LIB) \
-		$$(ALL_LDFLAGS) $(FUZZ_LIBS_$(1))
+		$$(ALL_LDFLAGS) $(FUZZ_LIBS_$(1)) $(FUZZ_COMMON_LIBS)
 endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_target,$(t))))
 

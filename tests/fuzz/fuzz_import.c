@@ -1,7 +1,8 @@
 /*
  * fuzz_import.c - fuzz target for the `zkhostctl import` parsers
- * (tools/zkhostctl/importers.h): the hosts-file format, the JSON format and format
- * detection, on arbitrary bytes. Never crashes or leaks; returns 0,
+ * (tools/zkhostctl/importers.h): the hosts-file format, the JSON format
+ * (jansson, with import_json.c stepping over the top-level object) and
+ * format detection, on arbitrary bytes. Never crashes or leaks; returns 0,
  * -EINVAL (with a NUL-terminated message) or -ENOMEM; every report is a
  * non-empty NUL-terminated phrase and their number is the set's skipped
  * count; on success the set is sorted by folded name with no name twice,

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """ZooKeeper outages: every server of a standalone ZooKeeper stopped for
 longer than the session timeout - lookups keep answering from the cache,
-zkcached stays up and says it is disconnected; servers back - it
+zkcached stays up and says it is disconnected, with the outage as its
+connection error; servers back - it
 reconnects (or opens a new session) on its own and changes flow again,
 including one made while it was away."""
 import os
@@ -40,6 +41,9 @@ def test_all_servers_down():
     assert env.resolve("outage-self") == {"10.8.0.9"}
     s = env.status()
     assert s["connected"] == "0" and s["state"] in ("disconnected", "expired", "connecting"), s
+    # the outage is the connection error (status schema 2, docs/status.md)
+    assert s.get("error_connection"), s
+    assert s.get("last_error"), s
 
 
 def test_servers_back():
@@ -50,6 +54,7 @@ def test_servers_back():
     kz.delete(env.host_path("o2"))
     kz.create(env.host_path("o3"), b"10.8.1.3")
     env.wait_status(lambda s: s.get("state") == "connected", "reconnected")
+    env.wait_status(lambda s: "error_connection" not in s, "the connection error cleared")
     env.wait_resolves("o1", {"10.8.1.1"})
     env.wait_gone("o2")
     env.wait_resolves("o3", {"10.8.1.3"})

@@ -12,7 +12,7 @@ tests/stress/sig_lookup:
     lookup, so the handler interrupts the module's initialisation and
     first open on the same thread: it must get UNAVAIL or the right
     answer, never hang (this deadlocked before the owner-word locks in
-    nss_zk/snapshot.c); the case must really have been hit;
+    nss_zk/current.c); the case must really have been hit;
   * getaddrinfo in the handler (hosts: zk through a private nsswitch.conf
     in a mount namespace) while the main thread holds no glibc lock.
 What is and is not async-signal-safe is in docs/security.md.

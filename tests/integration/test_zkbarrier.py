@@ -124,6 +124,83 @@ def test_unreachable():
     expect(run(conf, "get", "nn", "--timeout", "1"), 3, "unreachable")
     expect(run(conf, "set", "nn", "up", "--timeout", "1"), 3, "unreachable")
     expect(run(conf, "wait", "nn", "up", "--timeout", "1"), 3, "unreachable")
+    # Every server refuses outright: set and get give up without waiting
+    # for their 30 s default (the message says why, not "deadline").
+    expect(run(conf, "get", "nn"), 3, "refused the connection")
+    expect(run(conf, "set", "nn", "up"), 3, "refused the connection")
+
+
+def test_silent_server_gets_the_timeout():
+    """A server that takes the TCP connection but never answers (slow,
+    partitioned) is not "refused": the command waits for its deadline."""
+    import socket
+    d = state["env"].dir
+    with socket.socket() as ls:
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(64)  # never accepted, never answered
+        conf = os.path.join(d, "silent.conf")
+        with open(conf, "w") as f:
+            f.write("zookeeper = 127.0.0.1:%d\n" % ls.getsockname()[1])
+        r = run(conf, "get", "nn", "--timeout", "3")
+        expect(r, 3, "before the deadline")
+        assert "refused" not in r.stderr, r.stderr
+
+
+def start_logged(conf, *args):
+    """Start zkbarrier with stderr going to a file (read while it runs)."""
+    log = os.path.join(state["env"].dir, "log-%d" % len(state.setdefault("procs", [])))
+    f = open(log, "w")
+    p = subprocess.Popen([ZKBARRIER, "-c", conf] + list(args), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=f,
+                         preexec_fn=zkharness._pdeathsig)
+    f.close()
+    state["procs"].append(p)
+    return p, log
+
+
+def log_has(log, *needles):
+    with open(log) as f:
+        text = f.read()
+    return all(n in text for n in needles) and text
+
+
+def test_wait_is_never_silent():
+    """wait and hosts say on stderr what they still wait for and why, also
+    without -v: not connected (servers refuse), names of the ensemble not
+    resolving, the state the node holds now, names not resolving."""
+    env, kz = state["env"], state["kz"]
+    d = env.dir
+    port = zkharness.free_port()
+    refused = os.path.join(d, "refused.conf")
+    with open(refused, "w") as f:
+        f.write("zookeeper = 127.0.0.1:%d\n" % port)
+    noname = os.path.join(d, "noname.conf")
+    with open(noname, "w") as f:
+        f.write("zookeeper = zk-nosuch.invalid:2181\n")
+    kz.ensure_path(boot("zkquiet"))
+    kz.set(boot("zkquiet"), b"boot")
+    cases = [
+        (start_logged(refused, "wait", "zkquiet", "up"),
+         ["zkbarrier: still waiting: not connected to ZooKeeper 127.0.0.1:%d" % port,
+          "connection refused by every server"]),
+        (start_logged(noname, "wait", "zkquiet", "up"),
+         ["zkbarrier: still waiting: not connected to ZooKeeper zk-nosuch.invalid:2181",
+          "names not yet resolving: zk-nosuch.invalid"]),
+        (start_logged(env.conf, "wait", "zkquiet", "up"),
+         ["zkbarrier: still waiting: waiting for state 'up' of zkquiet, now 'boot'"]),
+        (start_logged(env.conf, "hosts", "nosuch-a.invalid", "nosuch-b.invalid"),
+         ["zkbarrier: still waiting: names not yet resolving: nosuch-a.invalid, "
+          "nosuch-b.invalid"]),
+    ]
+    for (p, log), needles in cases:
+        wait_for(lambda: log_has(log, *needles) or p.poll() is not None,
+                 "progress line %r" % needles, timeout=HANG_GUARD)
+        assert p.poll() is None, "exited %s: %s" % (p.returncode, open(log).read())
+        assert log_has(log, *needles), open(log).read()
+    # A refused wait goes on: ZooKeeper may come up later in a booting cluster.
+    for (p, log), _ in cases:
+        p.kill()
+        p.wait()
 
 
 def test_hosts_plain_names():
@@ -336,8 +413,10 @@ def test_hosts_through_nss():
 
 
 def main():
-    tests = [test_usage_errors, test_bad_config, test_unreachable, test_hosts_plain_names,
+    tests = [test_usage_errors, test_bad_config, test_unreachable,
+             test_silent_server_gets_the_timeout, test_hosts_plain_names,
              test_set_get, test_wait_already_satisfied, test_wait_timeout,
+             test_wait_is_never_silent,
              test_wait_released_by_kazoo, test_wait_released_by_zkcli,
              test_wait_survives_session_expiry, test_wait_survives_server_restart,
              test_acl_and_auth_file, test_root_and_chroot, test_hosts_through_nss]

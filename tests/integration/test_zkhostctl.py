@@ -106,6 +106,9 @@ def test_unreachable():
     conf = write("closed.conf", "zookeeper = 127.0.0.1:%d\n" % zkharness.free_port())
     expect(run("-t", "1", "ls", conf=conf), 3, "unreachable")
     expect(run("-t", "1", "add", "x", "10.0.0.1", conf=conf), 3, "unreachable")
+    # every server refuses outright: no waiting for the 30 s default
+    expect(run("ls", conf=conf), 3, "unreachable", "refused the connection")
+    expect(run("import", "-", conf=conf, stdin="10.0.0.1 x\n"), 3, "refused the connection")
 
 
 # ---- records ------------------------------------------------------------------
@@ -181,7 +184,7 @@ def test_import_hosts_file():
            "in.hosts:7: skipped: address 10.1.0.4 has no host name",
            "in.hosts:8: skipped: bad host name 'bad!name'", "nothing written")
     assert children() == before
-    assert "alpha\t10.1.0.1, 10.1.0.3" in r.stdout, r.stdout
+    assert "create\talpha\t10.1.0.1, 10.1.0.3\n" in r.stdout, r.stdout
     r = run("import", f)
     expect(r, 1, "in.hosts:6:", "in.hosts:7:", "in.hosts:8:", "4 created")
     assert children() == ["alpha", "alpha-alias", "beta", "good"]
@@ -196,6 +199,70 @@ def test_import_hosts_file():
            "1 updated", "1 unchanged")
     assert data("live") == "10.9.9.9"
     assert data("beta") == "10.2.0.2"
+
+
+def test_import_dry_run_plan():
+    """--dry-run reads ZooKeeper: it plans what the real import then does
+    (create / update / unchanged / refused) and warns about loopback and
+    localhost entries, writing nothing."""
+    clear()
+    kz = state["kz"]
+    expect(run("add", "upd", "10.7.0.1"), 0)
+    expect(run("add", "Same", "10.7.0.2"), 0)
+    kz.create(HOSTS + "/me", b"10.7.0.3", ephemeral=True)
+    f = write("plan.hosts", "10.7.0.9 upd\n10.7.0.2 same\n10.7.0.4 me\n10.7.0.5 new\n"
+                            "127.0.0.1 localhost\n::1 ip6-loop\n10.7.0.6 db.localhost\n")
+    before = {c: data(c) for c in children()}
+    r = run("import", f, "--dry-run")
+    expect(r, 1, "plan.hosts:3: skipped: me is a live (ephemeral) registration",
+           "plan.hosts:5: warning: 'localhost' is each host's own name",
+           "plan.hosts:5: warning: localhost -> 127.0.0.1 is a loopback address",
+           "plan.hosts:6: warning: ip6-loop -> ::1 is a loopback address",
+           "plan.hosts:7: warning: 'db.localhost' is each host's own name",
+           "4 to create, 1 to update, 1 unchanged, 1 refused", "nothing written")
+    lines = r.stdout.splitlines()
+    assert "update\tupd\t10.7.0.9\twas: 10.7.0.1" in lines, lines
+    assert "unchanged\tsame\t10.7.0.2 (as Same)" in lines, lines
+    assert ("refused\tme\t10.7.0.4\tlive (ephemeral) registration of 10.7.0.3: left alone"
+            in lines), lines
+    assert "create\tnew\t10.7.0.5" in lines, lines
+    assert {c: data(c) for c in children()} == before
+    # the real import does what the plan said
+    r = run("import", f)
+    expect(r, 1, "plan.hosts:3: skipped: me is a live", "4 created, 1 updated, 1 unchanged")
+    assert data("upd") == "10.7.0.9" and data("me") == "10.7.0.3" and data("new") == "10.7.0.5"
+    assert children() == sorted(["upd", "Same", "me", "new", "localhost", "ip6-loop",
+                                 "db.localhost"])
+    # no hosts path yet: everything is a create, and the path is not made
+    clear()
+    state["kz"].delete(HOSTS)
+    r = run("import", f, "--dry-run")
+    expect(r, 0, "7 to create, 0 to update, 0 unchanged, 0 refused")
+    assert not kz.exists(HOSTS)
+    # the plan needs ZooKeeper
+    conf = write("closed2.conf", "zookeeper = 127.0.0.1:%d\n" % zkharness.free_port())
+    expect(run("import", f, "--dry-run", conf=conf), 3, "unreachable")
+
+
+def test_export_ephemeral():
+    clear()
+    kz = state["kz"]
+    expect(run("add", "keep", "10.8.0.1"), 0)
+    kz.create(HOSTS + "/live-one", b"10.8.0.2, fd00::8:2", ephemeral=True)
+    r = run("export")
+    expect(r, 0, "1 record(s) are live (ephemeral) registrations, marked")
+    assert "10.8.0.1 keep\n" in r.stdout
+    assert "10.8.0.2 live-one\t# ephemeral: live registration\n" in r.stdout, r.stdout
+    assert "fd00::8:2 live-one\t# ephemeral" in r.stdout, r.stdout
+    r = run("export", "--no-ephemeral")
+    expect(r, 0, "1 record(s) are live (ephemeral) registrations, left out")
+    assert "10.8.0.1 keep\n" in r.stdout and "live-one" not in r.stdout, r.stdout
+    expect(run("ls", "--no-ephemeral"), 2, "'ls' does not take option '--no-ephemeral'")
+    # what export marks imports back (as persistent records)
+    f = write("eph.hosts", run("export").stdout)
+    clear()
+    expect(run("import", f), 0, "2 created")
+    assert data("live-one") == "10.8.0.2, fd00::8:2"
 
 
 JSON_FILE = """{
@@ -219,7 +286,7 @@ def test_import_json():
            "in.json:4:14: skipped: j-three: 'nonsense' is not an IPv4 or IPv6 address",
            "in.json:5:13: skipped: j-four: value is not an address string",
            "in.json:6:3: skipped: bad host name 'bad name'",
-           "in.json:7:26: skipped: j-five: array element is not a string",
+           "in.json:7:13: skipped: j-five: array element 2 is not a string",
            "in.json:8:12: skipped: j-six: no valid address")
     assert children() == ["j-five", "j-one", "j-three", "j-two"]
     assert data("j-one") == "10.3.0.1, 10.3.0.7"
@@ -240,7 +307,7 @@ def test_import_json_syntax_error_writes_nothing():
                         ('{"a": "10.0.0.1"', "bad.json:1:17"),
                         ('{"a": "10.0.0.1"} trailing', "bad.json:1:19"),
                         ('{"a": "10.0.0.\x01"}', "bad.json:1:15"),
-                        ('{"a": [1, 2,]}', "bad.json:1:13")]:
+                        ('{"a": [1, 2,]}', "bad.json:1:14")]:
         f = write("bad.json", text)
         expect(run("import", f), 2, where, "nothing imported")
         assert children() == [], text
@@ -315,6 +382,12 @@ def test_status():
     j = json.loads(r.stdout)
     assert r.returncode == 1 and j["health"] == "stale" and "not connected" in j["reason"]
     assert j["last_error"] == "connection loss"
+    # schema 2: every active error, by source
+    status_file(cache, connected=0, state="disconnected", version=2, last_error="register x: held",
+                error_connection="connection lost", error_registration="register x: held")
+    r = status()
+    assert "error:         connection: connection lost" in r.stdout, r.stdout
+    assert "error:         registration: register x: held" in r.stdout, r.stdout
     # down: heartbeat too old, unless --max-age allows it
     status_file(cache, updated_us=int((time.time() - 120) * 1e6))
     r = status()
@@ -337,6 +410,35 @@ def test_status():
     conf = write("cacheonly.conf", "cache = %s\n" % cache)
     status_file(cache)
     assert status(conf=conf).returncode == 0
+
+
+def test_status_json_any_bytes():
+    """--json stays JSON whatever bytes the cache path and last_error hold:
+    UTF-8 reads back as written, ill-formed bytes as U+FFFD."""
+    env = state["env"]
+    for raw, shown in [("cach\u00e9-\u20ac".encode(), "cach\u00e9-\u20ac"),
+                       (b"cach\xc3-\xff", "cach\ufffd-\ufffd")]:
+        cache = os.path.join(env.dir.encode(), raw)
+        conf = os.path.join(env.dir, "bytes.conf")
+        with open(conf, "wb") as f:
+            f.write(b"cache = " + cache + b"\n")
+        r = subprocess.run([CTL, "-c", conf, "status", "--json"], capture_output=True,
+                           timeout=HANG_GUARD, stdin=subprocess.DEVNULL)
+        assert r.returncode == 3, r
+        j = json.loads(r.stdout.decode("utf-8"))   # strict: fails on bad bytes
+        assert j["cache"] == env.dir + "/" + shown, j
+        assert j["health"] == "down"
+        # the daemon's last error, from its status file, is not trusted either
+        os.makedirs(cache, exist_ok=True)
+        status_file(os.fsdecode(cache), last_error="XLASTERRORX")
+        with open(os.path.join(cache, b"status"), "rb") as f:
+            text = f.read().replace(b"XLASTERRORX", b"caf\xc3\xa9 \xff")
+        with open(os.path.join(cache, b"status"), "wb") as f:
+            f.write(text)
+        r = subprocess.run([CTL, "-c", conf, "status", "--json"], capture_output=True,
+                           timeout=HANG_GUARD, stdin=subprocess.DEVNULL)
+        j = json.loads(r.stdout.decode("utf-8"))
+        assert j["last_error"] == "caf\u00e9 \ufffd", j
 
 
 def test_status_with_daemon():
@@ -365,9 +467,10 @@ def test_status_with_daemon():
 
 def main():
     tests = [test_usage_errors, test_bad_config, test_unreachable, test_add_get_rm, test_ls,
-             test_import_hosts_file, test_import_json,
+             test_import_hosts_file, test_import_dry_run_plan, test_export_ephemeral,
+             test_import_json,
              test_import_json_syntax_error_writes_nothing, test_export_import_round_trip,
-             test_status, test_status_with_daemon]
+             test_status, test_status_json_any_bytes, test_status_with_daemon]
     try:
         require(CTL)
     except Skip as e:

@@ -109,6 +109,9 @@ static void round_trip(void **state)
 	assert_int_equal(r.publishes, s.publishes);
 	assert_int_equal(r.generation, s.generation);
 	assert_string_equal(r.last_error, s.last_error);
+	assert_int_equal(r.version, ZKH_STATUS_VERSION);
+	for (int i = 0; i < ZKH_ERR_NSOURCES; i++)
+		assert_string_equal(r.errors[i], "");
 	/* replaced, still one file */
 	s.generation = 44;
 	s.connected = false;
@@ -119,6 +122,46 @@ static void round_trip(void **state)
 	assert_false(r.connected);
 	assert_string_equal(r.state, "disconnected");
 	assert_int_equal(count_entries(), 1);
+}
+
+/* Every active error is its own error_<source> line; the reader puts each
+ * back in its slot; a file without a version line reads as version 1. */
+static void errors_per_source(void **state)
+{
+	struct zkh_status s = sample(), r;
+	char path[128], text[4096];
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	strcpy(s.errors[ZKH_ERR_CONNECTION], "connection to ZooKeeper lost");
+	strcpy(s.errors[ZKH_ERR_REGISTRATION], "register me: held by another");
+	strcpy(s.last_error, s.errors[ZKH_ERR_REGISTRATION]);
+	assert_int_equal(zkh_status_write(dir, &s), 0);
+	snprintf(path, sizeof(path), "%s/status", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	assert_non_null(strstr(text, "version 2\n"));
+	assert_non_null(strstr(text, "\nerror_connection connection to ZooKeeper lost\n"));
+	assert_non_null(strstr(text, "\nerror_registration register me: held by another\n"));
+	assert_null(strstr(text, "error_auth"));
+	assert_int_equal(zkh_status_read(dir, &r), 0);
+	assert_string_equal(r.errors[ZKH_ERR_CONNECTION], "connection to ZooKeeper lost");
+	assert_string_equal(r.errors[ZKH_ERR_REGISTRATION], "register me: held by another");
+	assert_string_equal(r.errors[ZKH_ERR_BUDGET], "");
+	assert_string_equal(r.last_error, "register me: held by another");
+	for (int i = 0; i < ZKH_ERR_NSOURCES; i++)
+		assert_non_null(zkh_status_source_name((enum zkh_err_source)i));
+	assert_null(zkh_status_source_name(ZKH_ERR_NSOURCES));
+	put("status", "pid 1\nstate connected\nlast_error x\n");
+	assert_int_equal(zkh_status_read(dir, &r), 0);
+	assert_int_equal(r.version, 1);
+	assert_string_equal(r.last_error, "x");
+	put("status", "version 0\npid 1\n");
+	assert_int_equal(zkh_status_read(dir, &r), -EINVAL);
 }
 
 static void error_text_cannot_break_lines(void **state)
@@ -217,20 +260,27 @@ static void metrics(void **state)
 		if (line[0] != '#') {
 			char name[64];
 
-			assert_int_equal(sscanf(line, "%63s", name), 1);
+			/* the name, without labels ({source="..."}) */
+			assert_int_equal(sscanf(line, "%63[^{ ]", name), 1);
 			char help[96];
 			snprintf(help, sizeof(help), "# HELP %s ", name);
 			assert_non_null(strstr(text, help));
 		}
 		line = nl + 1;
 	}
+	assert_non_null(strstr(text, "\nzkhosts_status_version 2\n"));
+	assert_non_null(strstr(text, "\nzkhosts_error{source=\"connection\"} 0\n"));
+	assert_non_null(strstr(text, "\nzkhosts_error{source=\"budget\"} 0\n"));
 	strcpy(s.state, "stopped");
+	strcpy(s.errors[ZKH_ERR_BUDGET], "snapshot budget exceeded");
 	assert_int_equal(zkh_status_write_metrics(path, &s), 0);
 	f = fopen(path, "r");
 	n = fread(text, 1, sizeof(text) - 1, f);
 	fclose(f);
 	text[n] = '\0';
 	assert_non_null(strstr(text, "\nzkhosts_up 0\n"));
+	assert_non_null(strstr(text, "\nzkhosts_error{source=\"budget\"} 1\n"));
+	assert_non_null(strstr(text, "\nzkhosts_error{source=\"auth\"} 0\n"));
 }
 
 int main(void)
@@ -240,6 +290,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(error_text_cannot_break_lines,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(tolerant_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(errors_per_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_numbers, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(metrics, setup, teardown),

@@ -7,20 +7,31 @@
  * completes it (at the latest inside zookeeper_close), so a late
  * completion never writes into a dead stack frame.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "zkhosts/zkconn.h"
+#include "zkhosts/zkhandle.h"
 #include "zkclient.h"
 
 #define RESOLVE_RETRY_MS 1000
+/* Connection wait: how long to wait for a session between two probes of
+ * the servers, how long one probe waits for answers, how many server
+ * addresses are probed at most. */
+#define PROBE_EVERY_MS 250
+#define PROBE_WAIT_MS 200
+#define PROBE_MAX 64
 
 int64_t zkc_now_ms(void)
 {
@@ -288,6 +299,7 @@ static void auth_done(int rc, const void *data)
 static int resolve_until(struct zkc *z, char *out, size_t cap,
 			 int64_t deadline)
 {
+	int64_t next_progress = zkc_now_ms() + ZKC_PROGRESS_MS;
 	char bad[256];
 	int rc;
 
@@ -315,101 +327,295 @@ static int resolve_until(struct zkc *z, char *out, size_t cap,
 				 "cannot resolve ZooKeeper host '%s'", bad);
 			return -EHOSTUNREACH;
 		}
+		if (z->progress && zkc_now_ms() >= next_progress) {
+			char msg[sizeof(z->cfg.zookeeper) + sizeof(bad) + 64];
+
+			snprintf(msg, sizeof(msg), "not connected to ZooKeeper "
+				 "%s: names not yet resolving: %s",
+				 z->cfg.zookeeper, bad);
+			z->progress(z->progress_arg, msg);
+			next_progress = zkc_now_ms() + ZKC_PROGRESS_MS;
+		}
 		usleep(RESOLVE_RETRY_MS * 1000);
 	}
 }
 
+/* ---- probing the servers while no session comes ----------------------- */
+
+/* Server addresses of a resolved connect string ("a:p,[b]:p/chroot" with
+ * IPv6 unbracketed: the port follows the last ':'). Returns how many. */
+static size_t probe_addrs(const char *servers, struct sockaddr_storage *out,
+			  socklen_t *lens, size_t max)
+{
+	char buf[4096], *save = NULL, *tok, *slash;
+	size_t n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", servers);
+	if ((slash = strchr(buf, '/')))
+		*slash = '\0';
+	for (tok = strtok_r(buf, ",", &save); tok && n < max;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *colon = strrchr(tok, ':');
+		struct sockaddr_in *v4 = (struct sockaddr_in *)&out[n];
+		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out[n];
+		long port;
+
+		if (!colon)
+			continue;
+		*colon = '\0';
+		port = strtol(colon + 1, NULL, 10);
+		if (port <= 0 || port > 65535)
+			continue;
+		memset(&out[n], 0, sizeof(out[n]));
+		if (inet_pton(AF_INET, tok, &v4->sin_addr) == 1) {
+			v4->sin_family = AF_INET;
+			v4->sin_port = htons((uint16_t)port);
+			lens[n++] = sizeof(*v4);
+		} else if (inet_pton(AF_INET6, tok, &v6->sin6_addr) == 1) {
+			v6->sin6_family = AF_INET6;
+			v6->sin6_port = htons((uint16_t)port);
+			lens[n++] = sizeof(*v6);
+		}
+	}
+	return n;
+}
+
+/*
+ * One round: a non-blocking TCP connect to every server at once, waiting
+ * up to PROBE_WAIT_MS for the answers. Returns how many refused
+ * (ECONNREFUSED); *probed says how many were tried. A connection that is
+ * accepted, or still pending at the end, is closed and does not count.
+ */
+static size_t probe_refused(const char *servers, size_t *probed)
+{
+	struct sockaddr_storage addrs[PROBE_MAX];
+	socklen_t lens[PROBE_MAX];
+	struct pollfd pfd[PROBE_MAX];
+	size_t n = probe_addrs(servers, addrs, lens, PROBE_MAX), refused = 0;
+	int64_t end = zkc_now_ms() + PROBE_WAIT_MS;
+	size_t pending = 0;
+
+	*probed = n;
+	for (size_t i = 0; i < n; i++) {
+		pfd[i].fd = socket(addrs[i].ss_family, SOCK_STREAM |
+				   SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		pfd[i].events = POLLOUT;
+		pfd[i].revents = 0;
+		if (pfd[i].fd < 0)
+			continue;
+		if (connect(pfd[i].fd, (struct sockaddr *)&addrs[i],
+			    lens[i]) == 0) {
+			close(pfd[i].fd);
+			pfd[i].fd = -1;
+		} else if (errno == EINPROGRESS) {
+			pending++;
+		} else {
+			refused += errno == ECONNREFUSED;
+			close(pfd[i].fd);
+			pfd[i].fd = -1;
+		}
+	}
+	while (pending > 0) {
+		int64_t left = end - zkc_now_ms();
+
+		if (left <= 0 || poll(pfd, n, (int)left) <= 0)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			int err = 0;
+			socklen_t el = sizeof(err);
+
+			if (pfd[i].fd < 0 || pfd[i].revents == 0)
+				continue;
+			if (getsockopt(pfd[i].fd, SOL_SOCKET, SO_ERROR, &err,
+				       &el) == 0 && err == ECONNREFUSED)
+				refused++;
+			close(pfd[i].fd);
+			pfd[i].fd = -1;
+			pending--;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (pfd[i].fd >= 0)
+			close(pfd[i].fd);
+	return refused;
+}
+
+/* "connection refused by every server (LIST)" and the like. */
+static void describe_probe(const struct zkc *z, size_t refused,
+			   size_t probed, char *buf, size_t cap)
+{
+	if (probed == 0)
+		snprintf(buf, cap, "no server address to try (%s)",
+			 z->connect);
+	else if (refused == probed)
+		snprintf(buf, cap, "connection refused by every server (%s)",
+			 z->connect);
+	else if (refused > 0)
+		snprintf(buf, cap, "%zu of %zu server addresses refuse the "
+			 "connection, no session with the others (%s)",
+			 refused, probed, z->connect);
+	else
+		snprintf(buf, cap, "no session yet with %s (no answer, or "
+			 "the servers are not serving)", z->connect);
+}
+
+const char *zkc_why_not_connected(struct zkc *z, char *buf, size_t cap)
+{
+	char why[sizeof(z->connect) + 128];
+	size_t probed, refused = probe_refused(z->connect, &probed);
+
+	describe_probe(z, refused, probed, why, sizeof(why));
+	snprintf(buf, cap, "not connected to ZooKeeper %s: %s",
+		 z->cfg.zookeeper, why);
+	return buf;
+}
+
+bool zkc_connected(struct zkc *z)
+{
+	bool c;
+
+	pthread_mutex_lock(&z->lock);
+	c = z->state == ZOO_CONNECTED_STATE;
+	pthread_mutex_unlock(&z->lock);
+	return c;
+}
+
 static int add_auth(struct zkc *z, int64_t deadline)
 {
-	char scheme[64], cred[1024];
+	struct zkh_zk_auth auth;
 	struct op *o;
 	int rc;
 
-	rc = zkh_zk_read_auth(z->cfg.auth_file, scheme, sizeof(scheme), cred,
-			      sizeof(cred));
-	if (rc < 0) {
-		snprintf(z->err, sizeof(z->err), "auth_file %s: %s",
-			 z->cfg.auth_file,
-			 rc == -EPERM ? "readable or writable by group or "
-					"others (want mode 0600)" :
-			 rc == -EINVAL ? "not a regular file holding "
-					 "scheme:credentials on its first line" :
-			 rc == -ENOSPC ? "credentials too long" :
-			 strerror(-rc));
-		rc = rc == -EPERM || rc == -ENOSPC ? -EINVAL : rc;
+	rc = zkh_zk_auth_load(z->cfg.auth_file, &auth, z->err, sizeof(z->err));
+	if (rc < 0)
 		goto out;
-	}
 	o = op_new(z);
 	if (!o) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = op_await(z, o, zoo_add_auth(z->zh, scheme, cred,
-					 (int)strlen(cred), auth_done, o),
+	rc = op_await(z, o, zoo_add_auth(z->zh, auth.scheme, auth.cred,
+					 (int)strlen(auth.cred), auth_done, o),
 		      deadline);
 	op_release(z, o);
 	if (rc != ZOK) {
 		snprintf(z->err, sizeof(z->err),
 			 "ZooKeeper refused the credentials of auth_file %s "
-			 "(scheme '%s'): %s", z->cfg.auth_file, scheme,
+			 "(scheme '%s'): %s", z->cfg.auth_file, auth.scheme,
 			 zerror(rc));
 		rc = rc == ZOPERATIONTIMEOUT ? -ETIMEDOUT : -EACCES;
 		goto out;
 	}
 	rc = 0;
 out:
-	explicit_bzero(cred, sizeof(cred));
+	zkh_zk_auth_wipe(&auth);
 	return rc;
 }
 
 /*
- * Test and debugging aid: with ZKHOSTS_DEBUG_SESSION_FILE set, write
- * "0xSESSIONID HEXPASSWORD" there (mode 0600, replaced by rename) each
+ * Test and debugging aid: with ZKHOSTS_DEBUG_SESSION_FILE set, write the
+ * session-id file there (common/zk/zkhandle.c, the daemon's format) each
  * time a session is established, so a test can force this session's
  * expiry the way ZooKeeper's own tests do (a second handle with the same
- * client id, closed). Never written unless asked for.
+ * client id, closed). Never written unless asked for; a failure to write
+ * it only loses that aid.
  */
 static void write_session_file(struct zkc *z)
 {
 	const char *path = getenv("ZKHOSTS_DEBUG_SESSION_FILE");
 	const clientid_t *id;
-	char tmp[ZKH_PATH_MAX + 8];
-	FILE *f;
-	int fd;
 
 	if (!path || !*path || !z->zh)
 		return;
 	id = zoo_client_id(z->zh);
-	if (!id || snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
-	    (int)sizeof(tmp))
-		return;
-	fd = mkostemp(tmp, O_CLOEXEC);	/* mode 0600 */
-	if (fd < 0)
-		return;
-	f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		unlink(tmp);
-		return;
+	if (id)
+		(void)zkh_zk_session_file_write(path, (uint64_t)id->client_id,
+						id->passwd, sizeof(id->passwd));
+}
+
+/* Wait for the session, probing the servers while it does not come
+ * (contract in zkclient.h). */
+static int await_session(struct zkc *z, int64_t deadline)
+{
+	int64_t start = zkc_now_ms(), next_progress = start + ZKC_PROGRESS_MS;
+	unsigned refused_rounds = 0;
+	char why[sizeof(z->connect) + 128];
+	int rc = 0;
+
+	for (;;) {
+		int64_t slice = zkc_now_ms() + PROBE_EVERY_MS;
+		size_t probed, refused;
+		bool done;
+
+		if (slice > deadline)
+			slice = deadline;
+		pthread_mutex_lock(&z->lock);
+		while (z->state != ZOO_CONNECTED_STATE && !z->expired &&
+		       !z->auth_failed &&
+		       cond_wait_until(z, slice) != -ETIMEDOUT)
+			;
+		done = z->state == ZOO_CONNECTED_STATE || z->expired ||
+		       z->auth_failed;
+		if (z->state == ZOO_CONNECTED_STATE)
+			rc = 0;
+		else if (z->auth_failed)
+			rc = -EACCES;
+		else if (z->expired)
+			rc = -ETIMEDOUT;
+		pthread_mutex_unlock(&z->lock);
+		if (done)
+			break;
+		if (zkc_now_ms() >= deadline) {
+			rc = -ETIMEDOUT;
+			snprintf(z->err, sizeof(z->err), "ZooKeeper "
+				 "unreachable: no session with %s (%s) "
+				 "before the deadline", z->cfg.zookeeper,
+				 z->connect);
+			break;
+		}
+		refused = probe_refused(z->connect, &probed);
+		refused_rounds = probed > 0 && refused == probed ?
+			refused_rounds + 1 : 0;
+		if (refused_rounds >= ZKC_REFUSED_ROUNDS &&
+		    !z->keep_trying_refused) {
+			rc = -ECONNREFUSED;
+			snprintf(z->err, sizeof(z->err), "ZooKeeper "
+				 "unreachable: every server of %s refused the "
+				 "connection (%s), %u times in %.1f s",
+				 z->cfg.zookeeper, z->connect, refused_rounds,
+				 (double)(zkc_now_ms() - start) / 1000.0);
+			break;
+		}
+		if (z->progress && zkc_now_ms() >= next_progress) {
+			char msg[sizeof(why) + sizeof(z->cfg.zookeeper) + 64];
+
+			describe_probe(z, refused, probed, why, sizeof(why));
+			snprintf(msg, sizeof(msg), "not connected to ZooKeeper "
+				 "%s for %.0f s: %s", z->cfg.zookeeper,
+				 (double)(zkc_now_ms() - start) / 1000.0, why);
+			z->progress(z->progress_arg, msg);
+			next_progress = zkc_now_ms() + ZKC_PROGRESS_MS;
+		}
 	}
-	fprintf(f, "0x%llx ", (unsigned long long)id->client_id);
-	for (size_t i = 0; i < sizeof(id->passwd); i++)
-		fprintf(f, "%02x", (unsigned char)id->passwd[i]);
-	fputc('\n', f);
-	if (fclose(f) != 0 || rename(tmp, path) != 0)
-		unlink(tmp);
+	if (rc == -ETIMEDOUT && z->expired)
+		snprintf(z->err, sizeof(z->err), "ZooKeeper unreachable: the "
+			 "session with %s expired before it was usable",
+			 z->cfg.zookeeper);
+	else if (rc == -EACCES)
+		snprintf(z->err, sizeof(z->err),
+			 "ZooKeeper refused authentication");
+	return rc;
 }
 
 int zkc_connect(struct zkc *z, int64_t deadline)
 {
-	char connect[4096];
 	int rc, timeout_ms;
 
 	if (z->zh) {
 		zookeeper_close(z->zh);
 		z->zh = NULL;
 	}
-	rc = resolve_until(z, connect, sizeof(connect), deadline);
+	rc = resolve_until(z, z->connect, sizeof(z->connect), deadline);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&z->lock);
@@ -418,36 +624,11 @@ int zkc_connect(struct zkc *z, int64_t deadline)
 	z->state = 0;
 	pthread_mutex_unlock(&z->lock);
 	timeout_ms = z->cfg.session_timeout;
-	z->zh = zookeeper_init2(connect, watcher, timeout_ms, NULL, z, 0,
-				zkh_zk_log_callback);
-	if (z->zh)
-		zoo_set_servers_resolution_delay(z->zh, -1);
-	if (!z->zh) {
-		rc = -errno ? -errno : -EINVAL;
-		snprintf(z->err, sizeof(z->err),
-			 "cannot start a ZooKeeper client for %s: %s",
-			 connect, strerror(-rc));
+	rc = zkh_zk_handle_init(z->connect, timeout_ms, watcher, z, &z->zh,
+				z->err, sizeof(z->err));
+	if (rc < 0)
 		return rc;
-	}
-	pthread_mutex_lock(&z->lock);
-	rc = 0;
-	while (z->state != ZOO_CONNECTED_STATE && !z->expired &&
-	       !z->auth_failed && rc == 0)
-		rc = cond_wait_until(z, deadline);
-	if (z->state == ZOO_CONNECTED_STATE)
-		rc = 0;
-	else if (z->auth_failed)
-		rc = -EACCES;
-	else if (z->expired)
-		rc = -ETIMEDOUT;
-	pthread_mutex_unlock(&z->lock);
-	if (rc == -ETIMEDOUT)
-		snprintf(z->err, sizeof(z->err),
-			 "ZooKeeper unreachable: no session with %s (%s) "
-			 "before the deadline", z->cfg.zookeeper, connect);
-	else if (rc == -EACCES)
-		snprintf(z->err, sizeof(z->err),
-			 "ZooKeeper refused authentication");
+	rc = await_session(z, deadline);
 	if (rc == 0)
 		write_session_file(z);
 	if (rc == 0 && z->cfg.auth_file[0])

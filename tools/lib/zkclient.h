@@ -37,6 +37,13 @@ enum zkc_exit {
 /* No deadline. */
 #define ZKC_FOREVER INT64_MAX
 
+/* How often a long wait says on stderr what it is still waiting for. */
+#define ZKC_PROGRESS_MS 10000
+
+/* Called with a one-line "what we wait for and why" (no prefix, no
+ * newline) every ZKC_PROGRESS_MS while a wait goes on. */
+typedef void (*zkc_progress_fn)(void *arg, const char *msg);
+
 struct zkc {
 	struct zkh_config cfg;
 	char conf_path[ZKH_PATH_MAX];
@@ -49,6 +56,13 @@ struct zkc {
 	bool ever_connected;	/* any handle of this zkc connected once */
 	uint64_t events;	/* bumped by every watcher call */
 	bool verbose;		/* show the client library's own log */
+	/* Set by the caller after zkc_init, read by zkc_connect: */
+	bool keep_trying_refused;	/* do not fail fast when every
+					 * server refuses (a boot wait) */
+	zkc_progress_fn progress;	/* NULL: a silent wait */
+	void *progress_arg;
+	/* Owned by zkc_connect: */
+	char connect[4096];	/* resolved, numeric connect string */
 	char err[6144];
 };
 
@@ -69,12 +83,34 @@ int zkc_init(struct zkc *z, const char *explicit_path, bool need_zk,
 /*
  * Connect (or, after expiry, reconnect with a new session) and add the
  * auth_file credentials; returns once the session is connected, or at the
- * deadline. Returns 0, -ETIMEDOUT (never connected in time), -EINVAL (bad
- * connect string or auth_file: config problem), -EACCES (auth refused),
- * -EHOSTUNREACH only if no host of the connect string ever resolved, or
- * -errno.
+ * deadline. While no session comes, each server address is probed with a
+ * plain TCP connect a few times a second: when every address refuses the
+ * connection outright (ECONNREFUSED) for ZKC_REFUSED_ROUNDS rounds in a
+ * row, it gives up at once with -ECONNREFUSED (about a second) unless
+ * z->keep_trying_refused is set; a server that does not answer (slow,
+ * partitioned) never counts as refusing, so it gets the whole deadline.
+ * Every ZKC_PROGRESS_MS without a session it calls z->progress (if set)
+ * with why: names not resolving, connection refused, no answer.
+ * Returns 0, -ETIMEDOUT (never connected in time), -ECONNREFUSED, -EINVAL
+ * (bad connect string or auth_file: config problem), -EACCES (auth
+ * refused), -EHOSTUNREACH only if no host of the connect string ever
+ * resolved, or -errno; z->err says which, naming the servers.
  */
 int zkc_connect(struct zkc *z, int64_t deadline);
+
+/* Rounds of "every server refused" before zkc_connect gives up. */
+#define ZKC_REFUSED_ROUNDS 4
+
+/* True while the current handle's session is connected. */
+bool zkc_connected(struct zkc *z);
+
+/*
+ * Why there is no session now, for a progress line: probes every server
+ * of the last resolved connect string once (up to ~0.2 s) and writes
+ * "not connected to ZooKeeper Z: connection refused by every server (...)"
+ * or "... no answer from ..." into buf. Returns buf.
+ */
+const char *zkc_why_not_connected(struct zkc *z, char *buf, size_t cap);
 
 /* Close the handle (if any) and free what *z holds. Safe to call twice. */
 void zkc_close(struct zkc *z);

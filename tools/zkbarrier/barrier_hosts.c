@@ -12,7 +12,8 @@
  * module does) is checked every TICK_MS in case the bump lands after the
  * rename. Every FALLBACK_MS the names are re-resolved anyway, for names
  * that come from another NSS source (files, dns) or a cache directory
- * that does not exist yet.
+ * that does not exist yet. Every ZKC_PROGRESS_MS it says on stderr which
+ * names still do not resolve and what the local cache looks like.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -127,12 +128,30 @@ static bool resolves(const char *name)
 	return true;
 }
 
+/* "still waiting: names not yet resolving: a, b (why the cache cannot
+ * answer)" on stderr. */
+static void say_waiting(const struct cache_watch *w, char *const *names,
+			int n, const bool *done)
+{
+	fprintf(stderr, "zkbarrier: still waiting: names not yet resolving:");
+	for (int i = 0, k = 0; i < n; i++)
+		if (!done[i])
+			fprintf(stderr, "%s %s", k++ ? "," : "", names[i]);
+	if (!w->gen)
+		fprintf(stderr, " (no zkhosts cache in %s yet: is zkcached "
+			"running?)\n", w->dir);
+	else
+		fprintf(stderr, " (zkhosts cache %s at generation %llu: not "
+			"registered in ZooKeeper yet?)\n", w->dir,
+			(unsigned long long)w->gen->generation);
+}
+
 int barrier_hosts(const char *cache_dir, char *const *names, int n,
 		  int64_t deadline, bool verbose)
 {
 	struct cache_watch w = { .dir = cache_dir, .ifd = -1 };
 	bool *done = calloc((size_t)n, sizeof(bool));
-	int64_t last_full = 0;
+	int64_t last_full = 0, next_progress = zkc_now_ms() + ZKC_PROGRESS_MS;
 	int left = n, rc;
 
 	if (!done) {
@@ -170,6 +189,10 @@ int barrier_hosts(const char *cache_dir, char *const *names, int n,
 			fputc('\n', stderr);
 			rc = ZKC_EXIT_FALSE;
 			break;
+		}
+		if (zkc_now_ms() >= next_progress) {
+			say_waiting(&w, names, n, done);
+			next_progress = zkc_now_ms() + ZKC_PROGRESS_MS;
 		}
 	}
 	watch_close(&w);

@@ -6,7 +6,11 @@
  * state changed) and reads again. Only a read that returns the wanted
  * state ends the wait, so a session event, a reconnect or a spurious
  * wake-up can never let it through early; after a session expiry it
- * opens a new session and carries on until the deadline.
+ * opens a new session and carries on until the deadline. A wait is never
+ * silent: every ZKC_PROGRESS_MS it says on stderr what it still waits for
+ * and why (not connected, and what the servers answer; or the state the
+ * node holds now). It does not give up when the servers refuse
+ * connections: in a booting cluster ZooKeeper may come up after it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,7 +44,8 @@ static int connect_exit(struct zkc *z, int rc)
 	fprintf(stderr, "zkbarrier: %s\n", z->err);
 	if (rc == -EINVAL)
 		return ZKC_EXIT_USAGE;
-	if (rc == -ETIMEDOUT || rc == -EHOSTUNREACH || rc == -EACCES)
+	if (rc == -ETIMEDOUT || rc == -EHOSTUNREACH || rc == -EACCES ||
+	    rc == -ECONNREFUSED)
 		return ZKC_EXIT_ZK;
 	return ZKC_EXIT_OTHER;
 }
@@ -170,21 +175,51 @@ static int check_once(struct zkc *z, const char *path, const char *state,
 	}
 }
 
+static void progress_line(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "zkbarrier: still waiting: %s\n", msg);
+}
+
+/* The progress line of a connected wait: what the node holds now. */
+static void say_waiting(struct zkc *z, const char *service,
+			const char *state, const char *path,
+			const struct seen_state *seen)
+{
+	char why[ZKH_PATH_MAX + sizeof(z->cfg.zookeeper) + 256];
+
+	if (!zkc_connected(z))
+		zkc_why_not_connected(z, why, sizeof(why));
+	else if (seen->exists)
+		snprintf(why, sizeof(why), "waiting for state '%s' of %s, "
+			 "now '%s' (%s)", state, service, seen->data, path);
+	else
+		snprintf(why, sizeof(why), "waiting for state '%s' of %s, "
+			 "which has no state yet (%s does not exist)", state,
+			 service, path);
+	progress_line(NULL, why);
+}
+
 int barrier_wait(struct zkc *z, const char *service, const char *state,
 		 int64_t deadline)
 {
 	char path[ZKH_PATH_MAX];
 	struct seen_state seen = { false, "" };
+	int64_t next_progress;
 	int rc;
 
 	rc = service_path(z, service, path, sizeof(path));
 	if (rc != ZKC_EXIT_OK)
 		return rc;
+	z->keep_trying_refused = true;
+	z->progress = progress_line;
 	rc = zkc_connect(z, deadline);
 	if (rc < 0)
 		return connect_exit(z, rc);
+	next_progress = zkc_now_ms() + ZKC_PROGRESS_MS;
 	for (;;) {
 		uint64_t events;
+		int64_t until;
 
 		if (zkc_session_expired(z)) {
 			if (z->verbose)
@@ -202,10 +237,20 @@ int barrier_wait(struct zkc *z, const char *service, const char *state,
 			return -rc;
 		if (rc == 1)
 			return ZKC_EXIT_OK;
-		if (zkc_now_ms() >= deadline)
-			goto timeout;
-		if (zkc_wait_event(z, events, deadline) == -ETIMEDOUT)
-			goto timeout;
+		for (;;) {
+			int64_t now = zkc_now_ms();
+
+			if (now >= deadline)
+				goto timeout;
+			if (now >= next_progress) {
+				say_waiting(z, service, state, path, &seen);
+				next_progress = zkc_now_ms() + ZKC_PROGRESS_MS;
+			}
+			until = next_progress < deadline ? next_progress :
+				deadline;
+			if (zkc_wait_event(z, events, until) == 0)
+				break;
+		}
 	}
 timeout:
 	if (!zkc_ever_connected(z)) {

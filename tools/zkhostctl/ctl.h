@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "zkhosts/snapshot.h"
 #include "zkclient.h"
 
@@ -21,6 +23,7 @@ struct ctl {
 	bool verbose;
 	bool json;		/* ls, status: --json */
 	bool dry_run;		/* import */
+	bool no_ephemeral;	/* export: leave live registrations out */
 	double max_age;		/* status: seconds */
 };
 
@@ -43,7 +46,8 @@ int ctl_status(struct ctl *c);
 
 /* ---- shared helpers (ctl_common.c) ---------------------------------------- */
 
-/* Connect before c->deadline; 0 or an exit status (message printed). */
+/* Connect before c->deadline, saying every ZKC_PROGRESS_MS on stderr why
+ * there is no session yet; 0 or an exit status (message printed). */
 int ctl_connect(struct ctl *c);
 
 /* Print "zkhostctl: <what> <path>: <why>" and return the exit status for
@@ -73,7 +77,23 @@ int ctl_lookup(struct ctl *c, const char *name, struct ctl_record *r);
 int ctl_fetch_all(struct ctl *c, struct ctl_record **out, size_t *n,
 		  size_t *bad_names);
 
-/* Write s as a JSON string literal (quotes and escapes) to f. */
-void ctl_json_string(FILE *f, const char *s);
+/* ---- JSON output (ctl_json.c, jansson) ------------------------------------ */
+
+/*
+ * A new JSON string holding s, whatever bytes s holds: well-formed UTF-8
+ * is kept, each byte of an ill-formed sequence becomes U+FFFD. Returns a
+ * new reference, NULL only when out of memory. Thread-safe.
+ */
+json_t *ctl_json_str(const char *s);
+
+/* Seconds rounded to the millisecond, or JSON null when s < 0 ("never").
+ * New reference; NULL when out of memory. */
+json_t *ctl_json_seconds(double s);
+
+/*
+ * Write doc (reference stolen; NULL means out of memory) to f, indented by
+ * two spaces, then a newline. Returns 0, -ENOMEM (doc NULL) or -EIO.
+ */
+int ctl_json_print(FILE *f, json_t *doc);
 
 #endif

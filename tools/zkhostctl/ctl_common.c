@@ -2,8 +2,8 @@
  * ctl_common.c - helpers the zkhostctl commands share: connecting with
  * the command's deadline, explaining ZooKeeper errors, formatting and
  * parsing the address list a <root>/hosts/<name> znode holds, finding a
- * record's znode case-insensitively, reading every record, and writing
- * JSON strings. Contract: ctl.h.
+ * record's znode case-insensitively and reading every record.
+ * Contract: ctl.h.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,16 +15,26 @@
 
 #define DATA_MAX 8192
 
+static void progress_line(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "zkhostctl: still trying: %s\n", msg);
+}
+
 int ctl_connect(struct ctl *c)
 {
-	int rc = zkc_connect(&c->z, c->deadline);
+	int rc;
+
+	c->z.progress = progress_line;
+	rc = zkc_connect(&c->z, c->deadline);
 
 	if (rc == 0)
 		return ZKC_EXIT_OK;
 	fprintf(stderr, "zkhostctl: %s\n", c->z.err);
 	if (rc == -EINVAL)
 		return ZKC_EXIT_USAGE;
-	if (rc == -ETIMEDOUT || rc == -EHOSTUNREACH || rc == -EACCES)
+	if (rc == -ETIMEDOUT || rc == -EHOSTUNREACH || rc == -EACCES ||
+	    rc == -ECONNREFUSED)
 		return ZKC_EXIT_ZK;
 	return ZKC_EXIT_OTHER;
 }
@@ -189,20 +199,4 @@ fail:
 	free(order);
 	deallocate_String_vector(&kids);
 	return rc;
-}
-
-void ctl_json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
 }

@@ -1,9 +1,12 @@
 /*
  * ctl_records.c - zkhostctl's record commands on <root>/hosts: add (a
  * persistent record, validated before anything is written; an existing
- * record of the same name, in any case, is overwritten), rm, get, ls
+ * record of the same name, in any case, is overwritten), rm, get (which
+ * finds a name as the NSS module does, `domain` included), ls
  * (text or JSON) and export (hosts-file lines, one per address, so that
- * `import` reads every address of every name back unchanged and in order).
+ * `import` reads every address of every name back unchanged and in order;
+ * live, ephemeral registrations are marked by a comment, or left out with
+ * --no-ephemeral).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,6 +14,7 @@
 #include <time.h>
 
 #include "zkhosts/names.h"
+#include "zkhosts/snapread.h"
 #include "zkhosts/zkconn.h"
 #include "ctl.h"
 
@@ -159,6 +163,29 @@ int ctl_rm(struct ctl *c, const char *name)
 	return ZKC_EXIT_OK;
 }
 
+/*
+ * Find `stored` as the NSS module does: the name itself (any case), then,
+ * with a `domain`, its other form by the shared lookup rule
+ * (zkh_sr_alt_key: "x.<domain>" -> "x", "x" -> "x.<domain>").
+ */
+static int lookup_as_module(struct ctl *c, const char *stored,
+			    struct ctl_record *r)
+{
+	char key[ZKH_NAME_MAX + 1], dsuffix[ZKH_DOMAIN_MAX + 2];
+	size_t dlen = strlen(c->z.cfg.domain);
+	int len, rc = ctl_lookup(c, stored, r);
+
+	if (rc != ZNONODE || dlen == 0)
+		return rc;
+	len = zkh_name_fold(stored, strlen(stored), key);
+	if (len < 0)
+		return rc;
+	dsuffix[0] = '.';
+	memcpy(dsuffix + 1, c->z.cfg.domain, dlen + 1);
+	len = zkh_sr_alt_key(key, (size_t)len, dsuffix, dlen + 1, key);
+	return len < 0 ? rc : ctl_lookup(c, key, r);
+}
+
 int ctl_get(struct ctl *c, const char *name)
 {
 	char stored[ZKH_NAME_MAX + 1], buf[64];
@@ -170,7 +197,7 @@ int ctl_get(struct ctl *c, const char *name)
 	store_name(name, stored);
 	if ((rc = ctl_connect(c)))
 		return rc;
-	rc = ctl_lookup(c, stored, &r);
+	rc = lookup_as_module(c, stored, &r);
 	if (rc == ZNONODE) {
 		fprintf(stderr, "zkhostctl: no record '%s'\n", name);
 		return ZKC_EXIT_FALSE;
@@ -211,6 +238,38 @@ static int fetch(struct ctl *c, struct ctl_record **recs, size_t *n)
 	return ZKC_EXIT_OK;
 }
 
+/* ls --json: {"name": ["addr", ...], ...} in the order of ls. */
+static json_t *ls_json(const struct ctl_record *recs, size_t n)
+{
+	json_t *doc = json_object();
+	char buf[64];
+
+	for (size_t i = 0; doc && i < n; i++) {
+		/* Names are host names (ASCII), but a key made by
+		 * ctl_json_str is valid UTF-8 whatever the znode holds. */
+		json_t *a = json_array(), *key = ctl_json_str(recs[i].name);
+
+		for (size_t k = 0; a && k < recs[i].naddrs; k++)
+			if (json_array_append_new(a, json_string(
+				zkh_addr_format(&recs[i].addrs[k], buf,
+						sizeof(buf)))) < 0) {
+				json_decref(a);
+				a = NULL;
+			}
+		if (!key) {
+			json_decref(a);
+			a = NULL;
+		}
+		if (!a || json_object_set_new(doc, json_string_value(key),
+					      a) < 0) {
+			json_decref(doc);
+			doc = NULL;
+		}
+		json_decref(key);
+	}
+	return doc;
+}
+
 int ctl_ls(struct ctl *c)
 {
 	struct ctl_record *recs;
@@ -220,24 +279,19 @@ int ctl_ls(struct ctl *c)
 
 	if ((rc = fetch(c, &recs, &n)))
 		return rc;
-	if (c->json)
-		fputs("{", stdout);
-	for (size_t i = 0, shown = 0; i < n; i++) {
+	if (c->json) {
+		rc = ctl_json_print(stdout, ls_json(recs, n));
+		free(recs);
+		if (rc < 0) {
+			fprintf(stderr, "zkhostctl: cannot write JSON: %s\n",
+				strerror(-rc));
+			return ZKC_EXIT_OTHER;
+		}
+		return ZKC_EXIT_OK;
+	}
+	for (size_t i = 0; i < n; i++) {
 		const struct ctl_record *r = &recs[i];
 
-		if (c->json) {
-			fputs(shown++ ? ",\n  " : "\n  ", stdout);
-			ctl_json_string(stdout, r->name);
-			fputs(": [", stdout);
-			for (size_t k = 0; k < r->naddrs; k++) {
-				if (k)
-					fputs(", ", stdout);
-				ctl_json_string(stdout, zkh_addr_format(
-					&r->addrs[k], buf, sizeof(buf)));
-			}
-			fputs("]", stdout);
-			continue;
-		}
 		printf("%s\t", r->name);
 		for (size_t k = 0; k < r->naddrs; k++)
 			printf("%s%s", k ? "," : "",
@@ -245,8 +299,6 @@ int ctl_ls(struct ctl *c)
 		printf("%s\t%s\n", r->naddrs ? "" : "-",
 		       r->ephemeral ? "ephemeral" : "persistent");
 	}
-	if (c->json)
-		fputs(n ? "\n}\n" : "}\n", stdout);
 	free(recs);
 	return ZKC_EXIT_OK;
 }
@@ -254,7 +306,7 @@ int ctl_ls(struct ctl *c)
 int ctl_export(struct ctl *c)
 {
 	struct ctl_record *recs;
-	size_t n, empty = 0;
+	size_t n, empty = 0, live = 0;
 	char buf[64];
 	int rc;
 
@@ -263,16 +315,30 @@ int ctl_export(struct ctl *c)
 	printf("# zkhosts export of %s/hosts: one line per address; "
 	       "`zkhostctl import` reads it back\n", c->z.cfg.root);
 	for (size_t i = 0; i < n; i++) {
-		if (recs[i].naddrs == 0)
+		const struct ctl_record *r = &recs[i];
+
+		if (r->naddrs == 0)
 			empty++;
-		for (size_t k = 0; k < recs[i].naddrs; k++)
-			printf("%s %s\n", zkh_addr_format(&recs[i].addrs[k],
-							  buf, sizeof(buf)),
-			       recs[i].name);
+		if (r->ephemeral && r->naddrs > 0) {
+			live++;
+			if (c->no_ephemeral)
+				continue;
+		}
+		for (size_t k = 0; k < r->naddrs; k++)
+			printf("%s %s%s\n", zkh_addr_format(&r->addrs[k], buf,
+							     sizeof(buf)),
+			       r->name, r->ephemeral ? "\t# ephemeral: live "
+			       "registration" : "");
 	}
 	if (empty)
 		fprintf(stderr, "zkhostctl: note: %zu record(s) hold no valid "
 			"address (not exported)\n", empty);
+	if (live)
+		fprintf(stderr, "zkhostctl: note: %zu record(s) are live "
+			"(ephemeral) registrations%s\n", live,
+			c->no_ephemeral ? ", left out (--no-ephemeral)" :
+			", marked '# ephemeral' (--no-ephemeral leaves them "
+			"out; importing them makes them persistent)");
 	free(recs);
 	return ZKC_EXIT_OK;
 }

@@ -2,8 +2,9 @@
  * ctl_status.c - `zkhostctl status [--json] [--max-age SECONDS]`: the
  * health of this host's cache, from the daemon's status file
  * (<cache>/status, status.h) and the published snapshot's own meta
- * (<cache>/hosts.mdb opened read-only without a lock file, as the NSS
- * module does). It never talks to ZooKeeper.
+ * (<cache>/hosts.mdb opened by the shared reader, snapread.h, with the
+ * trust rules the NSS module applies, so a snapshot the module refuses is
+ * reported as such). It never talks to ZooKeeper.
  *
  * Verdict and exit status (documented in zkhostctl(8)):
  *   0 ok     daemon alive, heartbeat within --max-age, connected, a full
@@ -15,12 +16,11 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <lmdb.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
 
-#include "zkhosts/snapshot.h"
+#include "zkhosts/snapread.h"
 #include "zkhosts/status.h"
 #include "ctl.h"
 
@@ -40,40 +40,33 @@ static double age_s(uint64_t now, uint64_t us)
 	return ((double)now - (double)us) / 1e6;
 }
 
-/* Read the snapshot's meta. Returns 0 or -errno, *why explains. */
+/* Read the snapshot's meta as the module would. Returns 0 or -errno,
+ * *why explains. */
 static int read_meta(const char *cache, struct zkh_meta *m, const char **why)
 {
-	char path[ZKH_PATH_MAX + 16];
-	MDB_env *env = NULL;
-	MDB_txn *txn = NULL;
-	MDB_dbi dbi;
-	MDB_val key = { strlen(ZKH_META_KEY), (void *)ZKH_META_KEY }, val;
-	int rc;
+	struct zkh_snapread r;
+	int rc = zkh_snapread_open(cache, ZKH_SR_TRUST, &r);
 
-	snprintf(path, sizeof(path), "%s/%s", cache, ZKH_SNAPSHOT_FILE);
-	*why = "cannot open";
-	if (mdb_env_create(&env) != 0)
-		return -ENOMEM;
-	mdb_env_set_maxdbs(env, 4);
-	rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR |
-			  MDB_NORDAHEAD | MDB_NOTLS, 0444);
-	if (rc != 0) {
-		*why = rc == ENOENT ? "missing" : "not a readable snapshot";
-		rc = rc == ENOENT ? -ENOENT : -EINVAL;
-		goto out;
+	switch (rc) {
+	case 0:
+		*m = r.meta;
+		zkh_snapread_close(&r);
+		return 0;
+	case -ENOENT:
+		*why = "missing";
+		break;
+	case -EPERM:
+		*why = "refused: owner or permissions break the trust rules "
+		    "(see libnss_zk(8))";
+		break;
+	case -EINVAL:
+	case -EIO:
+		*why = "not a valid snapshot";
+		break;
+	default:
+		*why = "cannot be opened";
+		break;
 	}
-	*why = "not a valid snapshot";
-	rc = -EINVAL;
-	if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0 ||
-	    mdb_dbi_open(txn, ZKH_DB_META, 0, &dbi) != 0 ||
-	    mdb_get(txn, dbi, &key, &val) != 0 ||
-	    zkh_meta_decode(val.mv_data, val.mv_size, m) != 0)
-		goto out;
-	rc = 0;
-out:
-	if (txn)
-		mdb_txn_abort(txn);
-	mdb_env_close(env);
 	return rc;
 }
 
@@ -102,12 +95,47 @@ static void print_age(const char *label, double age)
 		printf("%-14s %.1f s ago\n", label, age);
 }
 
-static void json_num_or_null(const char *key, double v, bool last)
+/* status --json: every field of the text output, by name. */
+static json_t *status_json(const struct verdict *v, const char *cache,
+			   bool alive, const struct zkh_status *s,
+			   const struct zkh_meta *m, double hb_age,
+			   double pub_age, double sync_age)
 {
-	if (v < 0)
-		printf("  \"%s\": null%s\n", key, last ? "" : ",");
-	else
-		printf("  \"%s\": %.3f%s\n", key, v, last ? "" : ",");
+	json_t *doc;
+	char session[32];
+
+	doc = json_pack("{s:s, s:o, s:o, s:b}", "health", v->word,
+			"reason", ctl_json_str(v->reason),
+			"cache", ctl_json_str(cache),
+			"daemon_running", alive);
+	if (doc && s) {
+		snprintf(session, sizeof(session), "0x%" PRIx64, s->session);
+		if (json_object_update_new(doc, json_pack(
+			"{s:I, s:o, s:b, s:s, s:I, s:I, s:I, s:I, s:o}",
+			"pid", (json_int_t)s->pid,
+			"state", ctl_json_str(s->state),
+			"connected", s->connected, "session", session,
+			"generation", (json_int_t)s->generation,
+			"records", (json_int_t)s->records,
+			"skipped_records", (json_int_t)s->skipped,
+			"publishes", (json_int_t)s->publishes,
+			"last_error", ctl_json_str(s->last_error))) < 0)
+			goto fail;
+	}
+	if (doc && m && json_object_update_new(doc, json_pack(
+		"{s:I, s:I}", "snapshot_generation",
+		(json_int_t)m->generation, "snapshot_records",
+		(json_int_t)m->record_count)) < 0)
+		goto fail;
+	if (doc && json_object_update_new(doc, json_pack(
+		"{s:o, s:o, s:o}", "heartbeat_age_s", ctl_json_seconds(hb_age),
+		"last_publish_age_s", ctl_json_seconds(pub_age),
+		"last_sync_age_s", ctl_json_seconds(sync_age))) < 0)
+		goto fail;
+	return doc;
+fail:
+	json_decref(doc);
+	return NULL;
 }
 
 int ctl_status(struct ctl *c)
@@ -171,34 +199,14 @@ int ctl_status(struct ctl *c)
 			 "heartbeat %.1f s ago", hb_age);
 
 	if (c->json) {
-		printf("{\n  \"health\": \"%s\",\n  \"reason\": ", v.word);
-		ctl_json_string(stdout, v.reason);
-		printf(",\n  \"cache\": ");
-		ctl_json_string(stdout, cache);
-		printf(",\n  \"daemon_running\": %s,\n", alive ? "true" :
-		       "false");
-		if (have_status) {
-			printf("  \"pid\": %ld,\n  \"state\": ", (long)s.pid);
-			ctl_json_string(stdout, s.state);
-			printf(",\n  \"connected\": %s,\n  \"session\": "
-			       "\"0x%" PRIx64 "\",\n", s.connected ? "true" :
-			       "false", s.session);
-			printf("  \"generation\": %" PRIu64 ",\n  \"records\": "
-			       "%" PRIu64 ",\n  \"skipped_records\": %" PRIu64
-			       ",\n  \"publishes\": %" PRIu64 ",\n  "
-			       "\"last_error\": ", s.generation, s.records,
-			       s.skipped, s.publishes);
-			ctl_json_string(stdout, s.last_error);
-			printf(",\n");
+		rc = ctl_json_print(stdout, status_json(
+			&v, cache, alive, have_status ? &s : NULL,
+			have_meta ? &m : NULL, hb_age, pub_age, sync_age));
+		if (rc < 0) {
+			fprintf(stderr, "zkhostctl: cannot write JSON: %s\n",
+				strerror(-rc));
+			return ZKC_EXIT_OTHER;
 		}
-		if (have_meta)
-			printf("  \"snapshot_generation\": %" PRIu64 ",\n  "
-			       "\"snapshot_records\": %" PRIu64 ",\n",
-			       m.generation, m.record_count);
-		json_num_or_null("heartbeat_age_s", hb_age, false);
-		json_num_or_null("last_publish_age_s", pub_age, false);
-		json_num_or_null("last_sync_age_s", sync_age, true);
-		printf("}\n");
 		return v.exit;
 	}
 	printf("%-14s %s: %s\n", "health:", v.word, v.reason);
@@ -225,5 +233,10 @@ int ctl_status(struct ctl *c)
 	print_age("last sync:", sync_age);
 	if (have_status && s.last_error[0])
 		printf("%-14s %s\n", "last error:", s.last_error);
+	for (int i = 0; have_status && i < ZKH_ERR_NSOURCES; i++)
+		if (s.errors[i][0])	/* every active one, by source */
+			printf("%-14s %s: %s\n", "error:",
+			       zkh_status_source_name((enum zkh_err_source)i),
+			       s.errors[i]);
 	return v.exit;
 }

@@ -1,13 +1,18 @@
 /*
- * import_json.c - a small strict JSON reader for `zkhostctl import`: the
- * document must be one object whose members map a host name to an address
- * string ("10.0.0.5" or "10.0.0.5, fd00::5") or an array of such strings.
- * Members of any other shape are skipped and reported (line:column);
- * anything that is not JSON at all stops the parse with line:column.
- * Bounded: strings up to JSON_STR_MAX bytes, nesting up to JSON_DEPTH_MAX
- * (only reached inside skipped values). Full RFC 8259 syntax is accepted
- * (escapes, \u sequences, numbers, literals); no allocation besides the
- * record set.
+ * import_json.c - the JSON format of `zkhostctl import`, read with jansson:
+ * the document must be one object whose members map a host name to an
+ * address string ("10.0.0.5" or "10.0.0.5, fd00::5") or an array of such
+ * strings. Members of any other shape are skipped and reported; anything
+ * that is not JSON stops the parse with line:column and jansson's reason.
+ *
+ * jansson decodes every member name and every value (strings, escapes,
+ * UTF-8, numbers, nesting, bounded by its own depth limit); this file only
+ * steps over the top-level object's punctuation ('{', ':', ',', '}') so
+ * that each member's position in the file is known for its reports, and
+ * so that a name given twice merges its addresses as the hosts format
+ * does (a plain json_loadb would keep only the last duplicate). Positions
+ * are bytes, 1-based; inside an array the report names the element by its
+ * index, at the array's position (jansson does not keep positions).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,33 +20,49 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "zkhosts/names.h"
 #include "importers.h"
 
-#define JSON_STR_MAX 4096
-#define JSON_DEPTH_MAX 64
+/* Longest member name shown in a report. */
+#define SHOWN_NAME_MAX 260
 
 struct jp {
-	const char *p, *end, *line_start;
-	unsigned line;
+	const char *text, *p, *end;
 	struct imp_set *set;
 	imp_report_fn report;
 	void *arg;
 	struct imp_error *err;
+	/* where(): a cursor that only moves forward, so that finding
+	 * every member's line costs one pass over the text in all */
+	const char *seen, *line_start;
+	unsigned line;
 };
 
-static unsigned col_of(const struct jp *j, const char *at)
+/* 1-based line and byte column of `at`. */
+static void where(struct jp *j, const char *at, unsigned *line,
+		  unsigned *col)
 {
-	return (unsigned)(at - j->line_start) + 1;
+	if (at < j->seen) {
+		j->seen = j->line_start = j->text;
+		j->line = 1;
+	}
+	for (; j->seen < at; j->seen++)
+		if (*j->seen == '\n') {
+			j->line++;
+			j->line_start = j->seen + 1;
+		}
+	*line = j->line;
+	*col = (unsigned)(at - j->line_start) + 1;
 }
 
-__attribute__((format(printf, 2, 3)))
-static int fail(struct jp *j, const char *fmt, ...)
+__attribute__((format(printf, 3, 4)))
+static int fail_at(struct jp *j, const char *at, const char *fmt, ...)
 {
 	va_list ap;
 
-	j->err->line = j->line;
-	j->err->col = col_of(j, j->p);
+	where(j, at, &j->err->line, &j->err->col);
 	va_start(ap, fmt);
 	vsnprintf(j->err->msg, sizeof(j->err->msg), fmt, ap);
 	va_end(ap);
@@ -50,241 +71,68 @@ static int fail(struct jp *j, const char *fmt, ...)
 
 static void skip_ws(struct jp *j)
 {
-	while (j->p < j->end) {
-		char c = *j->p;
-
-		if (c == '\n') {
-			j->line++;
-			j->line_start = j->p + 1;
-		} else if (c != ' ' && c != '\t' && c != '\r') {
-			break;
-		}
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
+				 *j->p == '\r' || *j->p == '\n'))
 		j->p++;
-	}
 }
 
 static int expect_char(struct jp *j, char c, const char *what)
 {
 	skip_ws(j);
 	if (j->p >= j->end)
-		return fail(j, "unexpected end of input, expected %s", what);
+		return fail_at(j, j->p, "unexpected end of input, expected %s",
+			       what);
 	if (*j->p != c)
-		return fail(j, "expected %s, found '%c'", what, *j->p);
+		return fail_at(j, j->p, "expected %s, found '%c'", what, *j->p);
 	j->p++;
 	return 0;
 }
 
-static int hexval(char c)
+/* Decode one JSON value at j->p with jansson and step past it. *out is a
+ * new reference. */
+static int decode(struct jp *j, json_t **out)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Read a string at j->p (which is at '"') into out (JSON_STR_MAX + 1, or
- * NULL to only check and skip it),
- * *len its length; non-ASCII text (raw or \u escaped) is kept as '?' so
- * that it fails name/address validation with a readable message.
- * *too_long is set if it did not fit (the rest is consumed).
- */
-static int read_string(struct jp *j, char *out, size_t *len, bool *too_long)
-{
-	size_t n = 0;
-
-	*too_long = false;
-	if (j->p >= j->end)
-		return fail(j, "unexpected end of input, expected a string");
-	if (*j->p != '"')
-		return fail(j, "expected a string");
-	j->p++;
-	for (;;) {
-		char c;
-
-		if (j->p >= j->end)
-			return fail(j, "unterminated string");
-		c = *j->p;
-		if (c == '"') {
-			j->p++;
-			break;
-		}
-		if ((unsigned char)c < 0x20)
-			return fail(j, "control character in a string");
-		if (c == '\\') {
-			if (j->end - j->p < 2)
-				return fail(j, "unterminated string");
-			j->p++;
-			switch (*j->p) {
-			case '"': c = '"'; break;
-			case '\\': c = '\\'; break;
-			case '/': c = '/'; break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
-			case 'n': c = '\n'; break;
-			case 'r': c = '\r'; break;
-			case 't': c = '\t'; break;
-			case 'u': {
-				int v = 0;
-
-				if (j->end - j->p < 5)
-					return fail(j, "bad \\u escape");
-				for (int i = 1; i <= 4; i++) {
-					int h = hexval(j->p[i]);
-
-					if (h < 0)
-						return fail(j, "bad \\u escape");
-					v = v * 16 + h;
-				}
-				j->p += 4;
-				c = v < 0x80 ? (char)v : '?';
-				break;
-			}
-			default:
-				return fail(j, "bad escape '\\%c'", *j->p);
-			}
-		} else if ((unsigned char)c >= 0x80) {
-			c = '?';
-		}
-		j->p++;
-		if (n < JSON_STR_MAX) {
-			if (out)
-				out[n] = c;
-			n++;
-		} else {
-			*too_long = true;
-		}
-	}
-	if (out)
-		out[n] = '\0';
-	*len = n;
-	return 0;
-}
-
-static int skip_value(struct jp *j, int depth);
-
-static int skip_container(struct jp *j, char close, int depth)
-{
-	size_t len;
-	bool tl;
-	int rc;
-
-	if (depth > JSON_DEPTH_MAX)
-		return fail(j, "nested deeper than %d", JSON_DEPTH_MAX);
-	j->p++;
-	skip_ws(j);
-	if (j->p < j->end && *j->p == close) {
-		j->p++;
-		return 0;
-	}
-	for (;;) {
-		skip_ws(j);
-		if (close == '}') {
-			if ((rc = read_string(j, NULL, &len, &tl)) < 0 ||
-			    (rc = expect_char(j, ':', "':'")) < 0)
-				return rc;
-		}
-		if ((rc = skip_value(j, depth + 1)) < 0)
-			return rc;
-		skip_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		return expect_char(j, close, close == '}' ? "',' or '}'" :
-				   "',' or ']'");
-	}
-}
-
-static int skip_literal(struct jp *j)
-{
-	static const char *const words[] = { "true", "false", "null" };
-	const char *start = j->p;
-
-	for (size_t i = 0; i < 3; i++) {
-		size_t n = strlen(words[i]);
-
-		if ((size_t)(j->end - j->p) >= n &&
-		    memcmp(j->p, words[i], n) == 0) {
-			j->p += n;
-			return 0;
-		}
-	}
-	/* number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-	if (j->p < j->end && *j->p == '-')
-		j->p++;
-	if (j->p < j->end && *j->p == '0') {
-		j->p++;
-	} else if (j->p < j->end && *j->p >= '1' && *j->p <= '9') {
-		while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-			j->p++;
-	} else {
-		j->p = start;
-		return fail(j, "expected a value");
-	}
-	if (j->p < j->end && *j->p == '.') {
-		j->p++;
-		if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-			return fail(j, "bad number");
-		while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-			j->p++;
-	}
-	if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-		j->p++;
-		if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-			j->p++;
-		if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-			return fail(j, "bad number");
-		while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-			j->p++;
-	}
-	return 0;
-}
-
-static int skip_value(struct jp *j, int depth)
-{
-	size_t len;
-	bool tl;
+	json_error_t e;
+	size_t pos;
 
 	skip_ws(j);
 	if (j->p >= j->end)
-		return fail(j, "unexpected end of input, expected a value");
-	switch (*j->p) {
-	case '{':
-		return skip_container(j, '}', depth);
-	case '[':
-		return skip_container(j, ']', depth);
-	case '"':
-		return read_string(j, NULL, &len, &tl);
-	default:
-		return skip_literal(j);
-	}
+		return fail_at(j, j->p, "unexpected end of input, expected a "
+			       "value");
+	*out = json_loadb(j->p, (size_t)(j->end - j->p),
+			  JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &e);
+	pos = e.position > 0 ? (size_t)e.position : 0;
+	if (pos > (size_t)(j->end - j->p))
+		pos = (size_t)(j->end - j->p);
+	if (!*out)
+		return fail_at(j, j->p + pos, "%s",
+			       strstr(e.text, "JSON_ALLOW_NUL") ?
+			       "\\u0000 (a NUL character) in a string" :
+			       e.text);
+	j->p += pos;
+	return 0;
 }
 
-/* Add the addresses of one string value to addrs[*n]. */
-static void take_addresses(struct jp *j, const char *name, const char *s,
-			   size_t len, bool too_long, unsigned line,
-			   unsigned col, struct zkh_addr *addrs, size_t *n)
+/* Add the addresses of one string value to addrs[*n]; `elem` (>= 1) names
+ * an array element in the reports. */
+static void take_addresses(struct jp *j, const char *name, const json_t *s,
+			   size_t elem, unsigned line, unsigned col,
+			   struct zkh_addr *addrs, size_t *n)
 {
 	struct zkh_addrlist_report rep;
 	struct zkh_addr got[ZKH_MAX_ADDRS];
+	char in[32] = "";
 	size_t k;
 
-	if (too_long) {
-		imp_report(j->set, j->report, j->arg, line, col,
-			   "%s: address string longer than %d bytes",
-			   name, JSON_STR_MAX);
-		return;
-	}
+	if (elem)
+		snprintf(in, sizeof(in), " (element %zu)", elem);
 	memset(&rep, 0, sizeof(rep));
-	k = zkh_addrlist_parse(s, len, got, ZKH_MAX_ADDRS, &rep);
+	k = zkh_addrlist_parse(json_string_value(s), json_string_length(s),
+			       got, ZKH_MAX_ADDRS, &rep);
 	if (rep.invalid)
 		imp_report(j->set, j->report, j->arg, line, col,
-			   "%s: '%s' is not an IPv4 or IPv6 address%s", name,
-			   rep.first_invalid,
+			   "%s: '%s'%s is not an IPv4 or IPv6 address%s", name,
+			   rep.first_invalid, in,
 			   rep.invalid > 1 ? " (nor are others in it)" : "");
 	if (rep.over_cap)
 		imp_report(j->set, j->report, j->arg, line, col,
@@ -309,100 +157,84 @@ static void take_addresses(struct jp *j, const char *name, const char *s,
 	}
 }
 
+/* Printable, bounded copy of a member name for reports. */
+static void show_name(const char *name, size_t len, char *out, size_t cap)
+{
+	size_t n = len < SHOWN_NAME_MAX ? len : SHOWN_NAME_MAX;
+
+	snprintf(out, cap, "%.*s%s", (int)n, name, len > n ? "..." : "");
+	for (char *q = out; *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			*q = '?';
+}
+
 /* One member "name": value of the top-level object. */
 static int read_member(struct jp *j)
 {
-	char name[JSON_STR_MAX + 1], s[JSON_STR_MAX + 1], shown[300];
+	char shown[SHOWN_NAME_MAX + 4];
 	struct zkh_addr addrs[ZKH_MAX_ADDRS];
-	size_t name_len, len, n = 0;
-	bool tl, name_tl;
-	unsigned line, col, key_col;
+	json_t *key = NULL, *val = NULL;
+	const char *name;
+	size_t name_len, n = 0;
+	unsigned line, key_col, vline, vcol;
 	int rc;
 
 	skip_ws(j);
-	line = j->line;
-	key_col = col_of(j, j->p);
-	if ((rc = read_string(j, name, &name_len, &name_tl)) < 0 ||
+	where(j, j->p, &line, &key_col);
+	if (j->p >= j->end || *j->p != '"')
+		return fail_at(j, j->p, j->p >= j->end ? "unexpected end of "
+			       "input, expected a string" : "expected a "
+			       "string (a member name)");
+	if ((rc = decode(j, &key)) < 0 ||
 	    (rc = expect_char(j, ':', "':'")) < 0)
-		return rc;
+		goto out;
 	skip_ws(j);
-	snprintf(shown, sizeof(shown), "%.260s%s", name,
-		 name_tl || name_len > 260 ? "..." : "");
-	for (char *q = shown; *q; q++)
-		if ((unsigned char)*q < 0x20)
-			*q = '?';
-	col = j->p < j->end ? col_of(j, j->p) : 0;
-	if (j->p < j->end && *j->p == '"') {
-		if ((rc = read_string(j, s, &len, &tl)) < 0)
-			return rc;
-		take_addresses(j, shown, s, len, tl, line, col, addrs, &n);
-	} else if (j->p < j->end && *j->p == '[') {
-		j->p++;
-		skip_ws(j);
-		if (j->p < j->end && *j->p == ']') {
-			j->p++;
-		} else {
-			for (;;) {
-				skip_ws(j);
-				unsigned el = j->line, ec = col_of(j, j->p);
+	where(j, j->p, &vline, &vcol);
+	if ((rc = decode(j, &val)) < 0)
+		goto out;
+	name = json_string_value(key);
+	name_len = json_string_length(key);
+	show_name(name, name_len, shown, sizeof(shown));
+	rc = 0;
+	if (json_is_string(val)) {
+		take_addresses(j, shown, val, 0, vline, vcol, addrs, &n);
+	} else if (json_is_array(val)) {
+		for (size_t i = 0; i < json_array_size(val); i++) {
+			const json_t *el = json_array_get(val, i);
 
-				if (j->p < j->end && *j->p == '"') {
-					if ((rc = read_string(j, s, &len,
-							      &tl)) < 0)
-						return rc;
-					take_addresses(j, shown, s, len, tl,
-						       el, ec, addrs, &n);
-				} else {
-					if ((rc = skip_value(j, 1)) < 0)
-						return rc;
-					imp_report(j->set, j->report, j->arg,
-						   el, ec, "%s: array element "
-						   "is not a string",
-						   shown);
-				}
-				skip_ws(j);
-				if (j->p < j->end && *j->p == ',') {
-					j->p++;
-					continue;
-				}
-				if ((rc = expect_char(j, ']',
-						      "',' or ']'")) < 0)
-					return rc;
-				break;
-			}
+			if (json_is_string(el))
+				take_addresses(j, shown, el, i + 1, vline,
+					       vcol, addrs, &n);
+			else
+				imp_report(j->set, j->report, j->arg, vline,
+					   vcol, "%s: array element %zu is "
+					   "not a string", shown, i + 1);
 		}
 	} else {
-		if ((rc = skip_value(j, 1)) < 0)
-			return rc;
-		imp_report(j->set, j->report, j->arg, line, col,
+		imp_report(j->set, j->report, j->arg, vline, vcol,
 			   "%s: value is not an address string or an array "
 			   "of them", shown);
-		return 0;
+		goto out;
 	}
-	if (name_tl) {
-		imp_report(j->set, j->report, j->arg, line, key_col,
-			   "bad host name '%s': too long", shown);
-		return 0;
-	}
-	if (n == 0) {
-		if (zkh_name_valid(name, name_len))
-			imp_report(j->set, j->report, j->arg, line, col,
-				   "%s: no valid address", shown);
-		else
-			return imp_add(j->set, name, name_len, NULL, 0, line,
-				       key_col, j->report, j->arg);
-		return 0;
-	}
-	return imp_add(j->set, name, name_len, addrs, n, line, key_col,
-		       j->report, j->arg);
+	if (n == 0 && zkh_name_valid(name, name_len))
+		imp_report(j->set, j->report, j->arg, vline, vcol,
+			   "%s: no valid address", shown);
+	else	/* imp_add reports a bad name, with or without addresses */
+		rc = imp_add(j->set, name, name_len, addrs, n, line, key_col,
+			     j->report, j->arg);
+out:
+	json_decref(val);
+	json_decref(key);
+	return rc;
 }
 
 int imp_parse_json(const char *text, size_t len, struct imp_set *out,
 		   imp_report_fn report, void *arg, struct imp_error *err)
 {
 	struct jp j = {
-		.p = text, .end = text + len, .line_start = text, .line = 1,
+		.text = text, .p = text, .end = text + len,
 		.set = out, .report = report, .arg = arg, .err = err,
+		.seen = text, .line_start = text, .line = 1,
 	};
 	int rc;
 
@@ -427,6 +259,6 @@ int imp_parse_json(const char *text, size_t len, struct imp_set *out,
 	}
 	skip_ws(&j);
 	if (j.p < j.end)
-		return fail(&j, "trailing data after the object");
+		return fail_at(&j, j.p, "trailing data after the object");
 	return 0;
 }

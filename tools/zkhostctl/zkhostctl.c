@@ -28,8 +28,10 @@ static void usage(FILE *f)
 	      "  rm NAME                 remove a record\n"
 	      "  get NAME                print a record's addresses\n"
 	      "  ls [--json]             list every record\n"
-	      "  import FILE [--dry-run] import a hosts file or JSON object ('-': stdin)\n"
-	      "  export                  print every record in hosts-file format\n"
+	      "  import FILE [--dry-run] import a hosts file or JSON object ('-': stdin);\n"
+	      "                          --dry-run: print the plan, write nothing\n"
+	      "  export [--no-ephemeral] print every record in hosts-file format\n"
+	      "                          (--no-ephemeral: without live registrations)\n"
 	      "  status [--json] [--max-age SECS]\n"
 	      "                          health of this host's cache and zkcached\n"
 	      "\n"
@@ -51,18 +53,18 @@ static void usage(FILE *f)
 struct command {
 	const char *name;
 	int min_args, max_args;	/* -1: unlimited */
-	bool json, dry_run, max_age, needs_zk;
+	bool json, dry_run, max_age, needs_zk, no_ephemeral;
 	const char *operands;
 };
 
 static const struct command commands[] = {
-	{ "add", 2, -1, false, false, false, true, "NAME ADDR..." },
-	{ "rm", 1, 1, false, false, false, true, "NAME" },
-	{ "get", 1, 1, false, false, false, true, "NAME" },
-	{ "ls", 0, 0, true, false, false, true, "" },
-	{ "import", 1, 1, false, true, false, true, "FILE" },
-	{ "export", 0, 0, false, false, false, true, "" },
-	{ "status", 0, 0, true, false, true, false, "" },
+	{ "add", 2, -1, false, false, false, true, false, "NAME ADDR..." },
+	{ "rm", 1, 1, false, false, false, true, false, "NAME" },
+	{ "get", 1, 1, false, false, false, true, false, "NAME" },
+	{ "ls", 0, 0, true, false, false, true, false, "" },
+	{ "import", 1, 1, false, true, false, true, false, "FILE" },
+	{ "export", 0, 0, false, false, false, true, true, "" },
+	{ "status", 0, 0, true, false, true, false, false, "" },
 };
 
 int main(int argc, char **argv)
@@ -124,6 +126,9 @@ int main(int argc, char **argv)
 			c.json = true;
 		} else if (cmd->dry_run && strcmp(a, "--dry-run") == 0) {
 			c.dry_run = true;
+		} else if (cmd->no_ephemeral &&
+			   strcmp(a, "--no-ephemeral") == 0) {
+			c.no_ephemeral = true;
 		} else if (cmd->max_age && strcmp(a, "--max-age") == 0) {
 			if (i + 1 >= argc ||
 			    zkc_parse_seconds(argv[i + 1], &c.max_age) < 0)

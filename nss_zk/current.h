@@ -1,13 +1,13 @@
 /*
- * snapshot.h - the process-wide current snapshot of libnss_zk and how a
+ * current.h - the process-wide current snapshot of libnss_zk and how a
  * lookup borrows it: zkh_view_begin gives a referenced snapshot plus a read
  * transaction without taking a lock or making a syscall on the hot path,
  * noticing a new publish through the mapped generation counter and
  * switching to it; zkh_view_end gives both back. Also owns the module's
  * one-time initialisation (config, ZKHOSTS_NSS_BYPASS, fork handlers).
  */
-#ifndef NSS_ZK_SNAPSHOT_H
-#define NSS_ZK_SNAPSHOT_H
+#ifndef NSS_ZK_CURRENT_H
+#define NSS_ZK_CURRENT_H
 
 #include <lmdb.h>
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /*
- * snapshot.c - which snapshot lookups use, and how they borrow it without
+ * current.c - which snapshot lookups use, and how they borrow it without
  * locks: the process-wide state of libnss_zk (config read once, the
  * ZKHOSTS_NSS_BYPASS switch, fork handlers), a small static array of
  * type-stable slots each holding one opened snapshot, and a differential
@@ -73,7 +73,7 @@
  * never unloads it with a snapshot open (which would leak the snapshot's
  * descriptor and mappings on every dlopen/dlclose).
  */
-#include "snapshot.h"
+#include "current.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -287,12 +287,12 @@ static int open_locked(unsigned cidx)
 	while (rc == -EAGAIN && ++tries < 3);
 	if (rc < 0)
 		return rc;
-	if (cidx != 0 && slots[cidx].snap.dev == sl->snap.dev &&
-	    slots[cidx].snap.ino == sl->snap.ino) {
+	if (cidx != 0 && slots[cidx].snap.r.dev == sl->snap.r.dev &&
+	    slots[cidx].snap.r.ino == sl->snap.r.ino) {
 		zkh_snap_close(&sl->snap);
 		return 0;
 	}
-	atomic_store(&sl->seen, sl->snap.gen_at_open);
+	atomic_store(&sl->seen, sl->snap.r.gen_at_open);
 	atomic_store(&sl->inner, LIVE_BIAS);
 	atomic_store_explicit(&sl->state, SLOT_LIVE, memory_order_release);
 	install_locked((unsigned)(sl - slots));
@@ -357,7 +357,7 @@ static int txn_get(struct zkh_view *v, struct zkh_snap *s)
 		return 0;
 	}
 	v->pool = -1;
-	return mdb_txn_begin(s->env, NULL, MDB_RDONLY, &v->txn) == 0 ?
+	return mdb_txn_begin(s->r.env, NULL, MDB_RDONLY, &v->txn) == 0 ?
 	    0 : -ENOMEM;
 }
 

@@ -1,0 +1,107 @@
+/*
+ * mirror.h - the tree mirror (mirror.c): what zkcached knows of
+ * <chroot><root>/hosts, kept in step with ZooKeeper by one-shot watches
+ * and turned into changes for the publisher's batch (batch.h). It sends
+ * its requests through zkio and hands changes to the batch; it reads no
+ * other role's state: what it needs comes in a struct mirror_env on every
+ * call. It reports, and main acts on: a full sync whose reads are all in
+ * (mirror_sync_complete), a lost change that needs a full resync
+ * (`resync`), and a status-visible change (`changed`).
+ *
+ * Thread-safety: main loop only.
+ */
+#ifndef ZKD_MIRROR_H
+#define ZKD_MIRROR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "errslot.h"
+#include "evqueue.h"
+#include "zkio.h"
+
+#define ZKD_PATH_CAP 2048
+/* Reads in flight during a sync: enough to hide round trips, small
+ * enough that a 100k-node load never queues 100k requests in the client. */
+#define ZKD_MAX_INFLIGHT 512
+/*
+ * Watch-count limit. On a same-session reconnect the 3.8 C client re-arms
+ * every watch in ONE SetWatches packet: 4 + strlen(path) bytes per watch
+ * plus ~46 bytes. The server drops any packet longer than its jute.maxbuffer
+ * (default 1048575) and the client reconnects and resends forever. Measured
+ * (ZooKeeper 3.8.0, root /zkhosts, names "load-00000", 29 bytes a watch):
+ * 36,000 watches reconnect fine, 40,000 give "Len error ... 1160046" on the
+ * server. In general the limit is ~1048500 / (19 + strlen(root) + average
+ * name length) hosts: ~36k with 10-character names under /zkhosts, ~17k with
+ * 40-character names. Past it the session machine detects the flapping
+ * (session.h, ZKD_FLAP_*) and starts a new session (no watches to restore,
+ * then a full sync); the mirror warns after a sync when the estimate
+ * passes ZKD_WATCH_WARN_BYTES.
+ */
+#define ZKD_SETWATCHES_MAX 1048575
+#define ZKD_WATCH_WARN_BYTES (ZKD_SETWATCHES_MAX * 9 / 10)
+
+/* What every mirror call may use. */
+struct mirror_env {
+	struct zkio *io;	/* where requests go */
+	struct zkd_batch *batch;	/* where changes go */
+	bool usable;		/* the session can take requests now */
+	uint64_t now;		/* monotonic ms */
+};
+
+struct zkd_node;		/* mirror.c */
+
+struct zkd_mirror {
+	struct zkd_node **buckets;
+	size_t nbuckets, count;
+	struct zkd_node *fq_head, *fq_tail;	/* nodes waiting for a read */
+	unsigned inflight;
+	uint32_t epoch;		/* full-sync epoch */
+	uint32_t list_stamp;	/* listing counter */
+	bool full_sync;		/* a full sync is under way */
+	bool list_inflight, relist_wanted, list_retry;
+	bool synced_listing;	/* the full sync's listing arrived */
+	uint64_t sync_started_ms;
+	uint64_t skipped;	/* nodes currently skipped as invalid */
+	uint64_t last_sync_us;	/* realtime of the last completed full sync */
+	bool synced;		/* a full sync completed in this session */
+	bool resync;		/* a change was lost (no memory): resync all */
+	bool changed;		/* `skipped` changed (status) */
+	struct zkd_error err;	/* ZKH_ERR_SYNC */
+	char root[ZKD_PATH_CAP];	/* chroot + root */
+	char hosts[ZKD_PATH_CAP];	/* chroot + root + /hosts */
+	char boot[ZKD_PATH_CAP];
+};
+
+/* Paths from the connect string's chroot ("" if none) and the config's
+ * root. 0, -ENOMEM, -ENAMETOOLONG. */
+int mirror_init(struct zkd_mirror *m, const char *chroot, const char *root);
+void mirror_free(struct zkd_mirror *m);
+/* New session (or resync): create the layout if missing, list, read all. */
+void mirror_start_full_sync(struct zkd_mirror *m, const struct mirror_env *env);
+/* Same session reconnected: retry lost reads, list once more. */
+void mirror_on_reconnect(struct zkd_mirror *m, const struct mirror_env *env);
+/* The session ended: the mirror is no longer known to be in sync. */
+void mirror_on_session_end(struct zkd_mirror *m);
+/* Results and watch events of the current handle (e owned by the caller). */
+void mirror_on_watch(struct zkd_mirror *m, const struct mirror_env *env,
+		     const struct zkd_event *e);
+void mirror_on_children(struct zkd_mirror *m, const struct mirror_env *env,
+			const struct zkd_event *e);
+void mirror_on_data(struct zkd_mirror *m, const struct mirror_env *env,
+		    const struct zkd_event *e);
+void mirror_on_ensure(struct zkd_mirror *m, const struct zkd_event *e);
+/* Issue queued reads while below the in-flight bound. */
+void mirror_pump(struct zkd_mirror *m, const struct mirror_env *env);
+/* True when a full sync runs and everything it asked for is in: main
+ * then sweeps (batch_sweep with mirror_keeps) and calls mirror_finish_sync. */
+bool mirror_sync_complete(const struct zkd_mirror *m, bool usable);
+/* batch_sweep's predicate: true if the mirror holds `name` as valid. */
+bool mirror_keeps(const char *name, void *mirror);
+/* End the full sync: synced, logged with the `vanished` records swept. */
+void mirror_finish_sync(struct zkd_mirror *m, size_t vanished, uint64_t now,
+			uint64_t realtime_us);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * zkio.h - the daemon's only door to ZooKeeper. zkio.c implements it over
+ * the C client (the one file of cache-daemon/ that calls the ZooKeeper
+ * API); tests/fakezk/fakezk.c implements it over a small model of
+ * ZooKeeper for the unit tests. Every answer comes back as a struct
+ * zkd_event on the queue given to zkio_new, in the order ZooKeeper
+ * delivers them (a watch event before the reply to a later request that
+ * observes the change); requests never block.
+ *
+ * A handle has a generation, bumped by every zkio_open and zkio_close:
+ * events of an older handle are stale (zkio_current says which).
+ *
+ * Thread-safety: main loop only (the completions run on the client's
+ * thread and only push events).
+ */
+#ifndef ZKD_ZKIO_H
+#define ZKD_ZKIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evqueue.h"
+#include "zkhosts/zkhandle.h"
+
+struct zkio;
+
+/* This process's session: id (0 if none) and password. */
+struct zkio_session_id {
+	uint64_t id;
+	char passwd[ZKH_ZK_PASSWD_LEN];
+};
+
+/* A layer pushing to `q` (which must outlive it). NULL on ENOMEM. */
+struct zkio *zkio_new(struct zkd_evq *q);
+/* Close the handle if open, free the layer. NULL ok. */
+void zkio_free(struct zkio *io);
+
+/*
+ * Open a new handle on `connect` (a config's `zookeeper`; its chroot is
+ * left to the caller's paths) with the session timeout; if `auth` is not
+ * NULL its credentials are added at once (result: EV_VOID TAG_AUTH). The
+ * session's events follow (ZKIO_CONNECTED...). `desc` gets the resolved
+ * server list for a log line. Returns 0 or -errno with a message in err
+ * (zkh_zk_handle_open's). Closes an open handle first.
+ */
+int zkio_open(struct zkio *io, const char *connect, int timeout_ms,
+	      const struct zkh_zk_auth *auth, char *desc, size_t desc_cap,
+	      char *err, size_t err_cap);
+/* Close the handle (if any); every event of it still queued, and the
+ * ZCLOSING completions the close delivers, become stale. */
+void zkio_close(struct zkio *io);
+bool zkio_is_open(const struct zkio *io);
+/* True if e belongs to the open handle. */
+bool zkio_current(const struct zkio *io, const struct zkd_event *e);
+/* The handle's session (id 0 before it connected). */
+void zkio_session(const struct zkio *io, struct zkio_session_id *out);
+/* Session timeout the server granted, ms (0 if not connected). */
+int zkio_timeout(const struct zkio *io);
+/* Text of a ZooKeeper result code. */
+const char *zkio_strerror(int rc);
+
+/*
+ * Asynchronous requests; every result comes back as an event (EV_DATA,
+ * EV_CHILDREN, EV_VOID with `tag`, EV_EXISTS with `tag`), whose path is
+ * the request's. Reads and exists set a watch. A request that cannot be
+ * sent (no handle: ZINVALIDSTATE, or the client's own refusal) yields its
+ * error as the event. Out of memory counts as a lost event (evq_take_lost).
+ */
+void zkio_get_data(struct zkio *io, const char *path);
+void zkio_list(struct zkio *io, const char *path);
+void zkio_create(struct zkio *io, const char *path, const char *data,
+		 enum zkio_mode mode, enum zkd_ev_tag tag);
+void zkio_exists(struct zkio *io, const char *path, enum zkd_ev_tag tag);
+/* Delete `path` if its version is `version` and create it again with
+ * `data` and `mode`, as one multi: other clients see the old node or the
+ * new one, never neither. EV_VOID with `tag`; rc ZOK, or the first failing
+ * operation's error (ZBADVERSION, ZNONODE: the node changed meanwhile). */
+void zkio_replace(struct zkio *io, const char *path, int version,
+		  const char *data, enum zkio_mode mode, enum zkd_ev_tag tag);
+
+#endif

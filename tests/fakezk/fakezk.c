@@ -1,0 +1,951 @@
+/*
+ * fakezk.c - the ZooKeeper model behind zkio.h for unit tests (contract:
+ * fakezk.h). Nodes live in a list (tests hold tens of them); every
+ * transaction takes the next zxid. The daemon's handle is one client:
+ * its requests queue up and are answered in order by fakezk_step; watch
+ * events are pushed when a change happens, so they precede the replies to
+ * requests answered after it, as ZooKeeper delivers them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fakezk.h"
+
+#define FZ_CONNECT 64		/* internal: the handle's connect step */
+#define FZ_MAX_WATCH_PATH 1024
+
+struct fz_node {
+	struct fz_node *next;
+	char *path, *data;
+	struct zkio_stat st;
+	int64_t pzxid;
+	bool protect;
+};
+
+struct fz_session {
+	struct fz_session *next;
+	int64_t id;
+	bool authed;
+};
+
+enum wkind { W_DATA, W_EXIST, W_CHILD };
+
+struct fz_watch {
+	struct fz_watch *next;
+	enum wkind kind;
+	char *path;
+};
+
+struct fz_req {
+	struct fz_req *next;
+	unsigned op;
+	char *path, *data;
+	int version;
+	enum zkio_mode mode;
+	struct zkd_event *e;	/* the answer to fill */
+};
+
+struct fz_fail {
+	unsigned ops;
+	char prefix[FZ_MAX_WATCH_PATH];
+	int rc, count;
+};
+
+/* The one daemon handle (zkio). */
+struct zkio {
+	struct zkd_evq *q;
+	uint64_t gen;
+	bool open;		/* zkio_open called, not closed */
+	bool dead;		/* session expired / auth failed */
+	bool connected;
+	int64_t session;	/* 0 until connected */
+	struct zkh_zk_auth auth;
+	bool have_auth;
+};
+
+static struct {
+	struct fz_node *nodes;
+	struct fz_session *sessions;
+	struct fz_watch *watches;
+	struct fz_req *head, *tail;
+	struct fz_fail fails[8];
+	int64_t zxid, next_session, last_seen;
+	bool down, unresolvable;
+	char scheme[64], cred[256];
+	struct zkio *io;
+	struct { unsigned op; char *path; } *log;
+	size_t nlog, caplog;
+} fz;
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s ? s : "");
+	if (!p)
+		abort();
+	return p;
+}
+
+static struct fz_node *find(const char *path)
+{
+	for (struct fz_node *n = fz.nodes; n; n = n->next)
+		if (strcmp(n->path, path) == 0)
+			return n;
+	return NULL;
+}
+
+/* Parent path of `path` into out ("/" for top-level nodes). */
+static void parent_of(const char *path, char *out, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash && slash != path ? (size_t)(slash - path) : 1;
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, path, n);
+	out[n] = '\0';
+}
+
+static bool is_child(const char *parent, const char *path)
+{
+	size_t pl = strcmp(parent, "/") == 0 ? 0 : strlen(parent);
+
+	return strncmp(path, parent, pl) == 0 && path[pl] == '/' && path[pl + 1] &&
+	       !strchr(path + pl + 1, '/');
+}
+
+static struct fz_session *session(int64_t id)
+{
+	for (struct fz_session *s = fz.sessions; s; s = s->next)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+static void log_req(unsigned op, const char *path)
+{
+	if (fz.nlog == fz.caplog) {
+		fz.caplog = fz.caplog ? fz.caplog * 2 : 64;
+		fz.log = realloc(fz.log, fz.caplog * sizeof *fz.log);
+		if (!fz.log)
+			abort();
+	}
+	fz.log[fz.nlog].op = op;
+	fz.log[fz.nlog].path = xstrdup(path);
+	fz.nlog++;
+}
+
+/* ---- watches ------------------------------------------------------------- */
+
+static void push_event(int type, int state, const char *path)
+{
+	struct zkd_event *e;
+
+	if (!fz.io || !fz.io->open)
+		return;
+	e = zkd_ev_new(EV_WATCH, TAG_NONE, fz.io->gen, path);
+	if (!e)
+		abort();
+	e->type = type;
+	e->state = state;
+	evq_push(fz.io->q, e);
+}
+
+static void add_watch(enum wkind kind, const char *path)
+{
+	struct fz_watch *w;
+
+	for (w = fz.watches; w; w = w->next)
+		if (w->kind == kind && strcmp(w->path, path) == 0)
+			return;		/* one watch per path and kind */
+	w = calloc(1, sizeof *w);
+	if (!w)
+		abort();
+	w->kind = kind;
+	w->path = xstrdup(path);
+	w->next = fz.watches;
+	fz.watches = w;
+}
+
+/* Fire (and remove) the watches of `kinds` (bit mask of 1 << wkind) on
+ * path, as `type`. Only a connected client hears them now; a disconnected
+ * one keeps them (re-armed and checked on reconnect). */
+static void fire(unsigned kinds, const char *path_in, int type)
+{
+	struct fz_watch **pp = &fz.watches;
+	char path[FZ_MAX_WATCH_PATH];	/* path_in may be a watch's own */
+	bool hit = false;
+
+	if (!fz.io || !fz.io->connected)
+		return;
+	snprintf(path, sizeof path, "%s", path_in);
+	for (struct fz_watch *w = fz.watches; w; w = w->next)
+		if ((kinds & (1u << w->kind)) && strcmp(w->path, path) == 0)
+			hit = true;
+	if (!hit)
+		return;
+	push_event(type, ZKIO_CONNECTED, path);
+	while (*pp) {
+		struct fz_watch *w = *pp;
+
+		if ((kinds & (1u << w->kind)) && strcmp(w->path, path) == 0) {
+			*pp = w->next;
+			free(w->path);
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+}
+
+static void drop_watches(void)
+{
+	while (fz.watches) {
+		struct fz_watch *w = fz.watches;
+
+		fz.watches = w->next;
+		free(w->path);
+		free(w);
+	}
+}
+
+/* ---- the tree ------------------------------------------------------------ */
+
+static int do_create(const char *path, const char *data, int64_t owner,
+		     int64_t zxid)
+{
+	char parent[FZ_MAX_WATCH_PATH];
+	struct fz_node *p, *n;
+
+	if (path[0] != '/' || (path[1] == '\0'))
+		return ZBADARGUMENTS;
+	if (find(path))
+		return ZNODEEXISTS;
+	parent_of(path, parent, sizeof parent);
+	p = find(parent);
+	if (!p)
+		return ZNONODE;
+	if (p->st.ephemeral_owner)
+		return ZNOCHILDRENFOREPHEMERALS;
+	n = calloc(1, sizeof *n);
+	if (!n)
+		abort();
+	n->path = xstrdup(path);
+	n->data = xstrdup(data);
+	n->st.czxid = n->st.mzxid = n->pzxid = zxid;
+	n->st.ephemeral_owner = owner;
+	n->next = fz.nodes;
+	fz.nodes = n;
+	p->pzxid = zxid;
+	fire(1u << W_EXIST | 1u << W_DATA, path, ZKIO_CREATED_EVENT);
+	fire(1u << W_CHILD, parent, ZKIO_CHILD_EVENT);
+	return ZOK;
+}
+
+static int do_delete(const char *path, int version, int64_t zxid)
+{
+	char parent[FZ_MAX_WATCH_PATH];
+	struct fz_node **pp = &fz.nodes, *n;
+
+	while (*pp && strcmp((*pp)->path, path) != 0)
+		pp = &(*pp)->next;
+	n = *pp;
+	if (!n)
+		return ZNONODE;
+	if (version >= 0 && version != n->st.version)
+		return ZBADVERSION;
+	for (struct fz_node *c = fz.nodes; c; c = c->next)
+		if (is_child(path, c->path))
+			return ZNOTEMPTY;
+	*pp = n->next;
+	parent_of(path, parent, sizeof parent);
+	if (find(parent))
+		find(parent)->pzxid = zxid;
+	/* `path` may be n's own: fire before freeing it */
+	fire(1u << W_DATA | 1u << W_EXIST | 1u << W_CHILD, path, ZKIO_DELETED_EVENT);
+	fire(1u << W_CHILD, parent, ZKIO_CHILD_EVENT);
+	free(n->path);
+	free(n->data);
+	free(n);
+	return ZOK;
+}
+
+static void end_session(int64_t id)
+{
+	struct fz_session **pp = &fz.sessions;
+
+	for (bool again = true; again; ) {
+		again = false;
+		for (struct fz_node *n = fz.nodes; n; n = n->next)
+			if (n->st.ephemeral_owner == id) {
+				do_delete(n->path, -1, ++fz.zxid);
+				again = true;
+				break;
+			}
+	}
+	while (*pp && (*pp)->id != id)
+		pp = &(*pp)->next;
+	if (*pp) {
+		struct fz_session *s = *pp;
+
+		*pp = s->next;
+		free(s);
+	}
+}
+
+static bool refused(const struct fz_node *n, int64_t sid)
+{
+	struct fz_session *s = session(sid);
+
+	return n && n->protect && !(s && s->authed);
+}
+
+/* ---- the daemon's requests, answered --------------------------------------- */
+
+static void names_of(struct zkd_event *e, const char *path)
+{
+	size_t n = 0;
+
+	for (struct fz_node *c = fz.nodes; c; c = c->next)
+		if (is_child(path, c->path))
+			n++;
+	e->names = calloc(n ? n : 1, sizeof *e->names);
+	if (!e->names)
+		abort();
+	for (struct fz_node *c = fz.nodes; c; c = c->next)
+		if (is_child(path, c->path))
+			e->names[e->nnames++] = xstrdup(strrchr(c->path, '/') + 1);
+}
+
+static void fill_stat(struct zkd_event *e, const struct fz_node *n)
+{
+	e->stat = n->st;
+	e->has_stat = true;
+}
+
+static int scripted_failure(unsigned op, const char *path)
+{
+	for (size_t i = 0; i < sizeof fz.fails / sizeof fz.fails[0]; i++) {
+		struct fz_fail *f = &fz.fails[i];
+
+		if (f->count > 0 && (f->ops & op) &&
+		    strncmp(path ? path : "", f->prefix, strlen(f->prefix)) == 0) {
+			f->count--;
+			return f->rc;
+		}
+	}
+	return ZOK;
+}
+
+static void answer(struct fz_req *r)
+{
+	struct zkio *io = fz.io;
+	struct zkd_event *e = r->e;
+	int64_t sid = io->session;
+	struct fz_node *n;
+	int rc;
+
+	if (r->op == FZ_CONNECT) {
+		struct fz_session *s = calloc(1, sizeof *s);
+
+		if (!s)
+			abort();
+		s->id = ++fz.next_session;
+		s->next = fz.sessions;
+		fz.sessions = s;
+		io->session = s->id;
+		io->connected = true;
+		push_event(ZKIO_SESSION_EVENT, ZKIO_CONNECTED, NULL);
+		return;
+	}
+	rc = scripted_failure(r->op, r->path);
+	if (rc != ZOK) {
+		e->rc = rc;
+		evq_push(io->q, e);
+		return;
+	}
+	n = r->path ? find(r->path) : NULL;
+	switch (r->op) {
+	case FZ_AUTH:
+		if (strcmp(io->auth.scheme, fz.scheme) == 0 &&
+		    strcmp(io->auth.cred, fz.cred) == 0) {
+			session(sid)->authed = true;
+			e->rc = ZOK;
+			break;
+		}
+		/* ZooKeeper: the completion gets ZAUTHFAILED, the watcher
+		 * AUTH_FAILED, and the session is over. */
+		e->rc = ZAUTHFAILED;
+		evq_push(io->q, e);
+		io->dead = true;
+		io->connected = false;
+		end_session(sid);
+		push_event(ZKIO_SESSION_EVENT, ZKIO_AUTH_FAILED, NULL);
+		return;
+	case FZ_GET:
+		if (!n) {
+			e->rc = ZNONODE;
+		} else if (refused(n, sid)) {
+			e->rc = ZNOAUTH;
+		} else {
+			e->rc = ZOK;
+			fill_stat(e, n);
+			if (n->data[0]) {
+				e->data = xstrdup(n->data);
+				e->data_len = (int)strlen(n->data);
+			}
+			add_watch(W_DATA, r->path);
+		}
+		break;
+	case FZ_LIST:
+		if (!n) {
+			e->rc = ZNONODE;
+		} else if (refused(n, sid)) {
+			e->rc = ZNOAUTH;
+		} else {
+			e->rc = ZOK;
+			fill_stat(e, n);
+			names_of(e, r->path);
+			add_watch(W_CHILD, r->path);
+		}
+		break;
+	case FZ_EXISTS:
+		e->rc = n ? ZOK : ZNONODE;
+		if (n)
+			fill_stat(e, n);
+		add_watch(n ? W_DATA : W_EXIST, r->path);
+		break;
+	case FZ_CREATE: {
+		char parent[FZ_MAX_WATCH_PATH];
+
+		parent_of(r->path, parent, sizeof parent);
+		if (refused(find(parent), sid)) {
+			e->rc = ZNOAUTH;
+			break;
+		}
+		e->rc = do_create(r->path, r->data, r->mode == ZKIO_EPHEMERAL ? sid : 0,
+				  fz.zxid + 1);
+		if (e->rc == ZOK)
+			fz.zxid++;
+		break;
+	}
+	case FZ_MULTI:
+		/* delete(version) + create, one transaction: check first */
+		if (!n) {
+			e->rc = ZNONODE;
+		} else if (n->st.version != r->version) {
+			e->rc = ZBADVERSION;
+		} else if (refused(n, sid)) {
+			e->rc = ZNOAUTH;
+		} else {
+			int64_t zxid = ++fz.zxid;
+
+			do_delete(r->path, r->version, zxid);
+			e->rc = do_create(r->path, r->data,
+					  r->mode == ZKIO_EPHEMERAL ? sid : 0, zxid);
+		}
+		break;
+	}
+	evq_push(io->q, e);
+}
+
+static struct fz_req *pop(void)
+{
+	struct fz_req *r = fz.head;
+
+	if (r) {
+		fz.head = r->next;
+		if (!fz.head)
+			fz.tail = NULL;
+	}
+	return r;
+}
+
+static void free_req(struct fz_req *r)
+{
+	free(r->path);
+	free(r->data);
+	free(r);
+}
+
+/* Fail every queued request with rc (connect steps are dropped). */
+static void fail_pending(int rc)
+{
+	struct fz_req *r;
+
+	while ((r = pop())) {
+		if (r->e) {
+			r->e->rc = rc;
+			evq_push(fz.io->q, r->e);
+		}
+		free_req(r);
+	}
+}
+
+bool fakezk_step(void)
+{
+	struct fz_req *r;
+
+	if (!fz.io || !fz.io->open || fz.down)
+		return false;
+	r = pop();
+	if (!r)
+		return false;
+	answer(r);
+	free_req(r);
+	return true;
+}
+
+int fakezk_run(void)
+{
+	int n = 0;
+
+	while (fakezk_step())
+		n++;
+	return n;
+}
+
+size_t fakezk_pending(void)
+{
+	size_t n = 0;
+
+	for (struct fz_req *r = fz.head; r; r = r->next)
+		n++;
+	return n;
+}
+
+/* ---- zkio.h over the model -------------------------------------------------- */
+
+static void enqueue(unsigned op, enum zkd_ev_kind kind, enum zkd_ev_tag tag,
+		    const char *path, const char *data, int version,
+		    enum zkio_mode mode)
+{
+	struct zkio *io = fz.io;
+	struct zkd_event *e = zkd_ev_new(kind, tag, io->gen, path);
+	struct fz_req *r;
+
+	if (!e)
+		abort();
+	log_req(op, path);
+	if (!io->open || io->dead) {
+		e->rc = ZINVALIDSTATE;	/* the client refuses at once */
+		evq_push(io->q, e);
+		return;
+	}
+	if (!io->connected && io->session) {
+		e->rc = ZCONNECTIONLOSS;	/* sent into a lost connection */
+		evq_push(io->q, e);
+		return;
+	}
+	r = calloc(1, sizeof *r);
+	if (!r)
+		abort();
+	r->op = op;
+	r->path = path ? xstrdup(path) : NULL;
+	r->data = data ? xstrdup(data) : NULL;
+	r->version = version;
+	r->mode = mode;
+	r->e = e;
+	if (fz.tail)
+		fz.tail->next = r;
+	else
+		fz.head = r;
+	fz.tail = r;
+}
+
+struct zkio *zkio_new(struct zkd_evq *q)
+{
+	struct zkio *io = calloc(1, sizeof *io);
+
+	if (io) {
+		io->q = q;
+		fz.io = io;
+	}
+	return io;
+}
+
+void zkio_free(struct zkio *io)
+{
+	if (!io)
+		return;
+	zkio_close(io);
+	if (fz.io == io)
+		fz.io = NULL;
+	free(io);
+}
+
+int zkio_open(struct zkio *io, const char *connect, int timeout_ms,
+	      const struct zkh_zk_auth *auth, char *desc, size_t desc_cap,
+	      char *err, size_t err_cap)
+{
+	struct fz_req *r;
+
+	(void)timeout_ms;
+	zkio_close(io);
+	if (fz.unresolvable) {
+		snprintf(err, err_cap, "cannot resolve ZooKeeper server '%s'", connect);
+		return -EHOSTUNREACH;
+	}
+	io->gen++;
+	io->open = true;
+	io->dead = false;
+	io->connected = false;
+	io->session = 0;
+	io->have_auth = auth != NULL;
+	if (auth)
+		io->auth = *auth;
+	snprintf(desc, desc_cap, "fakezk");
+	r = calloc(1, sizeof *r);
+	if (!r)
+		abort();
+	r->op = FZ_CONNECT;
+	if (fz.tail)
+		fz.tail->next = r;
+	else
+		fz.head = r;
+	fz.tail = r;
+	if (auth)
+		enqueue(FZ_AUTH, EV_VOID, TAG_AUTH, NULL, NULL, -1, ZKIO_PERSISTENT);
+	return 0;
+}
+
+void zkio_close(struct zkio *io)
+{
+	if (!io->open)
+		return;
+	/* the client completes what is queued with ZCLOSING (stale now) */
+	fail_pending(ZCLOSING);
+	io->gen++;
+	io->open = false;
+	io->connected = false;
+	drop_watches();
+	if (io->session && !io->dead)
+		end_session(io->session);	/* a closed session ends */
+	io->session = 0;
+	zkh_zk_auth_wipe(&io->auth);
+}
+
+bool zkio_is_open(const struct zkio *io)
+{
+	return io->open;
+}
+
+bool zkio_current(const struct zkio *io, const struct zkd_event *e)
+{
+	return io->open && e->gen == io->gen;
+}
+
+void zkio_session(const struct zkio *io, struct zkio_session_id *out)
+{
+	memset(out, 0, sizeof *out);
+	out->id = (uint64_t)io->session;
+	memset(out->passwd, 0x5a, sizeof out->passwd);
+}
+
+int zkio_timeout(const struct zkio *io)
+{
+	return io->session ? 4000 : 0;
+}
+
+const char *zkio_strerror(int rc)
+{
+	switch (rc) {
+	case ZOK: return "ok";
+	case ZNONODE: return "no node";
+	case ZNOAUTH: return "not authenticated";
+	case ZAUTHFAILED: return "auth failed";
+	case ZNODEEXISTS: return "node exists";
+	case ZBADVERSION: return "bad version";
+	case ZCONNECTIONLOSS: return "connection loss";
+	case ZSESSIONEXPIRED: return "session expired";
+	case ZINVALIDSTATE: return "invalid zhandle state";
+	case ZOPERATIONTIMEOUT: return "operation timeout";
+	case ZCLOSING: return "zookeeper is closing";
+	}
+	return "other error";
+}
+
+void zkio_get_data(struct zkio *io, const char *path)
+{
+	(void)io;
+	enqueue(FZ_GET, EV_DATA, TAG_NONE, path, NULL, -1, ZKIO_PERSISTENT);
+}
+
+void zkio_list(struct zkio *io, const char *path)
+{
+	(void)io;
+	enqueue(FZ_LIST, EV_CHILDREN, TAG_NONE, path, NULL, -1, ZKIO_PERSISTENT);
+}
+
+void zkio_create(struct zkio *io, const char *path, const char *data,
+		 enum zkio_mode mode, enum zkd_ev_tag tag)
+{
+	(void)io;
+	enqueue(FZ_CREATE, EV_VOID, tag, path, data, -1, mode);
+}
+
+void zkio_exists(struct zkio *io, const char *path, enum zkd_ev_tag tag)
+{
+	(void)io;
+	enqueue(FZ_EXISTS, EV_EXISTS, tag, path, NULL, -1, ZKIO_PERSISTENT);
+}
+
+void zkio_replace(struct zkio *io, const char *path, int version,
+		  const char *data, enum zkio_mode mode, enum zkd_ev_tag tag)
+{
+	(void)io;
+	enqueue(FZ_MULTI, EV_VOID, tag, path, data, version, mode);
+}
+
+/* ---- the test's side ------------------------------------------------------- */
+
+void fakezk_init(void)
+{
+	struct fz_node *root;
+
+	fakezk_reset();
+	root = calloc(1, sizeof *root);
+	if (!root)
+		abort();
+	root->path = xstrdup("/");
+	root->data = xstrdup("");
+	fz.nodes = root;
+	fz.zxid = 1;
+	fz.next_session = 0x1000;
+}
+
+void fakezk_reset(void)
+{
+	struct fz_req *r;
+
+	while ((r = pop())) {
+		zkd_ev_free(r->e);
+		free_req(r);
+	}
+	while (fz.nodes) {
+		struct fz_node *n = fz.nodes;
+
+		fz.nodes = n->next;
+		free(n->path);
+		free(n->data);
+		free(n);
+	}
+	while (fz.sessions) {
+		struct fz_session *s = fz.sessions;
+
+		fz.sessions = s->next;
+		free(s);
+	}
+	drop_watches();
+	fakezk_clear_log();
+	free(fz.log);
+	struct zkio *io = fz.io;
+	memset(&fz, 0, sizeof fz);
+	fz.io = io;
+}
+
+void fakezk_set_reachable(bool up)
+{
+	fz.down = !up;
+}
+
+void fakezk_set_credentials(const char *scheme, const char *cred)
+{
+	snprintf(fz.scheme, sizeof fz.scheme, "%s", scheme);
+	snprintf(fz.cred, sizeof fz.cred, "%s", cred);
+}
+
+void fakezk_set_unresolvable(bool on)
+{
+	fz.unresolvable = on;
+}
+
+void fakezk_fail(unsigned ops, const char *prefix, int rc, int count)
+{
+	for (size_t i = 0; i < sizeof fz.fails / sizeof fz.fails[0]; i++) {
+		struct fz_fail *f = &fz.fails[i];
+
+		if (f->count == 0) {
+			f->ops = ops;
+			snprintf(f->prefix, sizeof f->prefix, "%s", prefix ? prefix : "");
+			f->rc = rc;
+			f->count = count;
+			return;
+		}
+	}
+	abort();	/* more scripted failures than slots: grow the table */
+}
+
+int64_t fakezk_session_open(void)
+{
+	struct fz_session *s = calloc(1, sizeof *s);
+
+	if (!s)
+		abort();
+	s->id = ++fz.next_session;
+	s->next = fz.sessions;
+	fz.sessions = s;
+	return s->id;
+}
+
+void fakezk_session_close(int64_t id)
+{
+	end_session(id);
+}
+
+int fakezk_create(const char *path, const char *data, int64_t owner)
+{
+	int rc = do_create(path, data, owner, fz.zxid + 1);
+
+	if (rc == ZOK)
+		fz.zxid++;
+	return rc;
+}
+
+int fakezk_set(const char *path, const char *data)
+{
+	struct fz_node *n = find(path);
+
+	if (!n)
+		return ZNONODE;
+	free(n->data);
+	n->data = xstrdup(data);
+	n->st.mzxid = ++fz.zxid;
+	n->st.version++;
+	fire(1u << W_DATA, path, ZKIO_CHANGED_EVENT);
+	return ZOK;
+}
+
+int fakezk_delete(const char *path)
+{
+	int rc = do_delete(path, -1, fz.zxid + 1);
+
+	if (rc == ZOK)
+		fz.zxid++;
+	return rc;
+}
+
+void fakezk_mkdirs(const char *path)
+{
+	char buf[FZ_MAX_WATCH_PATH];
+
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *p = buf + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (!find(buf))
+				fakezk_create(buf, "", 0);
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+}
+
+void fakezk_protect(const char *path)
+{
+	struct fz_node *n = find(path);
+
+	if (n)
+		n->protect = true;
+}
+
+void fakezk_disconnect(void)
+{
+	struct zkio *io = fz.io;
+
+	if (!io || !io->connected)
+		return;
+	fail_pending(ZCONNECTIONLOSS);
+	io->connected = false;
+	fz.last_seen = fz.zxid;
+	push_event(ZKIO_SESSION_EVENT, ZKIO_CONNECTING, NULL);
+}
+
+void fakezk_reconnect(void)
+{
+	struct zkio *io = fz.io;
+	struct fz_watch *w, *next;
+
+	if (!io || io->connected || !io->session || io->dead)
+		return;
+	io->connected = true;
+	push_event(ZKIO_SESSION_EVENT, ZKIO_CONNECTED, NULL);
+	/* SetWatches: what changed after the last zxid the client saw fires */
+	for (w = fz.watches; w; w = next) {
+		struct fz_node *n = find(w->path);
+		int type = 0;
+
+		next = w->next;
+		if (w->kind == W_EXIST && n)
+			type = ZKIO_CREATED_EVENT;
+		else if (w->kind != W_EXIST && !n)
+			type = ZKIO_DELETED_EVENT;
+		else if (w->kind == W_DATA && n->st.mzxid > fz.last_seen)
+			type = ZKIO_CHANGED_EVENT;
+		else if (w->kind == W_CHILD && n->pzxid > fz.last_seen)
+			type = ZKIO_CHILD_EVENT;
+		if (type)
+			fire(1u << w->kind, w->path, type);
+	}
+}
+
+void fakezk_expire(void)
+{
+	struct zkio *io = fz.io;
+
+	if (!io || !io->open || !io->session || io->dead)
+		return;
+	fail_pending(ZSESSIONEXPIRED);
+	io->connected = false;
+	end_session(io->session);
+	io->dead = true;
+	drop_watches();
+	push_event(ZKIO_SESSION_EVENT, ZKIO_EXPIRED, NULL);
+}
+
+int64_t fakezk_client_session(void)
+{
+	return fz.io ? fz.io->session : 0;
+}
+
+const char *fakezk_get(const char *path, struct zkio_stat *st)
+{
+	struct fz_node *n = find(path);
+
+	if (n && st)
+		*st = n->st;
+	return n ? n->data : NULL;
+}
+
+int fakezk_count(unsigned ops, const char *path)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < fz.nlog; i++)
+		if ((fz.log[i].op & ops) && (!path || strcmp(fz.log[i].path, path) == 0))
+			n++;
+	return n;
+}
+
+void fakezk_clear_log(void)
+{
+	for (size_t i = 0; i < fz.nlog; i++)
+		free(fz.log[i].path);
+	fz.nlog = 0;
+}
+
+int fakezk_watches(const char *path)
+{
+	int n = 0;
+
+	for (struct fz_watch *w = fz.watches; w; w = w->next)
+		if (strcmp(w->path, path) == 0)
+			n++;
+	return n;
+}

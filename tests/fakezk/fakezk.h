@@ -1,0 +1,103 @@
+/*
+ * fakezk.h - a small model of ZooKeeper for the daemon's unit tests
+ * (fakezk.c), behind the same zkio.h interface the daemon uses over the
+ * real client. It is a model, not a list of canned replies: a tree of
+ * nodes with versions and czxid/mzxid/pzxid from one zxid counter,
+ * ephemeral nodes owned by sessions (gone when their session ends), multi
+ * as one transaction, ACLs (a protected node refuses an unauthenticated
+ * session with ZNOAUTH; wrong credentials end the session with
+ * AUTH_FAILED), one-shot data/exist/child watches whose events are
+ * delivered before the replies to later requests, as ZooKeeper orders
+ * them, connection loss (pending requests fail with ZCONNECTIONLOSS, the
+ * watches are re-armed on reconnect and fire for what changed meanwhile)
+ * and expiry.
+ *
+ * The daemon's requests wait in a queue until the test lets the "server"
+ * answer them (fakezk_step / fakezk_run), so a test can change the tree
+ * between a request and its answer. Other clients are the test itself:
+ * fakezk_create/set/delete apply at once and fire the daemon's watches.
+ * Failures are scripted with fakezk_fail (the next N matching requests
+ * answer a given code), so later tests (retries with backoff, fleet-scale
+ * index, ops) reuse the same model. Every request is logged
+ * (fakezk_count) so a test checks what the daemon asked for.
+ *
+ * One model per process (the zkio functions find it); single-threaded.
+ */
+#ifndef FAKEZK_H
+#define FAKEZK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zkio.h"
+
+/* Request kinds, for fakezk_fail and fakezk_count. */
+enum fz_op { FZ_GET = 1, FZ_LIST = 2, FZ_CREATE = 4, FZ_EXISTS = 8,
+	     FZ_MULTI = 16, FZ_AUTH = 32, FZ_ANY = 63 };
+
+/* Create the model (the root "/" exists) and make it the current one. */
+void fakezk_init(void);
+/* Free every node, session and queued request. */
+void fakezk_reset(void);
+
+/* ---- the server's side ------------------------------------------------- */
+
+/* Reachable (default) or not: while down, a handle stays connecting. */
+void fakezk_set_reachable(bool up);
+/* Credentials the server accepts ("digest", "user:secret"). */
+void fakezk_set_credentials(const char *scheme, const char *cred);
+/* Make zkio_open fail as an unresolvable connect string would. */
+void fakezk_set_unresolvable(bool on);
+/* Answer the oldest queued request (or connect). False if none. */
+bool fakezk_step(void);
+/* Answer until nothing is queued; returns how many were answered. */
+int fakezk_run(void);
+/* Requests waiting for an answer. */
+size_t fakezk_pending(void);
+/* The next `count` requests of kinds `ops` whose path starts with
+ * `prefix` (NULL: any) answer `rc` and change nothing. */
+void fakezk_fail(unsigned ops, const char *prefix, int rc, int count);
+
+/* ---- other clients (apply at once, fire the daemon's watches) ----------- */
+
+/* A session of another client; returns its id. */
+int64_t fakezk_session_open(void);
+/* End a session (ours or another's): its ephemeral nodes go. */
+void fakezk_session_close(int64_t id);
+/* Create (parents must exist; owner 0 = persistent), set, delete.
+ * Return a ZooKeeper code. */
+int fakezk_create(const char *path, const char *data, int64_t owner);
+int fakezk_set(const char *path, const char *data);
+int fakezk_delete(const char *path);
+/* Create every missing node of path (persistent, empty). */
+void fakezk_mkdirs(const char *path);
+/* Protect a node: sessions without accepted credentials get ZNOAUTH. */
+void fakezk_protect(const char *path);
+
+/* ---- the daemon's connection ------------------------------------------- */
+
+/* Connection lost: queued requests fail with ZCONNECTIONLOSS, then a
+ * CONNECTING event; later requests fail at once until reconnect. */
+void fakezk_disconnect(void);
+/* Connection back with the same session: CONNECTED, then the watches
+ * fire for every watched node that changed while away. */
+void fakezk_reconnect(void);
+/* The daemon's session expires (its ephemerals go): queued requests fail
+ * with ZSESSIONEXPIRED, then an EXPIRED event; the handle is dead. */
+void fakezk_expire(void);
+/* The daemon's current session id (0 if none). */
+int64_t fakezk_client_session(void);
+
+/* ---- inspection --------------------------------------------------------- */
+
+/* Node data ("" if empty) or NULL if absent; stat if st != NULL. */
+const char *fakezk_get(const char *path, struct zkio_stat *st);
+/* Requests of kinds `ops` on exactly `path` (NULL: any path) so far. */
+int fakezk_count(unsigned ops, const char *path);
+/* Forget the request log. */
+void fakezk_clear_log(void);
+/* Watches the daemon holds on path (data/exist + child). */
+int fakezk_watches(const char *path);
+
+#endif

@@ -855,6 +855,14 @@ void fakezk_protect(const char *path)
 		n->protect = true;
 }
 
+void fakezk_unprotect(const char *path)
+{
+	struct fz_node *n = find(path);
+
+	if (n)
+		n->protect = false;
+}
+
 void fakezk_disconnect(void)
 {
 	struct zkio *io = fz.io;

@@ -74,6 +74,9 @@ int fakezk_delete(const char *path);
 void fakezk_mkdirs(const char *path);
 /* Protect a node: sessions without accepted credentials get ZNOAUTH. */
 void fakezk_protect(const char *path);
+/* Lift the protection (an operator fixing the ACL; no event, as in
+ * ZooKeeper, where setACL fires no watch). */
+void fakezk_unprotect(const char *path);
 
 /* ---- the daemon's connection ------------------------------------------- */
 

@@ -21,10 +21,14 @@
  * are retried after the same session reconnects, with one more listing.
  * A read the server refuses (an ACL, auth, any error but a lost
  * connection or ZNONODE) leaves no data watch: the node keeps its last
- * record, is marked pending, gets an exists watch (exists is not subject
- * to read ACLs, so a change or delete is still heard) and is read again
- * after a backoff (retry.h; the due times sit in a min-heap that the
- * loop's deadline includes), until a read succeeds or answers ZNONODE.
+ * record, is marked pending, gets an exists watch (exists itself is not
+ * subject to read ACLs; servers without the fix of CVE-2024-23944 deliver
+ * its events too, fixed ones - 3.8.4, 3.9.2, Debian's 3.8.0-11+deb12u2 -
+ * deliver none to a client that cannot read the node, which then learns
+ * of a delete from the listing's child watch or the next retry) and is
+ * read again after a backoff (retry.h; the due times sit in a min-heap
+ * that the loop's deadline includes), until a read succeeds or answers
+ * ZNONODE.
  * Pending nodes are kept by the end-of-sync sweep and do not hold up the
  * end of a full sync. A refused listing is retried the same way; the full
  * sync waits for it.

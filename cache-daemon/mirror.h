@@ -12,8 +12,10 @@
  * or ZNONODE: no read permission, auth, marshalling, system errors,
  * throttling) is retried with backoff (retry.h) until it succeeds or the
  * node is gone. A node that cannot be read keeps its last record and is
- * counted as pending (status `pending_reads`); an exists watch (not
- * subject to read ACLs) tells its deletion or change meanwhile. It does not
+ * counted as pending (status `pending_reads`); an exists watch tells its
+ * deletion or change where the server delivers events to a client that
+ * cannot read the node (see mirror.c), else the listing or the next retry
+ * does. It does not
  * hold up the end of a full sync and is not swept by it. A refused
  * listing is retried the same way (`pending_listing`); the full sync
  * completes once it succeeds. The sync error slot says what and why.

@@ -5,7 +5,8 @@
  * nodes with versions and czxid/mzxid/pzxid from one zxid counter,
  * ephemeral nodes owned by sessions (gone when their session ends), multi
  * as one transaction, ACLs (a protected node refuses an unauthenticated
- * session with ZNOAUTH; wrong credentials end the session with
+ * session with ZNOAUTH, exists excepted, and its watch events do not
+ * reach that session; wrong credentials end the session with
  * AUTH_FAILED), one-shot data/exist/child watches whose events are
  * delivered before the replies to later requests, as ZooKeeper orders
  * them, connection loss (pending requests fail with ZCONNECTIONLOSS, the

@@ -7,7 +7,7 @@
  * reads of many nodes refused at once (their retries spread apart); a
  * pending node neither holds up the end of a full sync nor is swept by
  * it, even when the record comes from an earlier run; a node deleted
- * while pending loses its record through its exists watch; a refused
+ * while pending loses its record at once; a refused
  * listing retried until allowed, the sync then completing on its own; a
  * missing <root>/hosts that cannot be created listed with backoff, not
  * in a loop. Time is the harness's clock, stepped from one deadline of
@@ -177,7 +177,8 @@ static void refused_read_backs_off_keeps_record_then_recovers(void **state)
 	assert_non_null(strstr(st.errors[ZKH_ERR_SYNC], HOSTS "/n: not authenticated"));
 	assert_int_equal(st.records, 2);
 	assert_string_equal(h_addr("n"), "10.0.0.1");	/* kept */
-	/* an exists watch tells a change or delete meanwhile */
+	/* an exists watch, for servers that tell a change or delete to a
+	 * client that cannot read the node */
 	assert_int_equal(fakezk_count(FZ_EXISTS, HOSTS "/n"), 1);
 	assert_true(fakezk_watches(HOSTS "/n") >= 1);
 
@@ -324,7 +325,8 @@ static void record_of_an_earlier_run_kept_while_unreadable(void **state)
 }
 
 /* Deleted while its reads are refused (and its next retry is far off):
- * the exists watch tells, the record goes at once. */
+ * the listing's child watch tells (the node's own watches do not reach a
+ * client that cannot read it), the record goes at once. */
 static void delete_while_pending_removes_the_record(void **state)
 {
 	static const char *const nodes[] = { "x", "10.0.0.1", NULL };
@@ -334,9 +336,13 @@ static void delete_while_pending_removes_the_record(void **state)
 	(void)state;
 	start_with(nodes);
 	fakezk_protect(HOSTS "/x");
-	fakezk_set(HOSTS "/x", "10.0.0.2");
+	fakezk_set(HOSTS "/x", "10.0.0.2");	/* not told: it cannot read x */
+	h_settle();
+	assert_int_equal(h_status().pending_reads, 0);
+	zkd_resync(&H, H_now);	/* SIGHUP: reads it, refused */
 	h_settle();
 	assert_int_equal(h_status().pending_reads, 1);
+	assert_string_equal(h_status().state, "connected");
 	/* let the backoff grow: the next retry is seconds away */
 	follow(&s, 1, FZ_GET, H_now + 3600 * 1000, 10);
 	assert_string_equal(h_addr("x"), "10.0.0.1");

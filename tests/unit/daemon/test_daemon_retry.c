@@ -10,7 +10,7 @@
  * while pending loses its record at once; a refused
  * listing retried until allowed, the sync then completing on its own; a
  * missing <root>/hosts that cannot be created listed with backoff, not
- * in a loop. Time is the harness's clock, stepped from one deadline of
+ * in a loop; this host's registration refused, retried with backoff. Time is the harness's clock, stepped from one deadline of
  * the daemon to the next, so every delay is measured exactly.
  */
 #include "harness.h"
@@ -431,6 +431,32 @@ static void uncreatable_hosts_is_listed_with_backoff(void **state)
 	h_stop();
 }
 
+/* This host's registration refused 6 times: retried with backoff (each
+ * attempt within the bound), the error shown meanwhile, then held. */
+static void refused_registration_backs_off(void **state)
+{
+	struct seen s = { .path = HOSTS "/me" };
+	struct zkh_status st;
+
+	(void)state;
+	fakezk_init();
+	fakezk_mkdirs(HOSTS);
+	fakezk_fail(FZ_CREATE, HOSTS "/me", ZNOAUTH, 6);
+	h_start_cfg("register = me 10.5.0.1\n", true);
+	h_settle();
+	st = h_status();
+	assert_non_null(strstr(st.errors[ZKH_ERR_REGISTRATION], "not authenticated"));
+	follow(&s, 1, FZ_CREATE, H_now + 3600 * 1000, 7);
+	assert_int_equal(s.n, 7);
+	for (unsigned k = 1; k <= 6; k++)
+		assert_true(s.at[k] - s.at[k - 1] <= retry_bound_ms(k));
+	h_publish();
+	assert_string_equal(h_addr("me"), "10.5.0.1");
+	st = h_status();
+	assert_string_equal(st.errors[ZKH_ERR_REGISTRATION], "");
+	h_stop();
+}
+
 int main(void)
 {
 	/* Any seed must pass: the assertions hold for every jitter drawn.
@@ -448,6 +474,7 @@ int main(void)
 		cmocka_unit_test(delete_while_pending_removes_the_record),
 		cmocka_unit_test(refused_listing_is_retried_until_allowed),
 		cmocka_unit_test(uncreatable_hosts_is_listed_with_backoff),
+		cmocka_unit_test(refused_registration_backs_off),
 	};
 
 	printf("jitter seed %u (ZKD_TEST_SEED)\n", seed);

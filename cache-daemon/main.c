@@ -10,7 +10,9 @@
  * set flags or ask for work through that table. Every ZooKeeper request,
  * every LMDB write and zookeeper_close happen on this thread.
  * SIGTERM/SIGINT close the session (so our ephemeral registration vanishes
- * at once), publish what is pending, and exit 0.
+ * at once), publish what is pending, and exit 0. A cache directory removed
+ * and impossible to create again ends the loop the same way, with exit
+ * status ZKD_EXIT_CACHE_LOST (selfheal.h) so that systemd restarts us.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -38,7 +40,8 @@ static void usage(FILE *f)
 		"  -h, --help         this help\n"
 		"  -V, --version      print the version\n\n"
 		"Exit status: 0 after SIGTERM/SIGINT, 1 on a runtime failure, 2 on a bad\n"
-		"command line or config.\n", ZKH_DEFAULT_CONF);
+		"command line or config, %d when the cache directory was removed and\n"
+		"cannot be created again.\n", ZKH_DEFAULT_CONF, ZKD_EXIT_CACHE_LOST);
 }
 
 static int load_config(struct zkd *d, const char *explicit_path)
@@ -123,6 +126,7 @@ static void on_cache_event(struct zkd *d, int ifd, uint64_t now)
 	selfheal_on_events(d);
 }
 
+/* Returns 0 when asked to stop, ZKD_EXIT_CACHE_LOST, or -errno. */
 static int run(struct zkd *d, const struct loop *l)
 {
 	struct pollfd pfd[LOOP_MAX_FDS];
@@ -130,7 +134,9 @@ static int run(struct zkd *d, const struct loop *l)
 	for (;;) {
 		uint64_t now = zkd_now_ms();
 		zkd_tick(d, now);
-		selfheal_tick(d, now);
+		int lost = selfheal_tick(d, now);
+		if (lost)
+			return lost;
 		if (d->stopping)
 			return 0;
 		uint64_t dl = zkd_deadline(d), sh = selfheal_deadline();
@@ -238,7 +244,7 @@ int main(int argc, char **argv)
 	zkd_open_session(&d, zkd_now_ms());
 	rc = run(&d, &l);
 	zkd_shutdown(&d, zkd_now_ms());
-	status = rc ? 1 : 0;
+	status = rc == ZKD_EXIT_CACHE_LOST ? rc : rc ? 1 : 0;
 out:
 	selfheal_free();
 	d.pub = NULL;

@@ -47,6 +47,8 @@ static struct {
 	uint64_t damaged_at;	/* ms damage was first seen, 0 if none */
 	uint64_t repair_ok_at;	/* ms before which no repair is requested */
 	unsigned streak;	/* repairs requested since an intact check */
+	uint64_t failures;	/* d->b.publish_failures last seen */
+	unsigned lost_tries;	/* of those, with the directory missing */
 } h = { .ifd = -1, .wd_dir = -1, .wd_parent = -1 };
 
 /* "a, b, c" for the ZKH_PUB_* bits. */
@@ -208,7 +210,32 @@ void selfheal_on_events(struct zkd *d)
 		check(d, "inotify");
 }
 
-void selfheal_tick(struct zkd *d, uint64_t now)
+/* A publish failed (or succeeded) since the last look: count failures
+ * while the directory is missing. ZKD_EXIT_CACHE_LOST once too many. */
+static int count_lost_dir(struct zkd *d)
+{
+	struct stat st;
+	int err;
+
+	if (d->b.publish_failures == h.failures)
+		return 0;
+	h.failures = d->b.publish_failures;
+	err = lstat(d->cfg.cache, &st) < 0 ? errno : 0;
+	if (!h.failures || err != ENOENT) {
+		h.lost_tries = 0;
+		return 0;
+	}
+	if (++h.lost_tries < ZKD_SELFHEAL_LOST_DIR_TRIES)
+		return 0;
+	zkd_log(ZKH_LOG_ERR, "cache directory %s is gone and %u attempts in a row to "
+		"create it again failed (%s): exiting with status %d so that the "
+		"service manager restarts zkcached (systemd's CacheDirectory= "
+		"recreates it)", d->cfg.cache, h.lost_tries, d->b.publish_err.text,
+		ZKD_EXIT_CACHE_LOST);
+	return ZKD_EXIT_CACHE_LOST;
+}
+
+int selfheal_tick(struct zkd *d, uint64_t now)
 {
 	if (d->b.publishes != h.publishes) {
 		unsigned bits = zkh_pub_repaired(d->pub);
@@ -233,6 +260,7 @@ void selfheal_tick(struct zkd *d, uint64_t now)
 		h.check_at = now + ZKD_SELFHEAL_CHECK_MS;
 		check(d, "the periodic check");
 	}
+	return count_lost_dir(d);
 }
 
 uint64_t selfheal_deadline(void)

@@ -5,7 +5,12 @@
  * every publish, and a slow periodic check as a backstop for what inotify
  * cannot see (a volume mounted over the directory). What the check finds
  * (zkh_pub_check) is rebuilt by a publish requested at once; a status file
- * that is missing or not ours is rewritten. State is private to
+ * that is missing or not ours is rewritten. A cache directory that is
+ * gone and cannot be created again (its parent not writable to us, as
+ * under the packaged unit, where /var/cache is read-only to zkcached) ends
+ * the daemon after ZKD_SELFHEAL_LOST_DIR_TRIES failed rebuilds in a row
+ * with ZKD_EXIT_CACHE_LOST, so that the service manager restarts it (and
+ * systemd's CacheDirectory= recreates the directory). State is private to
  * selfheal.c (one daemon per process); everything runs on the main loop.
  */
 #ifndef ZKCACHED_SELFHEAL_H
@@ -25,6 +30,15 @@ struct zkd;
  * us publish in a tight loop; ordinary damage is repaired at once. */
 #define ZKD_SELFHEAL_BURST 5
 #define ZKD_SELFHEAL_GAP_MS 1000
+/* Failed publishes in a row (one every ZKD_PUBLISH_RETRY_MS, batch.h)
+ * while the cache directory does not exist before zkcached gives up and
+ * exits with ZKD_EXIT_CACHE_LOST: about 10 s, room for a volume being
+ * recreated by someone else. */
+#define ZKD_SELFHEAL_LOST_DIR_TRIES 10
+/* Exit status then: EX_TEMPFAIL. Not 0 (a failure) and not 2 (a bad
+ * config: the packaged unit's RestartPreventExitStatus), so that
+ * Restart=on-failure restarts zkcached. */
+#define ZKD_EXIT_CACHE_LOST 75
 
 /*
  * Start watching d->cfg.cache (d->pub open). Returns 0, or -errno if
@@ -42,9 +56,12 @@ int selfheal_fd(void);
  * publish, check the cache now and request a publish if it is damaged. */
 void selfheal_on_events(struct zkd *d);
 
-/* Main loop, after batch_tick: report what a publish just rebuilt, follow
- * a recreated directory with the watches, run the periodic check. */
-void selfheal_tick(struct zkd *d, uint64_t now);
+/* Main loop, after zkd_tick: report what a publish just rebuilt, follow
+ * a recreated directory with the watches, run the periodic check. Returns
+ * 0, or ZKD_EXIT_CACHE_LOST (logged) when the cache directory is gone and
+ * ZKD_SELFHEAL_LOST_DIR_TRIES publishes in a row failed to create it:
+ * main then stops and exits with that status. */
+int selfheal_tick(struct zkd *d, uint64_t now);
 
 /* Next periodic check (ms, monotonic); 0 before selfheal_init. */
 uint64_t selfheal_deadline(void);

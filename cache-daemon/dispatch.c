@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "zkhosts/zkacl.h"
 #include "zkcached.h"
 
 static struct mirror_env mirror_env(struct zkd *d, uint64_t now)
@@ -396,6 +397,24 @@ void zkd_resync(struct zkd *d, uint64_t now)
 	collect_changes(d);
 }
 
+/* The ACL of every node the daemon creates (layout, registration):
+ * `acl`, or ALL for auth_file's identity and READ for everyone, or open
+ * without credentials (common/zk/zkacl.c decides, as for the tools). */
+static int set_acl(struct zkd *d, char *err, size_t err_cap)
+{
+	struct zkh_acl acl;
+	char txt[ZKH_ACL_TEXT_MAX];
+
+	if (zkh_zk_acl_for(&d->cfg, d->have_auth ? &d->auth : NULL, &acl, err,
+			   err_cap))
+		return -EINVAL;
+	zkio_set_acl(d->io, &acl);
+	zkd_log(zkh_zk_acl_is_open(&acl) ? ZKH_LOG_DEBUG : ZKH_LOG_INFO,
+		"nodes zkcached creates get the ACL %s",
+		zkh_zk_acl_format(&acl, txt, sizeof txt));
+	return 0;
+}
+
 int zkd_init(struct zkd *d, char *err, size_t err_cap)
 {
 	const char *slash = strchr(d->cfg.zookeeper, '/');
@@ -432,6 +451,9 @@ int zkd_init(struct zkd *d, char *err, size_t err_cap)
 			return rc == -EINVAL ? rc : -EINVAL;
 		d->have_auth = true;
 	}
+	rc = set_acl(d, err, err_cap);
+	if (rc)
+		return rc;
 	rc = mirror_init(&d->m, d->chroot, d->cfg.root);
 	if (rc) {
 		snprintf(err, err_cap, "root %s: %s", d->cfg.root, strerror(-rc));

@@ -11,7 +11,8 @@ ZKD_SELFHEAL_LOST_DIR_TRIES failures in a row logs why and exits with
 status 75 (ZKD_EXIT_CACHE_LOST: restarted by Restart=on-failure, unlike
 2). Then what systemd does at the restart: the directory is created again
 for nobody and zkcached started again serves at once. Needs root and
-setpriv (skips otherwise). The time from the removal to the exit is
+setpriv (skips otherwise); nobody runs a copy of zkcached from a private
+0755 directory, as test_setuid.py does. The time from the removal to the exit is
 printed, not asserted (it is about ZKD_SELFHEAL_LOST_DIR_TRIES seconds).
 """
 import grp
@@ -27,7 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import zkharness  # noqa: E402
 from zkharness import ZooKeeper  # noqa: E402
 from zkhdaemon import (Env, Skip, require, run_tests, wait_for, read_status,  # noqa: E402
-                       ZKCACHED, MODULE)
+                       private_module_dir, ZKCACHED, MODULE)
 
 AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 EXIT_CACHE_LOST = 75   # cache-daemon/selfheal.h
@@ -45,7 +46,7 @@ class NobodyDaemon:
         e = dict(os.environ)
         e.pop("LD_PRELOAD", None)
         self.proc = subprocess.Popen(
-            AS_NOBODY + ["--pdeathsig", "KILL", ZKCACHED, "-c", conf, "-v"], env=e,
+            AS_NOBODY + ["--pdeathsig", "KILL", ids["zkcached"], "-c", conf, "-v"], env=e,
             stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=subprocess.STDOUT,
             preexec_fn=zkharness._pdeathsig)
         daemons.append(self)
@@ -87,6 +88,10 @@ def setup():
         raise Skip("needs root and setpriv")
     ids["uid"] = pwd.getpwnam("nobody").pw_uid
     ids["gid"] = grp.getgrnam("nogroup").gr_gid
+    # what nobody runs: a copy in a private 0755 dir (the checkout may be
+    # closed to nobody, e.g. cloned under /root)
+    ids["mods"] = private_module_dir(files=(ZKCACHED,))
+    ids["zkcached"] = os.path.join(ids["mods"], "zkcached")
     zk = ZooKeeper().__enter__()
     env = Env(zk).__enter__()   # env.dir: root's, 0755: not writable to nobody
     kz = zk.kazoo()
@@ -132,6 +137,7 @@ def teardown():
         d.close()
     env.close()
     zk.close()
+    shutil.rmtree(ids["mods"], ignore_errors=True)
 
 
 run_tests([setup, test_removed_cache_ends_the_daemon_with_75, test_restart_serves_again,

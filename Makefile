@@ -95,6 +95,7 @@ include common/build.mk
 include nss_zk/build.mk
 include cache-daemon/build.mk
 include tools/build.mk
+include zkdns/build.mk
 include docs/build.mk
 include tests/build.mk
 include tests/fuzz/build.mk

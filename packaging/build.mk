@@ -30,7 +30,7 @@ DEB_RELEASE ?= bookworm
 # builds everything first). Each install-* target depends on what it
 # installs, so one added to INSTALL_TARGETS without being listed here is
 # still built, by install-packaged.
-PACKAGED_FILES = $(NSS_LIB) $(ZKCACHED) $(BUILD)/zkbarrier \
+PACKAGED_FILES = $(NSS_LIB) $(ZKCACHED) $(BUILD)/zkbarrier $(ZKDNS_BIN) \
 	$(BUILD)/zkhostctl $(MAN_OUT)
 build-packaged: $(PACKAGED_FILES)
 install-packaged: $(INSTALL_TARGETS)

@@ -254,7 +254,10 @@ void zkd_dispatch(struct zkd *d, const struct zkd_event *e, uint64_t now)
 		}
 		break;
 	case EV_EXISTS:
-		register_on_result(&d->r, &renv, e);
+		if (e->tag == TAG_MIRROR_EXISTS)
+			mirror_on_exists(&d->m, &menv, e);
+		else
+			register_on_result(&d->r, &renv, e);
 		break;
 	}
 	after_mirror(d, now);
@@ -313,6 +316,9 @@ void zkd_fill_status(const struct zkd *d, struct zkh_status *st)
 	st->last_sync_us = d->m.last_sync_us;
 	st->records = d->pub ? zkh_pub_count(d->pub) : 0;
 	st->skipped = d->m.skipped;
+	st->pending_reads = d->m.pending;
+	st->pending_listing = d->m.list_retry.failures != 0;
+	st->retries = d->m.retries;
 	st->publishes = d->b.publishes;
 	st->generation = d->pub ? zkh_pub_generation(d->pub) : 0;
 	for (int i = 0; i < ZKH_ERR_NSOURCES; i++) {
@@ -351,7 +357,7 @@ void zkd_tick(struct zkd *d, uint64_t now)
 			   d->cfg.zookeeper, d->cfg.session_timeout);
 	}
 	menv = mirror_env(d, now);
-	mirror_pump(&d->m, &menv);
+	mirror_tick(&d->m, &menv);	/* due retries, then queued reads */
 	renv = reg_env(d, now);
 	register_tick(&d->r, &renv);
 	if (d->pub)
@@ -376,6 +382,7 @@ uint64_t zkd_deadline(const struct zkd *d)
 	uint64_t dl = min_deadline(session_deadline(&d->s), batch_deadline(&d->b));
 
 	dl = min_deadline(dl, register_deadline(&d->r));
+	dl = min_deadline(dl, mirror_deadline(&d->m));
 	dl = min_deadline(dl, report_deadline(&d->rep));
 	if (d->s.state == ZST_CONNECTING)
 		dl = min_deadline(dl, d->connect_deadline);

@@ -3,13 +3,16 @@
  * loads the config (a bad one exits 2 with file:line:key), sets the roles up
  * (dispatch.c), opens the cache (serving the last snapshot at once:
  * READY=1 does not wait for ZooKeeper), then runs one poll() loop over a
- * table of descriptors (the signalfd and the event queue's eventfd; more
- * sources are one loop_add each) whose timeout is the nearest deadline
- * (publish, reconnect, registration retry, status heartbeat). Signals only
+ * table of descriptors (the signalfd, the event queue's eventfd and
+ * selfheal.c's inotify descriptor; more sources are one loop_add each)
+ * whose timeout is the nearest deadline (publish, reconnect, registration
+ * retry, status heartbeat, cache check). Signals only
  * set flags or ask for work through that table. Every ZooKeeper request,
  * every LMDB write and zookeeper_close happen on this thread.
  * SIGTERM/SIGINT close the session (so our ephemeral registration vanishes
- * at once), publish what is pending, and exit 0.
+ * at once), publish what is pending, and exit 0. A cache directory removed
+ * and impossible to create again ends the loop the same way, with exit
+ * status ZKD_EXIT_CACHE_LOST (selfheal.h) so that systemd restarts us.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +26,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "selfheal.h"
 #include "zkcached.h"
 
 static void usage(FILE *f)
@@ -36,7 +40,8 @@ static void usage(FILE *f)
 		"  -h, --help         this help\n"
 		"  -V, --version      print the version\n\n"
 		"Exit status: 0 after SIGTERM/SIGINT, 1 on a runtime failure, 2 on a bad\n"
-		"command line or config.\n", ZKH_DEFAULT_CONF);
+		"command line or config, %d when the cache directory was removed and\n"
+		"cannot be created again.\n", ZKH_DEFAULT_CONF, ZKD_EXIT_CACHE_LOST);
 }
 
 static int load_config(struct zkd *d, const char *explicit_path)
@@ -114,6 +119,14 @@ static void on_events(struct zkd *d, int efd, uint64_t now)
 	zkd_process_events(d, now);
 }
 
+static void on_cache_event(struct zkd *d, int ifd, uint64_t now)
+{
+	(void)ifd;
+	(void)now;
+	selfheal_on_events(d);
+}
+
+/* Returns 0 when asked to stop, ZKD_EXIT_CACHE_LOST, or -errno. */
 static int run(struct zkd *d, const struct loop *l)
 {
 	struct pollfd pfd[LOOP_MAX_FDS];
@@ -121,9 +134,14 @@ static int run(struct zkd *d, const struct loop *l)
 	for (;;) {
 		uint64_t now = zkd_now_ms();
 		zkd_tick(d, now);
+		int lost = selfheal_tick(d, now);
+		if (lost)
+			return lost;
 		if (d->stopping)
 			return 0;
-		uint64_t dl = zkd_deadline(d);
+		uint64_t dl = zkd_deadline(d), sh = selfheal_deadline();
+		if (sh && (!dl || sh < dl))
+			dl = sh;
 		now = zkd_now_ms();
 		int timeout = dl == 0 ? -1 : dl <= now ? 0 :
 			dl - now > LOOP_MAX_WAIT_MS ? LOOP_MAX_WAIT_MS : (int)(dl - now);
@@ -213,6 +231,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	zkd_attach_publisher(&d, pub);
+	selfheal_init(&d);
+	if (selfheal_fd() >= 0 && loop_add(&l, selfheal_fd(), on_cache_event))
+		goto out;
 	d.started_us = zkd_realtime_us();
 	zkd_log(ZKH_LOG_INFO, "zkcached %s: cache %s (%llu records, generation %llu), root %s",
 		ZKH_VERSION, d.cfg.cache, (unsigned long long)zkh_pub_count(pub),
@@ -223,10 +244,11 @@ int main(int argc, char **argv)
 	zkd_open_session(&d, zkd_now_ms());
 	rc = run(&d, &l);
 	zkd_shutdown(&d, zkd_now_ms());
-	status = rc ? 1 : 0;
+	status = rc == ZKD_EXIT_CACHE_LOST ? rc : rc ? 1 : 0;
+out:
+	selfheal_free();
 	d.pub = NULL;
 	zkh_pub_close(pub);
-out:
 	zkd_free(&d);
 	close(sfd);
 	return status;

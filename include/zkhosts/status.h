@@ -10,7 +10,7 @@
  * skip keys they do not know (so a newer daemon may add some) and lines
  * that are absent leave the zero value:
  *
- *   version 2                   (schema version, ZKH_STATUS_VERSION)
+ *   version 3                   (schema version, ZKH_STATUS_VERSION)
  *   pid 1234
  *   state connected            (starting|connecting|connected|syncing|
  *                               disconnected|expired|stopped)
@@ -21,6 +21,10 @@
  *   last_sync_us ...            (last completed full sync, 0 if none)
  *   records 10000
  *   skipped 3                   (znodes skipped as invalid, current)
+ *   pending_reads 0             (znodes whose reads are refused: records
+ *                                kept, retried with backoff)
+ *   pending_listing 0           (1 while the hosts listing is refused)
+ *   retries 0                   (requests sent again after a refusal)
  *   publishes 42
  *   generation 42
  *   error_<source> <text>       (one line per ACTIVE error, see below)
@@ -29,7 +33,8 @@
  * Errors come from one slot per source (enum zkh_err_source): connection
  * (ZooKeeper unreachable, lost, expired), auth (credentials refused),
  * registration (own record not held), publish (cache master or snapshot
- * write failed), sync (a listing refused), budget (max_records exceeded).
+ * write failed), sync (the listing or reads refused, retried), budget
+ * (max_records exceeded).
  * Texts are one line and never hold a secret.
  *
  * The daemon rewrites the file on every state change and at least every
@@ -45,7 +50,9 @@
 #include <sys/types.h>
 
 #define ZKH_STATUS_HEARTBEAT_S 5
-#define ZKH_STATUS_VERSION 2	/* 1: no version line, no error_* lines */
+/* 1: no version line, no error_* lines; 2: no pending_reads,
+ * pending_listing, retries (refused reads counted as skipped) */
+#define ZKH_STATUS_VERSION 3
 #define ZKH_STATUS_TEXT_MAX 256	/* an error text, NUL included */
 
 /* Sources of errors, one slot each (status keys error_<name>). */
@@ -66,6 +73,9 @@ struct zkh_status {
 	uint64_t last_sync_us;
 	uint64_t records;
 	uint64_t skipped;
+	uint64_t pending_reads;
+	bool pending_listing;
+	uint64_t retries;
 	uint64_t publishes;
 	uint64_t generation;
 	char errors[ZKH_ERR_NSOURCES][ZKH_STATUS_TEXT_MAX];	/* "" = none */

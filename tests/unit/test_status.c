@@ -77,6 +77,9 @@ static struct zkh_status sample(void)
 	s.last_sync_us = 1763784001000000ull;
 	s.records = 10000;
 	s.skipped = 3;
+	s.pending_reads = 5;
+	s.pending_listing = true;
+	s.retries = 17;
 	s.publishes = 42;
 	s.generation = 43;
 	strcpy(s.last_error, "connection loss: 127.0.0.1:2181");
@@ -106,6 +109,9 @@ static void round_trip(void **state)
 	assert_int_equal(r.last_sync_us, s.last_sync_us);
 	assert_int_equal(r.records, s.records);
 	assert_int_equal(r.skipped, s.skipped);
+	assert_int_equal(r.pending_reads, s.pending_reads);
+	assert_true(r.pending_listing);
+	assert_int_equal(r.retries, s.retries);
 	assert_int_equal(r.publishes, s.publishes);
 	assert_int_equal(r.generation, s.generation);
 	assert_string_equal(r.last_error, s.last_error);
@@ -144,7 +150,7 @@ static void errors_per_source(void **state)
 	n = fread(text, 1, sizeof(text) - 1, f);
 	fclose(f);
 	text[n] = '\0';
-	assert_non_null(strstr(text, "version 2\n"));
+	assert_non_null(strstr(text, "version 3\n"));
 	assert_non_null(strstr(text, "\nerror_connection connection to ZooKeeper lost\n"));
 	assert_non_null(strstr(text, "\nerror_registration register me: held by another\n"));
 	assert_null(strstr(text, "error_auth"));
@@ -268,7 +274,11 @@ static void metrics(void **state)
 		}
 		line = nl + 1;
 	}
-	assert_non_null(strstr(text, "\nzkhosts_status_version 2\n"));
+	assert_non_null(strstr(text, "\nzkhosts_status_version 3\n"));
+	assert_non_null(strstr(text, "\nzkhosts_pending_reads 5\n"));
+	assert_non_null(strstr(text, "\nzkhosts_pending_listing 1\n"));
+	assert_non_null(strstr(text, "# TYPE zkhosts_retries_total counter\n"
+				     "zkhosts_retries_total 17\n"));
 	assert_non_null(strstr(text, "\nzkhosts_error{source=\"connection\"} 0\n"));
 	assert_non_null(strstr(text, "\nzkhosts_error{source=\"budget\"} 0\n"));
 	strcpy(s.state, "stopped");

@@ -18,6 +18,8 @@
  *   max_records      snapshot budget: most records the daemon publishes,
  *                    default 1000000 (1..100000000); past it the daemon
  *                    logs an error and keeps the last snapshot it published
+ *   log_level        zkcached's: error|warning|info|debug (info); -v and
+ *                    -q on its command line win
  *
  * File path resolution: an explicit path (-c FILE) wins; else the
  * ZKHOSTS_CONF environment variable (read with secure_getenv, so set-id
@@ -54,6 +56,7 @@ struct zkh_config {
 	bool fsync;
 	int publish_delay;	/* ms */
 	int max_records;	/* snapshot budget, records */
+	int log_level;		/* syslog number: 3, 4, 6 or 7 (zkh_log_level) */
 };
 
 /* Parsing strictness. */

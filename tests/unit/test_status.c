@@ -144,7 +144,7 @@ static void errors_per_source(void **state)
 	n = fread(text, 1, sizeof(text) - 1, f);
 	fclose(f);
 	text[n] = '\0';
-	assert_non_null(strstr(text, "version 2\n"));
+	assert_non_null(strstr(text, "version 3\n"));
 	assert_non_null(strstr(text, "\nerror_connection connection to ZooKeeper lost\n"));
 	assert_non_null(strstr(text, "\nerror_registration register me: held by another\n"));
 	assert_null(strstr(text, "error_auth"));
@@ -268,7 +268,7 @@ static void metrics(void **state)
 		}
 		line = nl + 1;
 	}
-	assert_non_null(strstr(text, "\nzkhosts_status_version 2\n"));
+	assert_non_null(strstr(text, "\nzkhosts_status_version 3\n"));
 	assert_non_null(strstr(text, "\nzkhosts_error{source=\"connection\"} 0\n"));
 	assert_non_null(strstr(text, "\nzkhosts_error{source=\"budget\"} 0\n"));
 	strcpy(s.state, "stopped");

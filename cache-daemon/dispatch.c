@@ -61,8 +61,17 @@ static const char *fmt_time(uint64_t us, char *out, size_t cap)
 	time_t t = (time_t)(us / 1000000u);
 	struct tm tm;
 
-	if (!localtime_r(&t, &tm) || !strftime(out, cap, "%Y-%m-%dT%H:%M:%S%z", &tm))
+	size_t n;
+
+	if (!localtime_r(&t, &tm) || !(n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S%z", &tm))) {
 		snprintf(out, cap, "@%lld", (long long)t);
+		return out;
+	}
+	/* +hhmm -> +hh:mm (ISO 8601 extended, as the log lines) */
+	if (n >= 5 && n + 1 < cap && (out[n - 5] == '+' || out[n - 5] == '-')) {
+		memmove(out + n - 1, out + n - 2, 3);
+		out[n - 2] = ':';
+	}
 	return out;
 }
 
@@ -163,8 +172,9 @@ void zkd_open_session(struct zkd *d, uint64_t now)
 		collect_changes(d);
 		return;
 	}
-	zkd_log(ZKH_LOG_INFO, "connecting to ZooKeeper %s%s%s (session timeout %d ms)",
-		desc, d->chroot[0] ? ", chroot " : "", d->chroot,
+	/* retries of an outage are the backoff line's (give_up_connect) */
+	zkd_log(d->conn_err.text[0] ? ZKH_LOG_DEBUG : ZKH_LOG_INFO,
+		"connecting to ZooKeeper %s%s%s (session timeout %d ms)", desc, d->chroot[0] ? ", chroot " : "", d->chroot,
 		d->cfg.session_timeout);
 	session_opened(&d->s);
 	d->connect_deadline = now + (uint64_t)d->cfg.session_timeout;

@@ -32,7 +32,7 @@ static _Atomic(const char *) ctx_state = "starting";
 static _Atomic uint64_t ctx_session;
 
 static pthread_mutex_t zk_last_lock = PTHREAD_MUTEX_INITIALIZER;
-static char zk_last[256];
+static char zk_last_err[256], zk_last_warn[256];
 
 static const char *level_word(enum zkh_log_level lvl)
 {
@@ -181,7 +181,10 @@ void zkd_log_zk_line(enum zkh_log_level lvl, const char *line)
 
 		msg = msg && msg - line < 64 ? msg + 2 : line;
 		pthread_mutex_lock(&zk_last_lock);
-		snprintf(zk_last, sizeof zk_last, "%s", msg);
+		if (lvl == ZKH_LOG_ERR)
+			snprintf(zk_last_err, sizeof zk_last_err, "%s", msg);
+		else
+			snprintf(zk_last_warn, sizeof zk_last_warn, "%s", msg);
 		pthread_mutex_unlock(&zk_last_lock);
 	}
 	/* The client's lines are the daemon's debug output, whatever the
@@ -195,14 +198,14 @@ void zkd_log_zk_line(enum zkh_log_level lvl, const char *line)
 void zkd_log_zk_last(char *out, size_t cap)
 {
 	pthread_mutex_lock(&zk_last_lock);
-	snprintf(out, cap, "%s", zk_last);
+	snprintf(out, cap, "%s", zk_last_err[0] ? zk_last_err : zk_last_warn);
 	pthread_mutex_unlock(&zk_last_lock);
 }
 
 void zkd_log_zk_forget(void)
 {
 	pthread_mutex_lock(&zk_last_lock);
-	zk_last[0] = '\0';
+	zk_last_err[0] = zk_last_warn[0] = '\0';
 	pthread_mutex_unlock(&zk_last_lock);
 }
 

@@ -58,8 +58,8 @@ void zkd_log_znode(enum zkh_log_level lvl, const char *znode,
 void zkd_log_zk_line(enum zkh_log_level lvl, const char *line);
 
 /*
- * Copy the last error or warning line the ZooKeeper client logged since
- * the last zkd_log_zk_forget into out (cap bytes, "" if none), shortened
+ * Copy the last error line (else warning line) the ZooKeeper client logged
+ * since the last zkd_log_zk_forget into out (cap bytes, "" if none), shortened
  * to its message ("Socket [10.0.0.1:2181] ... Connection refused ...").
  * Any thread.
  */

@@ -27,7 +27,8 @@
 
 _Atomic int zkd_log_level = ZKH_LOG_INFO;
 
-static atomic_int to_journal;
+static atomic_int to_journal;	/* stderr is the journal's stream */
+static atomic_int journal_socket;	/* and its native socket is there */
 static _Atomic(const char *) ctx_state = "starting";
 static _Atomic uint64_t ctx_session;
 
@@ -58,6 +59,10 @@ void zkd_log_init(void)
 		     fstat(STDERR_FILENO, &st) == 0 &&
 		     (unsigned long long)st.st_dev == dev &&
 		     (unsigned long long)st.st_ino == ino);
+	/* sd_journal_sendv drops entries silently when there is no journald
+	 * socket: then the stream's <N> prefix form is the way in */
+	atomic_store(&journal_socket, stat("/run/systemd/journal/socket", &st) == 0 &&
+		     S_ISSOCK(st.st_mode));
 }
 
 int zkd_log_to_journal(void)
@@ -117,8 +122,8 @@ static void emit(enum zkh_log_level lvl, const char *prefix, const char *znode,
 	struct iovec iov[6];
 	int n = 0;
 
-	if (!atomic_load(&to_journal)) {
-		emit_stderr(lvl, false, prefix, msg);
+	if (!atomic_load(&to_journal) || !atomic_load(&journal_socket)) {
+		emit_stderr(lvl, atomic_load(&to_journal), prefix, msg);
 		return;
 	}
 	snprintf(f_msg, sizeof f_msg, "MESSAGE=%s%s", prefix, msg);

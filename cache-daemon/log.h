@@ -6,9 +6,9 @@
  *     documents for services): each message is sent with sd_journal_sendv
  *     as MESSAGE= with PRIORITY= and the fields ZKHOSTS_STATE (session
  *     state), ZKHOSTS_SESSION (0x... or 0) and, for messages about one
- *     znode, ZKHOSTS_ZNODE; should the journal socket refuse, the line
- *     falls back to stderr as "<N>zkcached: LEVEL: message" (N the syslog
- *     priority, read by journald's SYSLOG_LEVEL_PREFIX);
+ *     znode, ZKHOSTS_ZNODE; without journald's native socket, or should it
+ *     refuse, the line goes to stderr as "<N>zkcached: LEVEL: message" (N
+ *     the syslog priority, read by journald's SYSLOG_LEVEL_PREFIX);
  *   - anything else (a terminal, a file, `docker logs`): the line is
  *     "2026-12-06T22:55:17.123+01:00 zkcached: LEVEL: message", local time
  *     in ISO 8601 with milliseconds, no priority prefix.

@@ -10,6 +10,7 @@ new session), SIGUSR1: a full resync."""
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -175,6 +176,50 @@ def test_journal_stream_format():
         env2.close()
 
 
+def test_watchdog_fed_through_outage():
+    """WatchdogSec= (WATCHDOG_USEC) and NOTIFY_SOCKET as systemd sets
+    them, a datagram socket of ours in systemd's place: WATCHDOG=1 keeps
+    coming while ZooKeeper is down (it proves the loop runs, not that
+    ZooKeeper is up); a reload is RELOADING=1 then READY=1."""
+    global kz
+    path = os.path.join(env.dir, "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.2)
+    got = []
+
+    def drain():
+        while True:
+            try:
+                got.append(sock.recv(4096).decode())
+            except socket.timeout:
+                return
+    env2 = Env(zk, session_timeout=TIMEOUT_MS).__enter__()
+    try:
+        d2 = env2.daemon(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"})
+        env2.wait_status(lambda s: s.get("state") == "connected", "connected")
+        zk.release(kz)
+        zk.stop_all()
+        env2.wait_status(lambda s: s.get("state") == "disconnected", "disconnected")
+        drain()
+        got.clear()
+        wait_for(lambda: drain() or sum(m == "WATCHDOG=1" for m in got) >= 3,
+                 "watchdog pings during the outage")
+        assert env2.status().get("state") == "disconnected"
+        zk.start_all()
+        kz = zk.kazoo()
+        env2.wait_status(lambda s: s.get("state") == "connected", "reconnected")
+        got.clear()
+        d2.send(signal.SIGHUP)
+        wait_for(lambda: drain() or "READY=1" in got, "READY=1 after the reload")
+        assert "RELOADING=1" in got and got.index("RELOADING=1") < got.index("READY=1"), got
+        d2.stop()
+    finally:
+        env2.close()
+        sock.close()
+    env.wait_status(lambda s: s.get("state") == "connected", "the main daemon reconnected")
+
+
 def test_sighup_cache_needs_restart():
     env.write_conf(session_timeout=TIMEOUT_MS, metrics_file=METRICS, domain="example.test",
                    cache=os.path.join(env.dir, "elsewhere"))
@@ -222,5 +267,6 @@ def teardown():
 if __name__ == "__main__":
     run_tests([setup, test_log_format, test_outage_is_quiet_and_shown, test_metrics,
                test_sighup_live_keys_without_resync, test_sighup_bad_config_refused,
-               test_journal_stream_format, test_sighup_cache_needs_restart, test_sighup_root_new_session,
+               test_journal_stream_format, test_watchdog_fed_through_outage,
+               test_sighup_cache_needs_restart, test_sighup_root_new_session,
                test_sigusr1_resyncs, test_kill9_reads_down, teardown])

@@ -214,7 +214,10 @@ int ctl_status(struct ctl *c)
 			snprintf(reason, sizeof(reason), "zkcached (pid %ld) "
 				 "is not running", (long)s.pid);
 			set_verdict(&v, ZKC_EXIT_ZK, reason);
-		} else if (hb == 0 || hb_age > max_age) {
+		} else if (hb == 0) {
+			set_verdict(&v, ZKC_EXIT_ZK, "the status file holds no "
+				    "heartbeat");
+		} else if (hb_age > max_age) {
 			snprintf(reason, sizeof(reason), "no heartbeat from "
 				 "zkcached for %.0f s (more than %.0f s): dead "
 				 "or hung", hb_age, max_age);

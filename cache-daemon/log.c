@@ -144,6 +144,7 @@ static void emit(enum zkh_log_level lvl, const char *prefix, const char *znode,
 		emit_stderr(lvl, true, prefix, msg);
 }
 
+__attribute__((format(printf, 3, 0)))
 static void vlog(enum zkh_log_level lvl, const char *znode, const char *fmt,
 		 va_list ap)
 {

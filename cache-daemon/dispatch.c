@@ -30,6 +30,7 @@
 #include "zkcached.h"
 
 static void switch_session(struct zkd *d, uint64_t now);
+static uint64_t connect_window(const struct zkd *d);
 
 static struct mirror_env mirror_env(struct zkd *d, uint64_t now)
 {
@@ -177,7 +178,8 @@ void zkd_open_session(struct zkd *d, uint64_t now)
 		"connecting to ZooKeeper %s%s%s (session timeout %d ms)", desc, d->chroot[0] ? ", chroot " : "", d->chroot,
 		d->cfg.session_timeout);
 	session_opened(&d->s);
-	d->connect_deadline = now + (uint64_t)d->cfg.session_timeout;
+	zkd_log_zk_forget();	/* what the client says from now is about this handle */
+	d->connect_deadline = now + connect_window(d);
 	collect_changes(d);
 }
 
@@ -190,6 +192,7 @@ static void on_new_session(struct zkd *d, uint64_t now)
 	zkd_log(ZKH_LOG_INFO, "session 0x%" PRIx64 " established (timeout %d ms)",
 		sid.id, zkio_timeout(d->io));
 	d->connect_deadline = 0;
+	d->connect_tries = 0;
 	zkd_log_zk_forget();
 	if (zkd_error_clear(&d->conn_err))
 		report_mark(&d->rep);
@@ -413,26 +416,45 @@ static void write_status(struct zkd *d, uint64_t now, bool force)
 	report_write(&d->rep, d->cfg.cache, d->cfg.metrics_file, &st, now);
 }
 
-/* A new handle got no session within the session timeout: it holds
- * nothing worth keeping, so close it and open the next one after a
- * backoff step (re-resolving the servers' names then). */
+/* Connect window of the next handle: the session timeout, doubled by
+ * each handle given up in a row (at most 8 times): a slow server gets
+ * longer to answer at every step. */
+static uint64_t connect_window(const struct zkd *d)
+{
+	unsigned k = d->connect_tries < 3 ? d->connect_tries : 3;
+
+	return (uint64_t)d->cfg.session_timeout << k;
+}
+
+/* A new handle got no session within its window. If the client reported
+ * no error (a server accepted and is still answering, slowly), wait one
+ * more window; otherwise it holds nothing worth keeping: close it and
+ * open the next one after a backoff step (re-resolving the servers'
+ * names then). */
 static void give_up_connect(struct zkd *d, uint64_t now)
 {
 	char last[160], since[40];
+	uint64_t window = connect_window(d);
 
 	d->connect_deadline = 0;
 	zkd_log_zk_last(last, sizeof last);
-	zkio_close(d->io);
-	session_gave_up(&d->s, now);
 	fmt_time(d->disconnected_us ? d->disconnected_us : zkd_realtime_us(),
 		 since, sizeof since);
+	if (!last[0]) {
+		conn_error(d, ZKH_LOG_WARN, "no ZooKeeper server of %s has given a "
+			   "session yet (waiting since %s, no error from the client); "
+			   "serving the cache meanwhile", d->cfg.zookeeper, since);
+		d->connect_deadline = now + window;
+		return;
+	}
+	zkio_close(d->io);
+	session_gave_up(&d->s, now);
+	d->connect_tries++;
 	conn_error(d, 0, "ZooKeeper unreachable since %s: no server of %s answered%s%s",
-		   since, d->cfg.zookeeper, last[0] ? "; last: " : "", last);
-	zkd_log(ZKH_LOG_WARN, "no server of %s answered within %d ms%s%s%s; "
+		   since, d->cfg.zookeeper, "; last: ", last);
+	zkd_log(ZKH_LOG_WARN, "no server of %s answered within %" PRIu64 " ms (last: %s); "
 		"serving the cache meanwhile; next attempt in %.1f s",
-		d->cfg.zookeeper, d->cfg.session_timeout, last[0] ? " (last: " : "",
-		last[0] ? last : "", last[0] ? ")" : "",
-		(double)(d->s.reconnect_at - now) / 1000.0);
+		d->cfg.zookeeper, window, last, (double)(d->s.reconnect_at - now) / 1000.0);
 	zkd_log_zk_forget();
 }
 

@@ -56,6 +56,7 @@ struct zkd {
 	struct zkd_error conn_err;	/* ZKH_ERR_CONNECTION */
 	struct zkd_error auth_err;	/* ZKH_ERR_AUTH */
 	uint64_t connect_deadline;	/* ms: no session by then: new handle */
+	unsigned connect_tries;		/* handles given up in a row */
 	uint64_t started_us;
 	uint64_t pidns;			/* inode of /proc/self/ns/pid, 0 unknown */
 	enum zkd_state logged_state;	/* the state last logged */

@@ -16,7 +16,7 @@ ZKD_ROLE_OBJ := $(filter-out %/main.o %/zkio.o,$(ZKCACHED_OBJ))
 
 $(ZKCACHED): $(ZKCACHED_OBJ) $(PUBLISH_LIB) $(ZK_LIB) $(COMMON_LIB)
 	$(CC) -o $@ $(ZKCACHED_OBJ) $(PUBLISH_LIB) $(ZK_LIB) $(COMMON_LIB) \
-		$(ALL_LDFLAGS) -lzookeeper_mt -llmdb -lsystemd
+		$(ALL_LDFLAGS) -lzookeeper_mt -lnettle -llmdb -lsystemd
 
 # Unit tests of the daemon's logic: roles + fake ZooKeeper, no server.
 ZKD_UNIT_SRC   := $(wildcard tests/unit/daemon/test_daemon_*.c)
@@ -32,7 +32,7 @@ $(BUILD)/tests/unit/test_daemon_%: tests/unit/daemon/test_daemon_%.c $(ZKD_ROLE_
 		$(PUBLISH_LIB) $(ZK_LIB) $(COMMON_LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Icache-daemon -Itests/fakezk -o $@ $< $(ZKD_ROLE_OBJ) $(FAKEZK_OBJ) \
-		$(PUBLISH_LIB) $(ZK_LIB) $(COMMON_LIB) $(ALL_LDFLAGS) -lzookeeper_mt -llmdb -lsystemd -lcmocka
+		$(PUBLISH_LIB) $(ZK_LIB) $(COMMON_LIB) $(ALL_LDFLAGS) -lzookeeper_mt -lnettle -llmdb -lsystemd -lcmocka
 
 UNIT_TESTS      += $(ZKD_UNIT_TESTS)
 ALL_TARGETS     += $(ZKCACHED)

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "zkhosts/zkacl.h"
 #include "zkcached.h"
 
 static void switch_session(struct zkd *d, uint64_t now);
@@ -539,6 +540,24 @@ void zkd_resync(struct zkd *d, uint64_t now)
 	collect_changes(d);
 }
 
+/* The ACL of every node the daemon creates (layout, registration):
+ * `acl`, or ALL for auth_file's identity and READ for everyone, or open
+ * without credentials (common/zk/zkacl.c decides, as for the tools). */
+static int set_acl(struct zkd *d, char *err, size_t err_cap)
+{
+	struct zkh_acl acl;
+	char txt[ZKH_ACL_TEXT_MAX];
+
+	if (zkh_zk_acl_for(&d->cfg, d->have_auth ? &d->auth : NULL, &acl, err,
+			   err_cap))
+		return -EINVAL;
+	zkio_set_acl(d->io, &acl);
+	zkd_log(zkh_zk_acl_is_open(&acl) ? ZKH_LOG_DEBUG : ZKH_LOG_INFO,
+		"nodes zkcached creates get the ACL %s",
+		zkh_zk_acl_format(&acl, txt, sizeof txt));
+	return 0;
+}
+
 /* The chroot of connect string `zk` ("" if none) into out[ZKD_PATH_CAP]. */
 static int split_chroot(const char *zk, char *out, char *err, size_t err_cap)
 {
@@ -566,7 +585,8 @@ static bool session_keys_differ(const struct zkh_config *a, const struct zkh_con
 		strcmp(a->register_name, b->register_name) ||
 		a->register_naddrs != b->register_naddrs ||
 		memcmp(a->register_addrs, b->register_addrs,
-		       a->register_naddrs * sizeof a->register_addrs[0]);
+		       a->register_naddrs * sizeof a->register_addrs[0]) ||
+		memcmp(&a->acl, &b->acl, sizeof a->acl);
 }
 
 /* The delayed half of a reload: close the session (our ephemeral record
@@ -593,11 +613,15 @@ static void switch_session(struct zkd *d, uint64_t now)
 	memcpy(c->register_name, n->register_name, sizeof c->register_name);
 	memcpy(c->register_addrs, n->register_addrs, sizeof c->register_addrs);
 	c->register_naddrs = n->register_naddrs;
+	c->acl = n->acl;
 	zkh_zk_auth_wipe(&d->auth);
 	d->auth = d->next_auth;
 	d->have_auth = d->next_have_auth;
 	zkh_zk_auth_wipe(&d->next_auth);
 	d->next_have_auth = false;
+	rc = set_acl(d, err, sizeof err);	/* checked by zkd_reload */
+	if (rc)
+		zkd_log(ZKH_LOG_ERR, "reload: %s", err);
 	/* checked by zkd_reload: cannot fail but for memory */
 	(void)split_chroot(c->zookeeper, d->chroot, err, sizeof err);
 	mirror_free(&d->m);
@@ -638,6 +662,14 @@ int zkd_reload(struct zkd *d, const struct zkh_config *nc, uint64_t now,
 		if (rc)
 			return -EINVAL;
 		have_auth = true;
+	}
+	{
+		struct zkh_acl acl;
+
+		if (zkh_zk_acl_for(nc, have_auth ? &auth : NULL, &acl, err, err_cap)) {
+			zkh_zk_auth_wipe(&auth);
+			return -EINVAL;
+		}
 	}
 	if (d->pub && (strcmp(c->domain, nc->domain) || c->fsync != nc->fsync)) {
 		struct zkh_pub_options po = { .domain = nc->domain, .fsync = nc->fsync };
@@ -699,7 +731,7 @@ int zkd_reload(struct zkd *d, const struct zkh_config *nc, uint64_t now,
 		uint64_t delay = (uint64_t)random() % (spread + 1);
 
 		d->switch_at = now + delay ? now + delay : 1;
-		zkd_log(ZKH_LOG_INFO, "reload: zookeeper, root, auth_file, "
+		zkd_log(ZKH_LOG_INFO, "reload: zookeeper, root, auth_file, acl, "
 			"session_timeout or register changed: a new session in %.1f s",
 			(double)delay / 1000.0);
 	}
@@ -732,6 +764,9 @@ int zkd_init(struct zkd *d, char *err, size_t err_cap)
 			return rc == -EINVAL ? rc : -EINVAL;
 		d->have_auth = true;
 	}
+	rc = set_acl(d, err, err_cap);
+	if (rc)
+		return rc;
 	rc = mirror_init(&d->m, d->chroot, d->cfg.root);
 	if (rc) {
 		snprintf(err, err_cap, "root %s: %s", d->cfg.root, strerror(-rc));

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "zkhosts/zkacl.h"
 #include "zkio.h"
 
 /* Context of one handle, given to the watcher. Freed only after
@@ -24,6 +25,9 @@ struct zkio {
 	zhandle_t *zh;
 	struct hctx *h;
 	uint64_t gen;		/* bumped by every open and close */
+	struct zkh_acl acl;	/* of every node we create */
+	struct ACL acl_buf[ZKH_ACL_MAX];	/* acl_vec's entries, into acl */
+	struct ACL_vector acl_vec;
 };
 
 /* The completions find the queue here: one daemon per process. */
@@ -175,6 +179,8 @@ struct zkio *zkio_new(struct zkd_evq *q)
 	if (io) {
 		io->q = q;
 		g_q = q;
+		zkh_zk_acl_open(&io->acl);
+		zkh_zk_acl_vector(&io->acl, io->acl_buf, &io->acl_vec);
 	}
 	return io;
 }
@@ -281,6 +287,12 @@ int zkio_timeout(const struct zkio *io)
 	return io->zh ? zoo_recv_timeout(io->zh) : 0;
 }
 
+void zkio_set_acl(struct zkio *io, const struct zkh_acl *acl)
+{
+	io->acl = *acl;
+	zkh_zk_acl_vector(&io->acl, io->acl_buf, &io->acl_vec);
+}
+
 const char *zkio_strerror(int rc)
 {
 	return zerror(rc);
@@ -320,7 +332,7 @@ void zkio_create(struct zkio *io, const char *path, const char *data,
 	if (e)
 		submitted(io, e, io->zh ?
 			  zoo_acreate(io->zh, path, data, (int)strlen(data),
-				      &ZOO_OPEN_ACL_UNSAFE, zoo_mode(mode),
+				      &io->acl_vec, zoo_mode(mode),
 				      string_cb, e) : ZINVALIDSTATE);
 }
 
@@ -356,7 +368,7 @@ void zkio_replace(struct zkio *io, const char *path, int version,
 	c->e = e;
 	zoo_delete_op_init(&ops[0], path, version);
 	zoo_create_op_init(&ops[1], path, data, (int)strlen(data),
-			   &ZOO_OPEN_ACL_UNSAFE, zoo_mode(mode), c->created,
+			   &io->acl_vec, zoo_mode(mode), c->created,
 			   sizeof c->created);
 	rc = zoo_amulti(io->zh, 2, ops, c->res, multi_cb, c);
 	if (rc != ZOK) {

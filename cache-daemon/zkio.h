@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "evqueue.h"
+#include "zkhosts/config.h"
 #include "zkhosts/zkhandle.h"
 
 struct zkio;
@@ -57,6 +58,9 @@ bool zkio_current(const struct zkio *io, const struct zkd_event *e);
 void zkio_session(const struct zkio *io, struct zkio_session_id *out);
 /* Session timeout the server granted, ms (0 if not connected). */
 int zkio_timeout(const struct zkio *io);
+/* The ACL of every node created from now on (zkio_create, zkio_replace);
+ * copied. Until the first call: the open ACL (world:anyone:cdrwa). */
+void zkio_set_acl(struct zkio *io, const struct zkh_acl *acl);
 /* Text of a ZooKeeper result code. */
 const char *zkio_strerror(int rc);
 

@@ -10,9 +10,10 @@
 #                      environment, snapshot publishing): zkcached, the test
 #                      and benchmark publishers. Never in the module.
 #   common/zk/      -> $(ZK_LIB)      ZooKeeper-side helpers (connect-string
-#                      resolution, auth file, paths, log routing) and the
-#                      status file: zkcached and the tools; needs
-#                      libzookeeper_mt. Never in the module.
+#                      resolution, auth file, paths, log routing, the ACL
+#                      of created nodes) and the status file: zkcached and
+#                      the tools; needs libzookeeper_mt and libnettle
+#                      (SHA-1, base64 of ACL digests). Never in the module.
 
 COMMON_SRC := $(wildcard common/core/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)

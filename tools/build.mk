@@ -14,11 +14,12 @@ TOOLS_CPPFLAGS := -Itools/lib
 # ---- unit tests of $(ZK_LIB) ----------------------------------------------
 # Explicit rules (they take precedence over the pattern rule in
 # tests/build.mk, which links only the common and publish libraries).
-ZK_UNIT_TESTS := $(BUILD)/tests/unit/test_zkconn $(BUILD)/tests/unit/test_status
+ZK_UNIT_TESTS := $(BUILD)/tests/unit/test_zkconn $(BUILD)/tests/unit/test_status \
+	$(BUILD)/tests/unit/test_zkacl
 
 $(ZK_UNIT_TESTS): $(BUILD)/tests/unit/%: tests/unit/%.c $(ZK_LIB) $(COMMON_LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(ZK_LIB) $(COMMON_LIB) $(ALL_LDFLAGS) -lzookeeper_mt -llmdb -lcmocka
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ZK_LIB) $(COMMON_LIB) $(ALL_LDFLAGS) -lzookeeper_mt -lnettle -llmdb -lcmocka
 
 # The import parsers are pure code: their unit test links their objects.
 IMPORTERS_SRC := tools/zkhostctl/importers.c tools/zkhostctl/import_json.c
@@ -41,10 +42,10 @@ ZKHOSTCTL_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/zkhostctl/*.c)
 $(TOOLS_LIB_OBJ) $(ZKBARRIER_OBJ) $(ZKHOSTCTL_OBJ): ZKH_CPPFLAGS += $(TOOLS_CPPFLAGS)
 
 $(BUILD)/zkbarrier: $(ZKBARRIER_OBJ) $(TOOLS_LIB_OBJ) $(ZK_LIB) $(COMMON_LIB)
-	$(CC) $(ALL_CFLAGS) -o $@ $(ZKBARRIER_OBJ) $(TOOLS_LIB_OBJ) $(ZK_LIB) $(COMMON_LIB) $(ALL_LDFLAGS) -lzookeeper_mt -lm
+	$(CC) $(ALL_CFLAGS) -o $@ $(ZKBARRIER_OBJ) $(TOOLS_LIB_OBJ) $(ZK_LIB) $(COMMON_LIB) $(ALL_LDFLAGS) -lzookeeper_mt -lnettle -lm
 
 $(BUILD)/zkhostctl: $(ZKHOSTCTL_OBJ) $(TOOLS_LIB_OBJ) $(ZK_LIB) $(COMMON_LIB)
-	$(CC) $(ALL_CFLAGS) -o $@ $(ZKHOSTCTL_OBJ) $(TOOLS_LIB_OBJ) $(ZK_LIB) $(COMMON_LIB) $(ALL_LDFLAGS) -lzookeeper_mt -llmdb -ljansson -lm
+	$(CC) $(ALL_CFLAGS) -o $@ $(ZKHOSTCTL_OBJ) $(TOOLS_LIB_OBJ) $(ZK_LIB) $(COMMON_LIB) $(ALL_LDFLAGS) -lzookeeper_mt -lnettle -llmdb -ljansson -lm
 
 ALL_TARGETS += $(BUILD)/zkbarrier $(BUILD)/zkhostctl
 

@@ -22,6 +22,10 @@
  *    all valid, distinct, at most ZKH_MAX_ADDRS; the name keeps its case
  *    and loses a trailing dot;
  *  - fsync: yes/no/true/false/on/off/1/0 (ASCII case-insensitive);
+ *  - acl: checked here entry by entry (zkh_acl_parse) so a typo is an
+ *    error naming the entry, not a ZooKeeper refusal at the first create;
+ *    only what ZooKeeper's stock providers accept (world:anyone, digest
+ *    with a well-formed SHA-1/base64 hash, ip with an optional prefix);
  *  - a key given twice is an error (STRICT; `cache` also in MODULE mode);
  *  - MODULE mode returns -EINVAL for a bad or duplicate `cache`, so the
  *    module answers UNAVAIL instead of reading some other directory.
@@ -30,6 +34,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -433,6 +438,207 @@ static const char *set_register(struct zkh_config *c, const char *v,
 	return NULL;
 }
 
+/* ---- ACLs ------------------------------------------------------------ */
+
+static bool is_b64(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+/* Value of a base64 digit (is_b64 holds). */
+static unsigned b64_val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (unsigned)(c - 'A');
+	if (c >= 'a' && c <= 'z')
+		return (unsigned)(c - 'a') + 26;
+	if (c >= '0' && c <= '9')
+		return (unsigned)(c - '0') + 52;
+	return c == '+' ? 62 : 63;
+}
+
+/* "USER:HASH" of a digest id: USER printable ASCII without ':', ',' or
+ * spaces; HASH the canonical base64 of 20 bytes (27 digits, the last
+ * with its two low bits clear, and one '='). */
+static const char *check_digest_id(const char *s, size_t n)
+{
+	const char *colon = memchr(s, ':', n);
+	size_t ulen, hlen;
+	const char *h;
+
+	if (colon == NULL)
+		return "digest id must be USER:HASH";
+	ulen = (size_t)(colon - s);
+	h = colon + 1;
+	hlen = n - ulen - 1;
+	if (ulen == 0)
+		return "digest id has an empty user name";
+	for (size_t i = 0; i < ulen; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f ||
+		    s[i] == ',')
+			return "digest user name must be printable ASCII without "
+			       "spaces, ',' or ':'";
+	if (hlen != 28 || h[27] != '=')
+		return "digest hash must be 28 base64 characters ending in '=' "
+		       "(base64 of SHA-1 of USER:PASSWORD)";
+	for (size_t i = 0; i < 27; i++)
+		if (!is_b64(h[i]))
+			return "digest hash is not base64";
+	if (b64_val(h[26]) & 3)
+		return "digest hash is not the base64 of 20 bytes";
+	return NULL;
+}
+
+/* "ADDR" or "ADDR/BITS" of an ip id. */
+static const char *check_ip_id(const char *s, size_t n)
+{
+	const char *slash = memchr(s, '/', n);
+	size_t alen = slash ? (size_t)(slash - s) : n;
+	struct zkh_addr a;
+	int bits;
+
+	if (zkh_addr_parse(s, alen, &a) != 0)
+		return "ip id must be an IPv4 or IPv6 address, optionally /BITS";
+	if (slash != NULL &&
+	    !parse_uint(slash + 1, n - alen - 1, 0,
+			a.family == AF_INET ? 32 : 128, &bits))
+		return "ip prefix length out of range";
+	return NULL;
+}
+
+static const char *parse_perms(const char *s, size_t n, uint32_t *out)
+{
+	static const char letters[] = "cdrwa";
+	static const uint32_t bits[] = { ZKH_PERM_CREATE, ZKH_PERM_DELETE,
+					 ZKH_PERM_READ, ZKH_PERM_WRITE,
+					 ZKH_PERM_ADMIN };
+	uint32_t perms = 0;
+
+	if (n == 0)
+		return "missing permissions (want letters of cdrwa)";
+	for (size_t i = 0; i < n; i++) {
+		const char *l = memchr(letters, s[i], sizeof(letters) - 1);
+		uint32_t bit;
+
+		if (l == NULL)
+			return "bad permission letter (want letters of cdrwa)";
+		bit = bits[l - letters];
+		if (perms & bit)
+			return "permission letter given twice";
+		perms |= bit;
+	}
+	*out = perms;
+	return NULL;
+}
+
+/* One trimmed entry "SCHEME:ID:PERMS" into *e. On a bad digest id the
+ * entry is named only up to "digest:USER:" (*toklen): what follows may
+ * be a password written where its hash belongs, and errors get logged. */
+static const char *parse_acl_entry(const char *s, size_t n,
+				   struct zkh_acl_entry *e, size_t *toklen)
+{
+	const char *c1 = memchr(s, ':', n), *c2 = NULL, *id, *why;
+	size_t slen, idlen;
+
+	for (size_t i = n; i > 0; i--)
+		if (s[i - 1] == ':') {
+			c2 = s + i - 1;
+			break;
+		}
+	if (c1 == NULL || c2 == c1)
+		return "want SCHEME:ID:PERMS";
+	slen = (size_t)(c1 - s);
+	id = c1 + 1;
+	idlen = (size_t)(c2 - id);
+	for (size_t i = 0; i < n; i++)
+		if (is_ws(s[i]))
+			return "whitespace inside an entry";
+	why = parse_perms(c2 + 1, n - (size_t)(c2 + 1 - s), &e->perms);
+	if (why != NULL)
+		return why;
+	if (word_eq(s, slen, "world")) {
+		if (idlen != 6 || memcmp(id, "anyone", 6) != 0)
+			return "the world scheme's only id is 'anyone'";
+	} else if (word_eq(s, slen, "digest")) {
+		why = check_digest_id(id, idlen);
+		if (why != NULL) {
+			const char *uc = memchr(id, ':', idlen);
+
+			if (uc != NULL)
+				*toklen = (size_t)(uc + 1 - s);
+		}
+	} else if (word_eq(s, slen, "ip")) {
+		why = check_ip_id(id, idlen);
+	} else {
+		return "unknown scheme (want world, digest or ip)";
+	}
+	if (why != NULL)
+		return why;
+	if (idlen + 1 > sizeof(e->id))
+		return "id too long";
+	for (size_t i = 0; i < slen; i++)
+		e->scheme[i] = lower(s[i]);
+	e->scheme[slen] = '\0';
+	copy_field(e->id, sizeof(e->id), id, idlen);
+	return NULL;
+}
+
+int zkh_acl_parse(const char *text, size_t len, struct zkh_acl *out,
+		  const char **why, const char **tok, size_t *toklen)
+{
+	struct zkh_acl acl;
+	size_t pos = 0;
+
+	memset(&acl, 0, sizeof(acl));
+	*tok = text;
+	*toklen = len;
+	for (;;) {
+		const char *comma = memchr(text + pos, ',', len - pos);
+		size_t end = comma ? (size_t)(comma - text) : len;
+		const char *s = text + pos;
+		size_t n = end - pos;
+
+		trim(&s, &n);
+		*tok = s;
+		*toklen = n;
+		if (n == 0) {
+			*why = "empty entry";
+			return -EINVAL;
+		}
+		if (acl.n == ZKH_ACL_MAX) {
+			*why = "more than 8 entries";
+			return -EINVAL;
+		}
+		*why = parse_acl_entry(s, n, &acl.e[acl.n], toklen);
+		if (*why != NULL)
+			return -EINVAL;
+		for (size_t i = 0; i < acl.n; i++)
+			if (strcmp(acl.e[i].scheme, acl.e[acl.n].scheme) == 0 &&
+			    strcmp(acl.e[i].id, acl.e[acl.n].id) == 0) {
+				*why = "id given twice";
+				return -EINVAL;
+			}
+		acl.n++;
+		if (comma == NULL)
+			break;
+		pos = end + 1;
+	}
+	*why = NULL;
+	*out = acl;
+	return 0;
+}
+
+static const char *set_acl(struct zkh_config *c, const char *v, size_t n,
+			   struct problem *p)
+{
+	const char *why;
+
+	if (zkh_acl_parse(v, n, &c->acl, &why, &p->tok, &p->toklen) != 0)
+		return why;
+	return NULL;
+}
+
 /* ---- keys and lines ------------------------------------------------- */
 
 typedef const char *(*setter_fn)(struct zkh_config *c, const char *v,
@@ -470,6 +676,7 @@ static const struct key_def {
 	{ "fsync", set_fsync },
 	{ "publish_delay", set_publish_delay },
 	{ "max_records", set_max_records },
+	{ "acl", set_acl },
 	{ "log_level", set_log_level },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

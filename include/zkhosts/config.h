@@ -18,6 +18,11 @@
  *   max_records      snapshot budget: most records the daemon publishes,
  *                    default 1000000 (1..100000000); past it the daemon
  *                    logs an error and keeps the last snapshot it published
+ *   acl              the ZooKeeper ACL of every node zkhosts creates:
+ *                    "SCHEME:ID:PERMS" entries separated by commas, e.g.
+ *                    "digest:user:HASH:cdrwa, world:anyone:r"; unset: ALL
+ *                    for auth_file's identity and READ for everyone when
+ *                    auth_file is set, else open (world:anyone:cdrwa)
  *   log_level        zkcached's: error|warning|info|debug (info); -v and
  *                    -q on its command line win
  *
@@ -42,6 +47,31 @@
 #define ZKH_DEFAULT_MAX_RECORDS 1000000
 #define ZKH_PATH_MAX 4096
 
+/* ZooKeeper permission bits (the wire values of ZOO_PERM_*). */
+#define ZKH_PERM_READ   1u
+#define ZKH_PERM_WRITE  2u
+#define ZKH_PERM_CREATE 4u
+#define ZKH_PERM_DELETE 8u
+#define ZKH_PERM_ADMIN  16u
+#define ZKH_PERM_ALL    31u
+
+#define ZKH_ACL_MAX 8		/* entries of one ACL */
+#define ZKH_ACL_SCHEME_MAX 8	/* "digest", "world", "ip" and a NUL */
+#define ZKH_ACL_ID_MAX 160	/* id text and its NUL */
+
+/* One ACL entry: who (scheme:id) may do what (perms, ZKH_PERM_*). */
+struct zkh_acl_entry {
+	uint32_t perms;
+	char scheme[ZKH_ACL_SCHEME_MAX];
+	char id[ZKH_ACL_ID_MAX];
+};
+
+/* An ACL: n entries (0: none given). Plain data, copyable. */
+struct zkh_acl {
+	size_t n;
+	struct zkh_acl_entry e[ZKH_ACL_MAX];
+};
+
 struct zkh_config {
 	char zookeeper[1024];	/* "" if unset */
 	char root[512];		/* no trailing slash, starts with '/' */
@@ -56,6 +86,7 @@ struct zkh_config {
 	bool fsync;
 	int publish_delay;	/* ms */
 	int max_records;	/* snapshot budget, records */
+	struct zkh_acl acl;	/* `acl`; n == 0 if unset */
 	int log_level;		/* syslog number: 3, 4, 6 or 7 (zkh_log_level) */
 };
 
@@ -116,6 +147,21 @@ char *zkh_config_strerror(const struct zkh_config_error *err, char *out,
 int zkh_config_require_zookeeper(const struct zkh_config *c,
 				 const char *file,
 				 struct zkh_config_error *err);
+
+/*
+ * Parse an ACL as the `acl` key takes it: 1..ZKH_ACL_MAX entries
+ * "SCHEME:ID:PERMS" separated by commas (whitespace around entries
+ * ignored). SCHEME is world (ID "anyone"), digest (ID "USER:HASH", HASH
+ * the 28-character base64 of a SHA-1 digest, as ZooKeeper's
+ * DigestAuthenticationProvider makes it) or ip (ID an IPv4 or IPv6
+ * address, optionally "/BITS"); PERMS a non-empty set of the letters
+ * c d r w a (create, delete, read, write, admin), each at most once. An
+ * id may appear once. Returns 0 with *out filled, or -EINVAL with *why
+ * set to a static English phrase and *tok, *toklen to the offending part
+ * of `text`. Pure; thread-safe.
+ */
+int zkh_acl_parse(const char *text, size_t len, struct zkh_acl *out,
+		  const char **why, const char **tok, size_t *toklen);
 
 /*
  * The i-th key the parser knows (0-based, in the parser's own table, the

@@ -5,7 +5,8 @@
  * ZooKeeper client's log routed to our own logger.
  *
  * Layout (public contract): <root>/hosts/<name> holds an address list,
- * <root>/boot/<service> one state word. Both may be written by any client.
+ * <root>/boot/<service> one state word. Both may be written by any client
+ * their ACLs allow (zkacl.h: what zkhosts creates gets the configured ACL).
  *
  * Errors are -errno (resolution failure -EHOSTUNREACH, bad connect string
  * -EINVAL); nothing here logs except through the hook installed by

@@ -13,6 +13,7 @@
 
 #include "fakezk.h"
 #include "log.h"
+#include "zkhosts/zkacl.h"
 
 #define FZ_CONNECT 64		/* internal: the handle's connect step */
 #define FZ_MAX_WATCH_PATH 1024
@@ -23,6 +24,7 @@ struct fz_node {
 	struct zkio_stat st;
 	int64_t pzxid;
 	bool protect;
+	char acl[ZKH_ACL_TEXT_MAX];	/* as created (zkh_zk_acl_format) */
 };
 
 struct fz_session {
@@ -64,6 +66,7 @@ struct zkio {
 	int64_t session;	/* 0 until connected */
 	struct zkh_zk_auth auth;
 	bool have_auth;
+	char acl[ZKH_ACL_TEXT_MAX];	/* of the nodes it creates */
 };
 
 static struct {
@@ -215,8 +218,16 @@ static void drop_watches(void)
 
 /* ---- the tree ------------------------------------------------------------ */
 
+#define OPEN_ACL_TEXT "world:anyone:cdrwa"
+
+/* The ACL the daemon's handle creates nodes with, as text. */
+static const char *daemon_acl(void)
+{
+	return fz.io && fz.io->acl[0] ? fz.io->acl : OPEN_ACL_TEXT;
+}
+
 static int do_create(const char *path, const char *data, int64_t owner,
-		     int64_t zxid)
+		     int64_t zxid, const char *acl)
 {
 	char parent[FZ_MAX_WATCH_PATH];
 	struct fz_node *p, *n;
@@ -236,6 +247,7 @@ static int do_create(const char *path, const char *data, int64_t owner,
 		abort();
 	n->path = xstrdup(path);
 	n->data = xstrdup(data);
+	snprintf(n->acl, sizeof n->acl, "%s", acl);
 	n->st.czxid = n->st.mzxid = n->pzxid = zxid;
 	n->st.ephemeral_owner = owner;
 	n->next = fz.nodes;
@@ -428,7 +440,7 @@ static void answer(struct fz_req *r)
 			break;
 		}
 		e->rc = do_create(r->path, r->data, r->mode == ZKIO_EPHEMERAL ? sid : 0,
-				  fz.zxid + 1);
+				  fz.zxid + 1, daemon_acl());
 		if (e->rc == ZOK)
 			fz.zxid++;
 		break;
@@ -446,7 +458,8 @@ static void answer(struct fz_req *r)
 
 			do_delete(r->path, r->version, zxid);
 			e->rc = do_create(r->path, r->data,
-					  r->mode == ZKIO_EPHEMERAL ? sid : 0, zxid);
+					  r->mode == ZKIO_EPHEMERAL ? sid : 0, zxid,
+					  daemon_acl());
 		}
 		break;
 	}
@@ -658,6 +671,11 @@ int zkio_timeout(const struct zkio *io)
 	return io->session ? 4000 : 0;
 }
 
+void zkio_set_acl(struct zkio *io, const struct zkh_acl *acl)
+{
+	zkh_zk_acl_format(acl, io->acl, sizeof io->acl);
+}
+
 const char *zkio_strerror(int rc)
 {
 	switch (rc) {
@@ -806,7 +824,7 @@ void fakezk_session_close(int64_t id)
 
 int fakezk_create(const char *path, const char *data, int64_t owner)
 {
-	int rc = do_create(path, data, owner, fz.zxid + 1);
+	int rc = do_create(path, data, owner, fz.zxid + 1, OPEN_ACL_TEXT);
 
 	if (rc == ZOK)
 		fz.zxid++;
@@ -920,6 +938,13 @@ void fakezk_expire(void)
 int64_t fakezk_client_session(void)
 {
 	return fz.io ? fz.io->session : 0;
+}
+
+const char *fakezk_acl(const char *path)
+{
+	struct fz_node *n = find(path);
+
+	return n ? n->acl : NULL;
 }
 
 const char *fakezk_get(const char *path, struct zkio_stat *st)

@@ -4,7 +4,8 @@
  * real client. It is a model, not a list of canned replies: a tree of
  * nodes with versions and czxid/mzxid/pzxid from one zxid counter,
  * ephemeral nodes owned by sessions (gone when their session ends), multi
- * as one transaction, ACLs (a protected node refuses an unauthenticated
+ * as one transaction, the ACL each node was created with (recorded, not
+ * enforced), ACLs (a protected node refuses an unauthenticated
  * session with ZNOAUTH; wrong credentials end the session with
  * AUTH_FAILED), one-shot data/exist/child watches whose events are
  * delivered before the replies to later requests, as ZooKeeper orders
@@ -95,6 +96,10 @@ int64_t fakezk_client_session(void);
 
 /* Node data ("" if empty) or NULL if absent; stat if st != NULL. */
 const char *fakezk_get(const char *path, struct zkio_stat *st);
+/* The ACL a node was created with, as zkh_zk_acl_format prints it (the
+ * daemon's zkio_set_acl, or "world:anyone:cdrwa" for nodes the test or
+ * fakezk_mkdirs made), or NULL if absent. */
+const char *fakezk_acl(const char *path);
 /* Requests of kinds `ops` on exactly `path` (NULL: any path) so far. */
 int fakezk_count(unsigned ops, const char *path);
 /* Forget the request log. */

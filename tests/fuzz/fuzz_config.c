@@ -6,7 +6,8 @@
  * zkh_config_strerror stays within any buffer; a success leaves values
  * that meet the documented constraints (root, cache and file paths
  * absolute and normalised, domain a lowercase host name, ranges of the
- * integers, the register record valid with distinct addresses). What STRICT
+ * integers, the register record valid with distinct addresses, the acl's
+ * entries of known schemes with sane ids and permissions). What STRICT
  * accepts MODULE accepts with the same cache, and MODULE touches nothing
  * but `cache`. The same text read from a file (zkh_config_load, which has
  * its own buffering and long-line logic) gives exactly the same result as
@@ -122,6 +123,29 @@ static bool lowercase_name_ok(const char *s, size_t cap)
 	return true;
 }
 
+/* An accepted `acl`: 0..ZKH_ACL_MAX entries of a known scheme, a
+ * NUL-terminated id without spaces or commas, permissions a non-empty
+ * subset of ALL, no id twice. */
+static void check_acl(const struct zkh_acl *a)
+{
+	FUZZ_CHECK(a->n <= ZKH_ACL_MAX);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct zkh_acl_entry *e = &a->e[i];
+		const char *end = memchr(e->id, '\0', sizeof(e->id));
+
+		FUZZ_CHECK(strcmp(e->scheme, "world") == 0 ||
+			   strcmp(e->scheme, "digest") == 0 ||
+			   strcmp(e->scheme, "ip") == 0);
+		FUZZ_CHECK(end != NULL && end > e->id);
+		for (const char *p = e->id; p < end; p++)
+			FUZZ_CHECK(*p > 0x20 && *p < 0x7f && *p != ',');
+		FUZZ_CHECK(e->perms != 0 && (e->perms & ~ZKH_PERM_ALL) == 0);
+		for (size_t j = 0; j < i; j++)
+			FUZZ_CHECK(strcmp(a->e[j].scheme, e->scheme) != 0 ||
+				   strcmp(a->e[j].id, e->id) != 0);
+	}
+}
+
 static void check_values(const struct zkh_config *c)
 {
 	const char *zk_end = memchr(c->zookeeper, '\0', sizeof(c->zookeeper));
@@ -144,6 +168,7 @@ static void check_values(const struct zkh_config *c)
 			       c->register_name[rn - 1] != '.'));
 	FUZZ_CHECK(c->register_naddrs <= ZKH_MAX_ADDRS);
 	FUZZ_CHECK(rn > 0 || c->register_naddrs == 0);
+	check_acl(&c->acl);
 	for (size_t i = 0; i < c->register_naddrs; i++) {
 		const struct zkh_addr *a = &c->register_addrs[i];
 		size_t al = zkh_addr_len(a->family);
@@ -154,6 +179,18 @@ static void check_values(const struct zkh_config *c)
 				   memcmp(c->register_addrs[j].bytes, a->bytes,
 					  al) != 0);
 	}
+}
+
+static bool same_acl(const struct zkh_acl *a, const struct zkh_acl *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->e[i].perms != b->e[i].perms ||
+		    strcmp(a->e[i].scheme, b->e[i].scheme) != 0 ||
+		    strcmp(a->e[i].id, b->e[i].id) != 0)
+			return false;
+	return true;
 }
 
 /* Field by field: strings up to their NUL (bytes past it are not part
@@ -172,7 +209,8 @@ static bool same_config(const struct zkh_config *a,
 		      a->register_naddrs * sizeof(a->register_addrs[0])) == 0 &&
 	       strcmp(a->auth_file, b->auth_file) == 0 &&
 	       strcmp(a->metrics_file, b->metrics_file) == 0 &&
-	       a->fsync == b->fsync && a->publish_delay == b->publish_delay;
+	       a->fsync == b->fsync && a->publish_delay == b->publish_delay &&
+	       same_acl(&a->acl, &b->acl);
 }
 
 /* Parse the same text through zkh_config_load (a memfd reopened through

@@ -195,8 +195,8 @@ def test_watchdog_fed_through_outage():
             except socket.timeout:
                 return
     env2 = Env(zk, session_timeout=TIMEOUT_MS).__enter__()
+    d2 = env2.daemon(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"})
     try:
-        d2 = env2.daemon(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"})
         env2.wait_status(lambda s: s.get("state") == "connected", "connected")
         zk.release(kz)
         zk.stop_all()
@@ -214,6 +214,9 @@ def test_watchdog_fed_through_outage():
         wait_for(lambda: drain() or "READY=1" in got, "READY=1 after the reload")
         assert "RELOADING=1" in got and got.index("RELOADING=1") < got.index("READY=1"), got
         d2.stop()
+    except BaseException:
+        print("---- the watchdog daemon's log ----\n" + d2.log())
+        raise
     finally:
         env2.close()
         sock.close()

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zkhosts/zkacl.h"
 #include "zkhosts/zkconn.h"
 #include "zkhosts/zkhandle.h"
 #include "zkclient.h"
@@ -211,6 +212,8 @@ struct op {
 	int data_len;
 	struct Stat st;
 	struct String_vector strings;
+	struct zkh_acl acl;	/* get_acl */
+	int acl_rc;		/* 0, or -errno of zkh_zk_acl_from_vector */
 };
 
 static struct op *op_new(struct zkc *z)
@@ -607,10 +610,41 @@ static int await_session(struct zkc *z, int64_t deadline)
 	return rc;
 }
 
+/* Choose z->acl once: auth_file is read here too, so its problems and
+ * an ACL that cannot be derived stop the command before it connects. */
+static int prepare_acl(struct zkc *z)
+{
+	struct zkh_zk_auth auth;
+	bool have = z->cfg.auth_file[0] != '\0';
+	int rc = 0;
+
+	if (z->acl_ready)
+		return 0;
+	memset(&auth, 0, sizeof(auth));
+	if (have) {
+		rc = zkh_zk_auth_load(z->cfg.auth_file, &auth, z->err,
+				      sizeof(z->err));
+		if (rc < 0)
+			goto out;
+	}
+	if (zkh_zk_acl_for(&z->cfg, have ? &auth : NULL, &z->acl, z->err,
+			   sizeof(z->err))) {
+		rc = -EINVAL;
+		goto out;
+	}
+	z->acl_ready = true;
+out:
+	zkh_zk_auth_wipe(&auth);
+	return rc;
+}
+
 int zkc_connect(struct zkc *z, int64_t deadline)
 {
 	int rc, timeout_ms;
 
+	rc = prepare_acl(z);
+	if (rc < 0)
+		return rc;
 	if (z->zh) {
 		zookeeper_close(z->zh);
 		z->zh = NULL;
@@ -762,13 +796,65 @@ int zkc_create(struct zkc *z, const char *path, const char *data, int len,
 	       int64_t deadline)
 {
 	struct op *o = op_new(z);
+	struct ACL buf[ZKH_ACL_MAX];
+	struct ACL_vector acl;
 	int rc;
 
 	if (!o)
 		return ZSYSTEMERROR;
-	rc = op_await(z, o, zoo_acreate(z->zh, path, data, len,
-					&ZOO_OPEN_ACL_UNSAFE, 0, string_done,
-					o), deadline);
+	zkh_zk_acl_vector(&z->acl, buf, &acl);
+	rc = op_await(z, o, zoo_acreate(z->zh, path, data, len, &acl, 0,
+					string_done, o), deadline);
+	op_release(z, o);
+	return rc;
+}
+
+static void acl_done(int rc, struct ACL_vector *acl, struct Stat *st,
+		     const void *data)
+{
+	struct op *o = (struct op *)data;
+
+	if (rc == ZOK) {
+		if (st)
+			o->st = *st;
+		o->acl_rc = acl ? zkh_zk_acl_from_vector(acl, &o->acl) : -EINVAL;
+	}
+	op_finish(o, rc);
+}
+
+int zkc_get_acl(struct zkc *z, const char *path, struct zkh_acl *acl,
+		struct Stat *st, int64_t deadline)
+{
+	struct op *o = op_new(z);
+	int rc;
+
+	if (!o)
+		return ZSYSTEMERROR;
+	rc = op_await(z, o, zoo_aget_acl(z->zh, path, acl_done, o), deadline);
+	if (rc == ZOK && o->acl_rc)
+		rc = ZBADARGUMENTS;
+	if (rc == ZOK) {
+		*acl = o->acl;
+		if (st)
+			*st = o->st;
+	}
+	op_release(z, o);
+	return rc;
+}
+
+int zkc_set_acl(struct zkc *z, const char *path, int aversion,
+		const struct zkh_acl *acl, int64_t deadline)
+{
+	struct op *o = op_new(z);
+	struct ACL buf[ZKH_ACL_MAX];
+	struct ACL_vector v;
+	int rc;
+
+	if (!o)
+		return ZSYSTEMERROR;
+	zkh_zk_acl_vector(acl, buf, &v);
+	rc = op_await(z, o, zoo_aset_acl(z->zh, path, aversion, &v, void_done,
+					 o), deadline);
 	op_release(z, o);
 	return rc;
 }
@@ -841,7 +927,9 @@ const char *zkc_explain(struct zkc *z, const char *what, const char *path,
 		why = "no such node";
 		break;
 	case ZNOAUTH:
-		why = "not authorised by the node's ACL (check auth_file)";
+		why = "not authorised by the ACL (a create or delete is "
+		      "checked against the parent node's ACL, a write against "
+		      "the node's; check auth_file and 'zkhostctl acl show')";
 		break;
 	case ZNODEEXISTS:
 		why = "node already exists";

@@ -63,6 +63,8 @@ struct zkc {
 	void *progress_arg;
 	/* Owned by zkc_connect: */
 	char connect[4096];	/* resolved, numeric connect string */
+	struct zkh_acl acl;	/* of every node zkc_create makes */
+	bool acl_ready;		/* acl chosen (zkh_zk_acl_for) */
 	char err[6144];
 };
 
@@ -82,7 +84,10 @@ int zkc_init(struct zkc *z, const char *explicit_path, bool need_zk,
 
 /*
  * Connect (or, after expiry, reconnect with a new session) and add the
- * auth_file credentials; returns once the session is connected, or at the
+ * auth_file credentials. Before the first connect it chooses z->acl, the
+ * ACL of every node zkc_create makes (common/zk/zkacl.c: `acl`, else ALL
+ * for auth_file's identity and READ for everyone, else open); a problem
+ * with auth_file or an ACL that cannot be derived is -EINVAL. Returns once the session is connected, or at the
  * deadline. While no session comes, each server address is probed with a
  * plain TCP connect a few times a second: when every address refuses the
  * connection outright (ECONNREFUSED) for ZKC_REFUSED_ROUNDS rounds in a
@@ -140,13 +145,26 @@ int zkc_exists(struct zkc *z, const char *path, bool watch,
 	       struct Stat *st, int64_t deadline);
 int zkc_set(struct zkc *z, const char *path, const char *data, int len,
 	    int64_t deadline);
+/* zkc_create: persistent, with z->acl (zkc_connect chose it). */
 int zkc_create(struct zkc *z, const char *path, const char *data, int len,
 	       int64_t deadline);
 int zkc_delete(struct zkc *z, const char *path, int64_t deadline);
 int zkc_children(struct zkc *z, const char *path, struct String_vector *out,
 		 int64_t deadline);
 
-/* Create `path` and its missing parents (persistent, empty, open ACL);
+/*
+ * The ACL of `path` into *acl, and its stat (aversion: the ACL's version)
+ * into *st (may be NULL). An ACL zkhosts could not have set (more than
+ * ZKH_ACL_MAX entries, an over-long id) is ZBADARGUMENTS.
+ */
+int zkc_get_acl(struct zkc *z, const char *path, struct zkh_acl *acl,
+		struct Stat *st, int64_t deadline);
+/* Set the ACL of `path` if its ACL version is still `aversion` (-1: any);
+ * ZBADVERSION if it changed meanwhile. */
+int zkc_set_acl(struct zkc *z, const char *path, int aversion,
+		const struct zkh_acl *acl, int64_t deadline);
+
+/* Create `path` and its missing parents (persistent, empty, z->acl);
  * ZNODEEXISTS is success. Returns a ZooKeeper code. */
 int zkc_create_parents(struct zkc *z, const char *path, int64_t deadline);
 

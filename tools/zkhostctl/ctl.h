@@ -1,7 +1,8 @@
 /*
  * ctl.h - the commands of zkhostctl, split by role: records in ZooKeeper
- * (add, rm, get, ls, export: ctl_records.c), bulk import (ctl_import.c)
- * and the local daemon's health (status: ctl_status.c), plus the helpers
+ * (add, rm, get, ls, export: ctl_records.c), bulk import (ctl_import.c),
+ * the layout's ACLs (acl show/apply: ctl_acl.c) and the local daemon's
+ * health (status: ctl_status.c), plus the helpers
  * they share (ctl_common.c). Each command returns an exit status (enum
  * zkc_exit) and prints its own messages, to stderr prefixed "zkhostctl: ".
  */
@@ -22,7 +23,7 @@ struct ctl {
 	int64_t deadline;	/* for the whole command */
 	bool verbose;
 	bool json;		/* ls, status: --json */
-	bool dry_run;		/* import */
+	bool dry_run;		/* import, acl apply */
 	bool no_ephemeral;	/* export: leave live registrations out */
 	double max_age;		/* status: seconds, 0: from the heartbeat */
 	bool live;		/* status: liveness only */
@@ -44,6 +45,9 @@ int ctl_ls(struct ctl *c);
 int ctl_export(struct ctl *c);
 int ctl_import(struct ctl *c, const char *file);
 int ctl_status(struct ctl *c);
+/* acl show (apply false) / acl apply [--dry-run] (ctl_acl.c). show exits
+ * 1 when some node's ACL differs from the configured one. */
+int ctl_acl(struct ctl *c, bool apply);
 
 /* ---- shared helpers (ctl_common.c) ---------------------------------------- */
 

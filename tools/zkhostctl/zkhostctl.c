@@ -1,12 +1,13 @@
 /*
  * zkhostctl.c - the admin command line: parse options and arguments, load
  * the config strictly and run one command (ctl_records.c, ctl_import.c,
- * ctl_status.c).
+ * ctl_acl.c, ctl_status.c).
  *
  * Exit statuses (documented in zkhostctl(8)):
- *   0 done / healthy; 1 not found, some import entries skipped, or status
- *   stale; 2 bad arguments, config or input file; 3 ZooKeeper unreachable
- *   or failing (status: daemon down); 4 anything else.
+ *   0 done / healthy; 1 not found, some import entries skipped, status
+ *   stale, or acl show found an ACL that differs; 2 bad arguments,
+ *   config or input file; 3 ZooKeeper unreachable or failing (status:
+ *   daemon down); 4 anything else.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -31,6 +32,9 @@ static void usage(FILE *f)
 	      "                          --dry-run: print the plan, write nothing\n"
 	      "  export [--no-ephemeral] print every record in hosts-file format\n"
 	      "                          (--no-ephemeral: without live registrations)\n"
+	      "  acl show                compare the layout's ACLs with the configured one\n"
+	      "  acl apply [--dry-run]   set the configured ACL on <root>, hosts, boot and\n"
+	      "                          their children (--dry-run: say what would change)\n"
 	      "  status [--json] [--live] [--max-age SECS]\n"
 	      "                          health of this host's cache and zkcached;\n"
 	      "                          --live: only whether zkcached's loop runs\n"
@@ -42,9 +46,9 @@ static void usage(FILE *f)
 	      "  -h, --help          this help\n"
 	      "  -V, --version       print the version\n"
 	      "\n"
-	      "Exit status: 0 ok, 1 not found / entries skipped / stale, 2 bad\n"
-	      "arguments, config or file, 3 ZooKeeper unreachable or failing\n"
-	      "(status: daemon down), 4 other error.\n", f);
+	      "Exit status: 0 ok, 1 not found / entries skipped / stale / ACLs\n"
+	      "differ, 2 bad arguments, config or file, 3 ZooKeeper unreachable\n"
+	      "or failing (status: daemon down), 4 other error.\n", f);
 }
 
 #define bad_usage(...) zkc_bad_usage("zkhostctl", __VA_ARGS__)
@@ -64,6 +68,7 @@ static const struct command commands[] = {
 	{ "ls", 0, 0, true, false, false, true, false, "" },
 	{ "import", 1, 1, false, true, false, true, false, "FILE" },
 	{ "export", 0, 0, false, false, false, true, true, "" },
+	{ "acl", 1, 1, false, true, false, true, false, "show or apply [--dry-run]" },
 	{ "status", 0, 0, true, false, true, false, false, "" },
 };
 
@@ -154,6 +159,12 @@ int main(int argc, char **argv)
 		return bad_usage("'%s' takes %s", cmd->name,
 				 cmd->operands[0] ? cmd->operands :
 				 "no arguments");
+	if (strcmp(cmd->name, "acl") == 0 && strcmp(args[0], "show") != 0 &&
+	    strcmp(args[0], "apply") != 0)
+		return bad_usage("'acl' takes show or apply, not '%s'", args[0]);
+	if (strcmp(cmd->name, "acl") == 0 && c.dry_run &&
+	    strcmp(args[0], "apply") != 0)
+		return bad_usage("--dry-run goes with 'acl apply'");
 
 	zkc_route_log("zkhostctl", c.verbose);
 	rc = zkc_init(&c.z, conf, cmd->needs_zk, !cmd->needs_zk);
@@ -175,6 +186,8 @@ int main(int argc, char **argv)
 		rc = ctl_import(&c, args[0]);
 	else if (strcmp(cmd->name, "export") == 0)
 		rc = ctl_export(&c);
+	else if (strcmp(cmd->name, "acl") == 0)
+		rc = ctl_acl(&c, strcmp(args[0], "apply") == 0);
 	else
 		rc = ctl_status(&c);
 	zkc_close(&c.z);

@@ -8,7 +8,27 @@
 #   make check SANITIZE=address,undefined
 #   make install DESTDIR=... PREFIX=/usr
 #   make bench           benchmarks (bench/)
+#   make demo            installs only what the demo needs (install-deps
+#                        --demo), builds zkcached and the module, runs it
+#   make deps check      installs everything, then builds and tests
+#   make container-check the README's two commands in fresh Debian roots
+#                        without CAP_SYS_ADMIN (tests/container/)
 #   CC=clang make        any C11 compiler; WERROR=0 to allow warnings
+
+# `make deps GOAL...`: make reads this tree before deps installs anything,
+# so what it decided from the machine (scdoc present, so man pages are
+# built) would be stale. Then deps runs first and a fresh make does the
+# other goals.
+ZKH_AFTER_DEPS := $(filter-out deps,$(MAKECMDGOALS))
+ifneq ($(and $(filter deps,$(MAKECMDGOALS)),$(ZKH_AFTER_DEPS)),)
+.PHONY: deps zkh-after-deps $(ZKH_AFTER_DEPS)
+deps:
+	scripts/install-deps
+zkh-after-deps: deps
+	+$(MAKE) $(ZKH_AFTER_DEPS)
+$(ZKH_AFTER_DEPS): zkh-after-deps
+	@:
+else
 
 comma := ,
 CC       ?= cc
@@ -75,6 +95,7 @@ include common/build.mk
 include nss_zk/build.mk
 include cache-daemon/build.mk
 include tools/build.mk
+include zkdns/build.mk
 include docs/build.mk
 include tests/build.mk
 include tests/fuzz/build.mk
@@ -82,12 +103,17 @@ include tests/stress/build.mk
 include examples/cluster/build.mk
 include bench/build.mk
 include packaging/build.mk
+include tests/container/build.mk
 
 build-all: $(ALL_TARGETS)
 
 # The main job end to end: throwaway ZooKeeper, zkcached, live lookups.
-demo: deps build-all
-	/usr/bin/python3 scripts/demo.py
+# Installs only the demo's packages and builds only what it runs (a fresh
+# make after the install, which reads the machine anew).
+demo:
+	scripts/install-deps --demo
+	+$(MAKE) $(BUILD)/zkcached $(BUILD)/libnss_zk.so.2
+	ZKH_BUILD=$(abspath $(BUILD)) /usr/bin/python3 scripts/demo.py
 
 check: build-all $(CHECK_DEPS)
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) CC=$(CC) tests/run-tests
@@ -98,3 +124,5 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+endif

@@ -8,7 +8,9 @@
  * Lines that are not "ADDR NAME" with a valid host name (such as
  * "127.0.0.1 localhost", kept for the files backend) are skipped.
  *
- * Usage: bench-mkcache CACHE_DIR HOSTS_FILE
+ * Usage: bench-mkcache CACHE_DIR HOSTS_FILE [DOMAIN]
+ * (DOMAIN: the snapshot's domain, as zkcached's `domain` key; zkdns's
+ * benchmark serves it as its zone.)
  * Prints "records N apply_ms X publish_ms Y snapshot_bytes Z".
  */
 #include <errno.h>
@@ -60,10 +62,11 @@ int main(int argc, char **argv)
 	FILE *f;
 	int rc;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: bench-mkcache CACHE_DIR HOSTS_FILE\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: bench-mkcache CACHE_DIR HOSTS_FILE [DOMAIN]\n");
 		return 2;
 	}
+	po.domain = argc == 4 ? argv[3] : NULL;
 	f = fopen(argv[2], "r");
 	if (!f) {
 		fprintf(stderr, "bench-mkcache: %s: %s\n", argv[2], strerror(errno));

@@ -48,3 +48,4 @@ BENCH_ARGS ?=
 bench: build-all $(BUILD)/tests/tools/zkh-publish
 	/usr/bin/python3 bench/run.py --build $(BUILD) \
 		$(if $(BENCH_FULL),--full) $(BENCH_ARGS)
+	/usr/bin/python3 bench/zkdns/zkdnsbench.py --build $(BUILD)

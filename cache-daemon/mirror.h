@@ -33,9 +33,9 @@
  * (default 1048575) and the client reconnects and resends forever. Measured
  * (ZooKeeper 3.8.0, root /zkhosts, names "load-00000", 29 bytes a watch):
  * 36,000 watches reconnect fine, 40,000 give "Len error ... 1160046" on the
- * server. In general the limit is ~1048500 / (19 + strlen(root) + average
- * name length) hosts: ~36k with 10-character names under /zkhosts, ~17k with
- * 40-character names. Past it the session machine detects the flapping
+ * server. In general the limit is ~1048500 / (11 + strlen(root) + average
+ * name length) hosts (4 bytes of length, root, "/hosts/", the name): ~36k
+ * with 10-character names under /zkhosts, ~17k with 40-character names. Past it the session machine detects the flapping
  * (session.h, ZKD_FLAP_*) and starts a new session (no watches to restore,
  * then a full sync); the mirror warns after a sync when the estimate
  * passes ZKD_WATCH_WARN_BYTES.

@@ -40,7 +40,7 @@
 /* Reconnect backoff after expiry or a failed start, with jitter. */
 #define ZKD_BACKOFF_MIN_MS 100
 #define ZKD_BACKOFF_MAX_MS 10000
-/* Reconnect flapping (see zkcached.h, ZKD_SETWATCHES_MAX): a reconnect lost
+/* Reconnect flapping (see mirror.h, ZKD_SETWATCHES_MAX): a reconnect lost
  * again within ZKD_FLAP_MS, ZKD_FLAP_MAX times in a row, ends the session;
  * the next one starts after ZKD_FLAP_RESTART_MS. */
 #define ZKD_FLAP_MS 2000

@@ -9,6 +9,11 @@
 #                    (packaging/tests/deb-lifecycle; needs root, mmdebstrap
 #                    and Debian's apt mirror the first time; the chroot
 #                    tarball is cached in build/deb-chroot/)
+#   make deb-check DEB_RELEASE=trixie
+#                    the same lifecycle test in a trixie tree: the packages
+#                    built on this machine installed on the newer release
+#                    (packages built on trixie itself: make container-check
+#                    CONTAINER_RELEASES=trixie CONTAINER_DEB=1)
 #
 #   make build-packaged / install-packaged
 #                    build / install only what the packages ship (below)
@@ -17,6 +22,7 @@
 # caller's make variables are: the package build runs its own make.
 
 .PHONY: deb deb-lint deb-check build-packaged install-packaged
+DEB_RELEASE ?= bookworm
 
 # What the packages ship and nothing else: debian/rules builds with
 # build-packaged and installs with install-packaged, so a package build
@@ -24,8 +30,8 @@
 # builds everything first). Each install-* target depends on what it
 # installs, so one added to INSTALL_TARGETS without being listed here is
 # still built, by install-packaged.
-PACKAGED_FILES = $(NSS_LIB) $(ZKCACHED) $(BUILD)/zkbarrier \
-	$(if $(ZKHOSTCTL_SRC),$(BUILD)/zkhostctl) $(MAN_OUT)
+PACKAGED_FILES = $(NSS_LIB) $(ZKCACHED) $(BUILD)/zkbarrier $(ZKDNS_BIN) \
+	$(BUILD)/zkhostctl $(MAN_OUT)
 build-packaged: $(PACKAGED_FILES)
 install-packaged: $(INSTALL_TARGETS)
 
@@ -38,7 +44,7 @@ deb-lint:
 deb-check: deb
 	packaging/lint-deb
 	$(MAKE) BUILD=build SANITIZE= build/tests/tools/zkh-publish
-	packaging/tests/deb-lifecycle
+	DEB_RELEASE=$(DEB_RELEASE) packaging/tests/deb-lifecycle
 
 # Unit test of the shipped conffile against the real parser (make check).
 PKG_UNIT_TESTS := $(BUILD)/tests/unit/test_pkg_conffile

@@ -26,6 +26,12 @@
  *    error naming the entry, not a ZooKeeper refusal at the first create;
  *    only what ZooKeeper's stock providers accept (world:anyone, digest
  *    with a well-formed SHA-1/base64 hash, ip with an optional prefix);
+ *  - dns_listen: items separated by commas/whitespace, each an IPv4
+ *    address with an optional ":port", "[IPv6]:port", or a bare IPv6
+ *    address (port 53); ports 1..65535; no item twice;
+ *  - dns_reverse_zones: "auto", "none" or prefixes "ADDR/BITS" on octet
+ *    (IPv4) or nibble (IPv6) boundaries with the host bits zero, since a
+ *    reverse zone is a whole name under in-addr.arpa or ip6.arpa;
  *  - a key given twice is an error (STRICT; `cache` also in MODULE mode);
  *  - MODULE mode returns -EINVAL for a bad or duplicate `cache`, so the
  *    module answers UNAVAIL instead of reading some other directory.
@@ -639,6 +645,203 @@ static const char *set_acl(struct zkh_config *c, const char *v, size_t n,
 	return NULL;
 }
 
+/* One dns_listen item: "A.B.C.D[:PORT]", "[V6]:PORT" or "V6". */
+static const char *parse_endpoint(const char *v, size_t n,
+				  struct zkh_dns_endpoint *ep)
+{
+	const char *a = v, *port = NULL;
+	size_t alen = n, plen = 0;
+	int pv;
+
+	if (n > 0 && v[0] == '[') {
+		const char *close = memchr(v, ']', n);
+
+		if (close == NULL)
+			return "'[' without ']'";
+		a = v + 1;
+		alen = (size_t)(close - v) - 1;
+		if ((size_t)(close - v) + 1 < n) {
+			if (close[1] != ':')
+				return "expected ':PORT' after ']'";
+			port = close + 2;
+			plen = n - (size_t)(close - v) - 2;
+		}
+	} else {
+		const char *colon = memchr(v, ':', n);
+
+		/* one ':' only: IPv4 with a port; more: a bare IPv6 */
+		if (colon != NULL &&
+		    memchr(colon + 1, ':', n - (size_t)(colon - v) - 1) == NULL) {
+			alen = (size_t)(colon - v);
+			port = colon + 1;
+			plen = n - alen - 1;
+		}
+	}
+	memset(ep, 0, sizeof(*ep));
+	if (zkh_addr_parse(a, alen, &ep->addr) != 0)
+		return "not a valid IPv4 or IPv6 address";
+	ep->port = ZKH_DEFAULT_DNS_PORT;
+	if (port != NULL) {
+		if (!parse_uint(port, plen, 1, 65535, &pv))
+			return "port must be an integer from 1 to 65535";
+		ep->port = (uint16_t)pv;
+	}
+	return NULL;
+}
+
+static bool is_list_sep(char ch)
+{
+	return is_ws(ch) || ch == ',';
+}
+
+static const char *set_dns_listen(struct zkh_config *c, const char *v,
+				  size_t n, struct problem *p)
+{
+	struct zkh_dns_endpoint eps[ZKH_DNS_LISTEN_MAX];
+	size_t neps = 0, i = 0;
+
+	while (i < n) {
+		struct zkh_dns_endpoint ep;
+		const char *why;
+		size_t start;
+
+		if (is_list_sep(v[i])) {
+			i++;
+			continue;
+		}
+		start = i;
+		while (i < n && !is_list_sep(v[i]))
+			i++;
+		p->tok = v + start;
+		p->toklen = i - start;
+		why = parse_endpoint(v + start, i - start, &ep);
+		if (why != NULL)
+			return why;
+		for (size_t k = 0; k < neps; k++)
+			if (eps[k].port == ep.port &&
+			    eps[k].addr.family == ep.addr.family &&
+			    memcmp(eps[k].addr.bytes, ep.addr.bytes, 16) == 0)
+				return "address given twice";
+		if (neps == ZKH_DNS_LISTEN_MAX)
+			return "more than 8 addresses";
+		eps[neps++] = ep;
+	}
+	if (neps == 0) {
+		p->tok = NULL;
+		return "no address";
+	}
+	memcpy(c->dns_listen, eps, neps * sizeof(eps[0]));
+	c->dns_nlisten = neps;
+	return NULL;
+}
+
+static const char *set_dns_ttl(struct zkh_config *c, const char *v,
+			       size_t n, struct problem *p)
+{
+	(void)p;
+	if (!parse_uint(v, n, 0, ZKH_DNS_TTL_MAX, &c->dns_ttl))
+		return "must be an integer from 0 to 3600 (seconds)";
+	return NULL;
+}
+
+static const char *set_dns_zone(struct zkh_config *c, const char *v,
+				size_t n, struct problem *p)
+{
+	char folded[ZKH_NAME_MAX + 1];
+	int len;
+
+	p->detail = zkh_name_problem(v, n);
+	if (p->detail != NULL)
+		return "not a valid domain name";
+	len = zkh_name_fold(v, n, folded);
+	memcpy(c->dns_zone, folded, (size_t)len + 1);
+	return NULL;
+}
+
+/* One reverse zone "ADDR/BITS". */
+static const char *parse_prefix(const char *v, size_t n,
+				struct zkh_dns_prefix *z)
+{
+	const char *slash = memchr(v, '/', n);
+	size_t alen, len;
+	int bits;
+
+	if (slash == NULL)
+		return "expected ADDRESS/BITS";
+	alen = (size_t)(slash - v);
+	memset(z, 0, sizeof(*z));
+	if (zkh_addr_parse(v, alen, &z->addr) != 0)
+		return "not a valid IPv4 or IPv6 address";
+	len = zkh_addr_len(z->addr.family);
+	if (!parse_uint(slash + 1, n - alen - 1, 1, (long)len * 8, &bits))
+		return z->addr.family == AF_INET ?
+		    "prefix length must be 8, 16, 24 or 32" :
+		    "prefix length must be a multiple of 4 from 4 to 128";
+	if (bits % (z->addr.family == AF_INET ? 8 : 4) != 0)
+		return z->addr.family == AF_INET ?
+		    "prefix length must be 8, 16, 24 or 32" :
+		    "prefix length must be a multiple of 4 from 4 to 128";
+	for (size_t i = 0; i < len; i++) {
+		int keep = bits - (int)i * 8;
+		uint8_t mask = keep >= 8 ? 0xff :
+		    keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+
+		if (z->addr.bytes[i] & (uint8_t)~mask)
+			return "host bits set below the prefix length";
+	}
+	z->bits = (unsigned)bits;
+	return NULL;
+}
+
+static const char *set_dns_reverse_zones(struct zkh_config *c,
+					 const char *v, size_t n,
+					 struct problem *p)
+{
+	struct zkh_dns_prefix zs[ZKH_DNS_REVZONES_MAX];
+	size_t nz = 0, i = 0;
+
+	if (word_eq(v, n, "auto") || word_eq(v, n, "none")) {
+		c->dns_reverse = word_eq(v, n, "auto") ? ZKH_DNS_REV_AUTO :
+		    ZKH_DNS_REV_NONE;
+		c->dns_nreverse = 0;
+		return NULL;
+	}
+	while (i < n) {
+		struct zkh_dns_prefix z;
+		const char *why;
+		size_t start;
+
+		if (is_list_sep(v[i])) {
+			i++;
+			continue;
+		}
+		start = i;
+		while (i < n && !is_list_sep(v[i]))
+			i++;
+		p->tok = v + start;
+		p->toklen = i - start;
+		why = parse_prefix(v + start, i - start, &z);
+		if (why != NULL)
+			return why;
+		for (size_t k = 0; k < nz; k++)
+			if (zs[k].bits == z.bits &&
+			    zs[k].addr.family == z.addr.family &&
+			    memcmp(zs[k].addr.bytes, z.addr.bytes, 16) == 0)
+				return "zone given twice";
+		if (nz == ZKH_DNS_REVZONES_MAX)
+			return "more than 32 zones";
+		zs[nz++] = z;
+	}
+	if (nz == 0) {
+		p->tok = NULL;
+		return "no zone (use auto, none or ADDRESS/BITS items)";
+	}
+	memcpy(c->dns_reverse_zones, zs, nz * sizeof(zs[0]));
+	c->dns_nreverse = nz;
+	c->dns_reverse = ZKH_DNS_REV_LIST;
+	return NULL;
+}
+
 /* ---- keys and lines ------------------------------------------------- */
 
 typedef const char *(*setter_fn)(struct zkh_config *c, const char *v,
@@ -677,6 +880,10 @@ static const struct key_def {
 	{ "publish_delay", set_publish_delay },
 	{ "max_records", set_max_records },
 	{ "acl", set_acl },
+	{ "dns_listen", set_dns_listen },
+	{ "dns_ttl", set_dns_ttl },
+	{ "dns_zone", set_dns_zone },
+	{ "dns_reverse_zones", set_dns_reverse_zones },
 	{ "log_level", set_log_level },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -803,6 +1010,12 @@ void zkh_config_defaults(struct zkh_config *c)
 	c->max_records = ZKH_DEFAULT_MAX_RECORDS;
 	c->log_level = 6;
 	c->fsync = false;
+	c->dns_nlisten = 1;
+	c->dns_listen[0].addr.family = AF_INET;
+	memcpy(c->dns_listen[0].addr.bytes, "\x7f\x00\x00\x99", 4);
+	c->dns_listen[0].port = ZKH_DEFAULT_DNS_PORT;
+	c->dns_ttl = ZKH_DEFAULT_DNS_TTL;
+	c->dns_reverse = ZKH_DNS_REV_AUTO;
 }
 
 int zkh_config_parse(const char *text, size_t len, const char *file,

@@ -23,6 +23,20 @@
  *                    "digest:user:HASH:cdrwa, world:anyone:r"; unset: ALL
  *                    for auth_file's identity and READ for everyone when
  *                    auth_file is set, else open (world:anyone:cdrwa)
+ *   dns_listen       zkdns: where to answer DNS, "ADDR[:PORT]" or
+ *                    "[V6ADDR]:PORT" items separated by commas and/or
+ *                    whitespace, at most ZKH_DNS_LISTEN_MAX; default
+ *                    127.0.0.153:53 (port 53 when none is given)
+ *   dns_ttl          zkdns: TTL of answers and of negative answers (the
+ *                    SOA minimum), seconds, default 5 (0..3600)
+ *   dns_zone         zkdns: forward zone when `domain` is unset; a record
+ *                    "x" is then "x.<dns_zone>" in DNS. Ignored with domain
+ *   dns_reverse_zones zkdns: "auto" (default: the /24 of every IPv4 and
+ *                    the /64 of every IPv6 address in the snapshot),
+ *                    "none", or prefixes "10.1.0.0/16 fd00::/48" (IPv4 on
+ *                    octet boundaries 8/16/24/32, IPv6 on nibble
+ *                    boundaries 4..128, host bits zero), at most
+ *                    ZKH_DNS_REVZONES_MAX
  *   log_level        zkcached's: error|warning|info|debug (info); -v and
  *                    -q on its command line win
  *
@@ -46,6 +60,30 @@
 #define ZKH_DEFAULT_PUBLISH_DELAY 5
 #define ZKH_DEFAULT_MAX_RECORDS 1000000
 #define ZKH_PATH_MAX 4096
+#define ZKH_DNS_LISTEN_MAX 8
+#define ZKH_DNS_REVZONES_MAX 32
+#define ZKH_DEFAULT_DNS_PORT 53
+#define ZKH_DEFAULT_DNS_TTL 5
+#define ZKH_DNS_TTL_MAX 3600
+
+/* One address zkdns listens on. */
+struct zkh_dns_endpoint {
+	struct zkh_addr addr;
+	uint16_t port;
+};
+
+/* One reverse zone: the network addr/bits (host bits zero). */
+struct zkh_dns_prefix {
+	struct zkh_addr addr;
+	unsigned bits;
+};
+
+/* dns_reverse_zones modes. */
+enum zkh_dns_reverse {
+	ZKH_DNS_REV_AUTO = 0,	/* derived from the snapshot's addresses */
+	ZKH_DNS_REV_NONE,	/* no reverse zones */
+	ZKH_DNS_REV_LIST,	/* dns_reverse_zones[] */
+};
 
 /* ZooKeeper permission bits (the wire values of ZOO_PERM_*). */
 #define ZKH_PERM_READ   1u
@@ -87,6 +125,13 @@ struct zkh_config {
 	int publish_delay;	/* ms */
 	int max_records;	/* snapshot budget, records */
 	struct zkh_acl acl;	/* `acl`; n == 0 if unset */
+	struct zkh_dns_endpoint dns_listen[ZKH_DNS_LISTEN_MAX];
+	size_t dns_nlisten;	/* default: 1, 127.0.0.153:53 */
+	int dns_ttl;		/* seconds */
+	char dns_zone[ZKH_DOMAIN_MAX + 1];	/* lowercase, "" if unset */
+	enum zkh_dns_reverse dns_reverse;
+	struct zkh_dns_prefix dns_reverse_zones[ZKH_DNS_REVZONES_MAX];
+	size_t dns_nreverse;	/* ZKH_DNS_REV_LIST: 1.. */
 	int log_level;		/* syslog number: 3, 4, 6 or 7 (zkh_log_level) */
 };
 

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# chroot-lib.sh - sourced by deb-lifecycle: a cached minimal Debian bookworm
-# tree made with mmdebstrap, a way to run commands inside it, and an
+# chroot-lib.sh - sourced by deb-lifecycle and tests/container/run: a cached
+# minimal Debian tree (bookworm by default, or any release the mirror has:
+# trixie) made with mmdebstrap, a way to run commands inside it, and an
 # interpreter for the subset of Dockerfile instructions our image recipe
 # uses (FROM, ARG, ENV, COPY, shell-form RUN), so the chroot test executes
 # the recipe's own steps. Nothing here writes outside the chroot, the cache
@@ -12,16 +13,33 @@ say()  { printf '\n==> %s\n' "$*"; }
 info() { printf '    %s\n' "$*"; }
 fail() { printf '\nFAIL: %s\n' "$*" >&2; exit 1; }
 
-# Host apt sources for bookworm (one-line .list or deb822 .sources files).
-# Other repositories the host may have (vendor tools) are left out.
+# Host apt sources for release $1 (default bookworm; one-line .list or
+# deb822 .sources files). Other repositories the host may have (vendor
+# tools) are left out.
 host_sources() {
-	local f
+	local f release=${1:-bookworm}
 	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
 		/etc/apt/sources.list.d/*.sources; do
 		[[ -f $f ]] || continue
-		grep -Eq '^[^#]*\bbookworm\b' "$f" && printf '%s\n' "$f"
+		grep -Eq "^[^#]*\\b$release\\b" "$f" && printf '%s\n' "$f"
 	done
 	return 0
+}
+
+# The host's Debian archive (the first non-security URI in its apt
+# sources), for a release the host has no sources for; deb.debian.org if
+# none is found.
+host_mirror() {
+	local f uri=""
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+		/etc/apt/sources.list.d/*.sources; do
+		[[ -f $f ]] || continue
+		uri=$(sed -n -E -e 's/^URIs:[[:space:]]*([^[:space:]]+).*/\1/p' \
+			-e 's/^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+).*/\2/p' "$f" |
+			grep -v -- '-security' | grep '/debian/\?$' | head -n 1) || true
+		[[ -n $uri ]] && break
+	done
+	printf '%s\n' "${uri:-http://deb.debian.org/debian}"
 }
 
 # apt options of the host that the chroot must share to reach the same
@@ -36,33 +54,38 @@ host_aptopts() {
 	return 0
 }
 
-# Print the path of a cached bookworm minbase tarball, building it first if
-# needed. The name carries a hash of everything that went into it (sources,
-# apt options, mmdebstrap arguments), so a change rebuilds it. The apt lists
-# are kept in it so `apt-get install ./x.deb` can resolve dependencies.
+# Print the path of a cached minbase tarball of release $2 (default
+# bookworm) with the packages of the comma-separated list $3 added, building
+# it first if needed. The name carries a hash of everything that went into
+# it (sources, apt options, mmdebstrap arguments), so a change rebuilds it.
+# The apt lists are kept in it so `apt-get install ./x.deb` can resolve
+# dependencies. The host's own apt sources for that release are used when
+# it has some (its snapshot, its security suite), else its Debian mirror.
 chroot_tarball() {
-	local cache=$1 srcs opts key tar tmp
+	local cache=$1 release=${2:-bookworm} include=${3:-} srcs opts key tar tmp name
 	command -v mmdebstrap >/dev/null || fail "mmdebstrap not found (apt-get install mmdebstrap)"
-	mapfile -t srcs < <(host_sources)
+	mapfile -t srcs < <(host_sources "$release")
 	opts=$(host_aptopts)
 	local args=(--variant=minbase --skip=cleanup/apt/lists --mode=root)
+	[[ -n $include ]] && args+=(--include="$include")
 	local aptargs=()
 	local line
 	while IFS= read -r line; do
 		[[ -n $line ]] && aptargs+=(--aptopt="$line")
 	done <<<"$opts"
 	if [[ ${#srcs[@]} -eq 0 ]]; then
-		srcs=(http://deb.debian.org/debian)
+		srcs=("$(host_mirror)")
 		key=$(printf '%s\n' "${args[*]}" "$opts" "${srcs[*]}" | sha256sum | cut -c1-16)
 	else
 		key=$( { printf '%s\n' "${args[*]}" "$opts"; cat "${srcs[@]}"; } | sha256sum | cut -c1-16)
 	fi
-	tar=$cache/bookworm-minbase-$key.tar
+	name=$release${include:+-plus}-minbase
+	tar=$cache/$name-$key.tar
 	if [[ ! -s $tar ]]; then
 		mkdir -p "$cache"
 		tmp=$(mktemp "$cache/.build.XXXXXX.tar")
-		info "building the chroot tarball (once): mmdebstrap ${args[*]} bookworm ${srcs[*]}" >&2
-		if ! mmdebstrap "${args[@]}" "${aptargs[@]}" bookworm "$tmp" "${srcs[@]}" >"$tmp.log" 2>&1; then
+		info "building the chroot tarball (once): mmdebstrap ${args[*]} $release ${srcs[*]}" >&2
+		if ! mmdebstrap "${args[@]}" "${aptargs[@]}" "$release" "$tmp" "${srcs[@]}" >"$tmp.log" 2>&1; then
 			tail -n 30 "$tmp.log" >&2
 			rm -f "$tmp" "$tmp.log"
 			fail "mmdebstrap failed"
@@ -70,18 +93,19 @@ chroot_tarball() {
 		rm -f "$tmp.log"
 		mv "$tmp" "$tar"
 		# Old tarballs of other keys are dead weight.
-		find "$cache" -maxdepth 1 -name 'bookworm-minbase-*.tar' ! -name "${tar##*/}" -delete
+		find "$cache" -maxdepth 1 -name "$name-*.tar" ! -name "${tar##*/}" -delete
 	fi
 	printf '%s\n' "$tar"
 }
 
-# Unpack the tarball into $CHROOT (a fresh tmpfs in our private mount
-# namespace) and mount /proc and a private /dev/pts there. The host's resolv.conf is copied in so
-# apt can reach the mirror.
+# Unpack the tarball $1 into $CHROOT (a fresh tmpfs of at most $2, default
+# 2g, in our private mount namespace) and mount /proc and a private
+# /dev/pts there. The host's resolv.conf is copied in so apt can reach the
+# mirror.
 chroot_setup() {
-	local tar=$1
+	local tar=$1 size=${2:-2g}
 	mkdir -p "$CHROOT"
-	mount -t tmpfs -o size=2g,mode=0755 zkh-debcheck "$CHROOT"
+	mount -t tmpfs -o "size=$size,mode=0755" zkh-debcheck "$CHROOT"
 	tar -C "$CHROOT" -xf "$tar"
 	mount -t proc proc "$CHROOT/proc"
 	mount -t devpts -o newinstance,ptmxmode=0666 devpts "$CHROOT/dev/pts"
@@ -138,6 +162,8 @@ run_dockerfile() {
 		FROM)
 			[[ $args == debian:bookworm || $args == debian:bookworm-slim ]] ||
 				fail "$file: FROM $args: the chroot test only provides debian:bookworm"
+			[[ ${CHROOT_RELEASE:-bookworm} == bookworm ]] ||
+				info "(the recipe's steps run on $CHROOT_RELEASE here: the same image one release later)"
 			;;
 		ARG | ENV)
 			[[ $args =~ ^[A-Za-z_][A-Za-z0-9_]*=[^[:space:]]*$ ]] ||

@@ -36,6 +36,8 @@ FUZZ_SRC_fuzz_snapshot_raw   = $(FUZZ_SRC_fuzz_snapshot)
 FUZZ_NOT_DEFAULT := fuzz_snapshot_raw
 FUZZ_SRC_fuzz_import     := $(IMPORTERS_SRC)
 FUZZ_LIBS_fuzz_import    := -ljansson
+FUZZ_SRC_fuzz_zkdns      := zkdns/engine.c $(PUBLISH_SRC)
+FUZZ_LIBS_fuzz_zkdns     := -lknot
 
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_ONLY    ?= $(filter-out $(FUZZ_NOT_DEFAULT),$(FUZZ_TARGETS))

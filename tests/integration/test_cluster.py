@@ -81,7 +81,7 @@ def main():
     try:
         lab.isolate()
     except lab.Unsupported as e:
-        say("SKIP: cannot make network namespaces here: %s" % e)
+        say("SKIP: cannot make network namespaces here (needs root with CAP_SYS_ADMIN and CAP_NET_ADMIN): %s" % e)
         return 77
     c = scenario.Cluster(SRC, BUILD, say)
     failed = False

@@ -29,7 +29,7 @@ for scd in "$SRC"/docs/man/*.scd; do
 	name=${page%.*}
 	grep -q "^ *$name" <<<"$(sed -n '/^NAME/,/^[A-Z]/p' <<<"$text")" || bad "$page: NAME does not name $name"
 	prog=""
-	case $name in zkbarrier|zkhostctl|zkcached) prog=$BUILD/$name ;; esac
+	case $name in zkbarrier|zkhostctl|zkcached|zkdns) prog=$BUILD/$name ;; esac
 	if [[ -n $prog && -x $prog ]]; then
 		grep -q "^EXIT STATUS" <<<"$text" || bad "$page: no EXIT STATUS section"
 		for opt in $("$prog" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do

@@ -12,7 +12,10 @@ Meanwhile:
   * nss_stress --fd-chaos: between lookups every descriptor above 2 is
     closed and /dev/null reopened onto the numbers;
   * as nobody (setpriv): getent resolves through the cache, and can create,
-    change or remove nothing in the cache directory;
+    change or remove nothing in the cache directory (nobody loads copies of
+    the module and nss_stress from a private 0755 directory, so this does
+    not depend on the checkout's directory modes: a clone under /root is
+    0700);
   * readers write nothing: after all of the above, with the publisher
     stopped, lookups leave the cache directory byte-for-byte unchanged
     (no lock file, no new file, same mtimes).
@@ -24,6 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import zkhdaemon  # noqa: E402
 
 BUILD = os.environ.get("ZKH_BUILD", os.path.abspath("build"))
 LIB = os.path.join(BUILD, "libnss_zk.so.2")
@@ -70,6 +76,11 @@ def main():
     if os.environ.get("ZKH_PRELOAD"):
         genv["LD_PRELOAD"] = os.environ["ZKH_PRELOAD"]
         genv["ASAN_OPTIONS"] = "detect_leaks=0"
+    # What nobody loads: copies in a private root-owned 0755 directory.
+    mods = zkhdaemon.private_module_dir(files=(STRESS,), build=BUILD)
+    nobody_lib = os.path.join(mods, os.path.basename(LIB))
+    nobody_stress = os.path.join(mods, os.path.basename(STRESS))
+    nenv = dict(genv, LD_LIBRARY_PATH=mods)
 
     subprocess.run([CHURN, cache, "host", str(COUNT), "churn", "1"],
                    check=True, timeout=60, stdout=subprocess.DEVNULL)
@@ -93,13 +104,13 @@ def main():
 
         # An unprivileged user reads, and can change nothing.
         p = subprocess.run(AS_NOBODY + ["getent", "-s", "hosts:zk", "hosts",
-                                        "host7"], env=genv,
+                                        "host7"], env=nenv,
                            capture_output=True, text=True, timeout=60)
         check(p.returncode == 0 and p.stdout.split()[:2] ==
               ["10.1.0.7", "host7"], "nobody resolves: %d %r %r" %
               (p.returncode, p.stdout, p.stderr))
         p = subprocess.run(AS_NOBODY + ["getent", "-s", "hosts:zk", "hosts",
-                                        "10.1.0.9"], env=genv,
+                                        "10.1.0.9"], env=nenv,
                            capture_output=True, text=True, timeout=60)
         check(p.returncode == 0 and p.stdout.split()[:2] ==
               ["10.1.0.9", "host9"], "nobody reverse: %r" % p.stdout)
@@ -116,7 +127,7 @@ def main():
             p = subprocess.run(AS_NOBODY + ["sh", "-c", cmd],
                                capture_output=True, timeout=60)
             check(p.returncode != 0, "nobody must fail: %s" % cmd)
-        p = subprocess.run(AS_NOBODY + [STRESS, "--threads", "2", LIB, "1",
+        p = subprocess.run(AS_NOBODY + [nobody_stress, "--threads", "2", nobody_lib, "1",
                                         "host", str(COUNT), "churn"],
                            env=env, capture_output=True, text=True,
                            timeout=60)
@@ -126,6 +137,7 @@ def main():
     finally:
         pub.send_signal(signal.SIGTERM)
         out, _ = pub.communicate(timeout=60)
+        subprocess.run(["rm", "-rf", mods])
     print("publisher:", out.strip())
     check(pub.returncode == 0, "publisher exit %d" % pub.returncode)
 

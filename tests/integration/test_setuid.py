@@ -20,7 +20,12 @@ never leak, and set-id programs cannot be redirected through ZKHOSTS_CONF.
     overlay so the host's /etc is untouched) instead; the same binary
     without the set-uid bit, as a control, does follow ZKHOSTS_CONF.
     The binary is placed in a directory whose mount allows set-uid
-    (findmnt), executable only by root and group nogroup.
+    (findmnt), executable only by root and group nogroup. This part needs
+    a mount namespace (CAP_SYS_ADMIN): without one it skips, saying so.
+Whatever runs as nobody or daemon (zkcached, the module, the set-uid
+client, which is compiled here with the module path of its private copy)
+is loaded from private 0755 directories, never from the checkout, whose
+directories another user may not be able to enter (a clone under /root).
 Exit 0 pass, 1 fail, 77 skip.
 """
 import os
@@ -34,9 +39,9 @@ import tempfile
 import zkharness
 from zkharness import ZooKeeper
 from zkhdaemon import (BUILD, MODULE, ZKCACHED, SRC, Skip, lookup_env, require,
-                       run_tests, wait_for, read_status)
+                       run_tests, wait_for, read_status, private_module_dir)
 
-SUID_SRC = os.path.join(BUILD, "tests/stress/suid_resolve")
+SUID_SRC = os.path.join(SRC, "tests/stress/suid_resolve.c")
 PUBLISH = os.path.join(BUILD, "tests/tools/zkh-publish")
 SECRET = "Zkh-S3cret-%d" % os.getpid()
 AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
@@ -53,6 +58,14 @@ def setup():
     state["zk"] = ZooKeeper().__enter__()
     state["dir"] = tempfile.mkdtemp(prefix="zkh-setuid-")
     os.chmod(state["dir"], 0o755)
+    # what nobody and daemon run and load: copies in a private 0755 dir
+    state["mods"] = private_module_dir(files=(ZKCACHED,))
+    state["zkcached"] = os.path.join(state["mods"], "zkcached")
+
+
+def other_user_env(conf):
+    """lookup_env(conf), loading the module from the private copy."""
+    return dict(lookup_env(conf), LD_LIBRARY_PATH=state["mods"])
 
 
 def path(*p):
@@ -76,7 +89,7 @@ class NobodyDaemon:
         env = dict(os.environ)
         env.pop("LD_PRELOAD", None)
         self.proc = subprocess.Popen(
-            AS_NOBODY + ["--pdeathsig", "KILL", ZKCACHED, "-c", conf] + list(args),
+            AS_NOBODY + ["--pdeathsig", "KILL", state["zkcached"], "-c", conf] + list(args),
             env=env, stdin=subprocess.DEVNULL, stdout=self.log_file,
             stderr=subprocess.STDOUT, preexec_fn=zkharness._pdeathsig)
         zkharness._live.add(self)
@@ -146,7 +159,7 @@ def test_daemon_as_nobody():
             assert st.st_mode & 0o022 == 0, (name, oct(st.st_mode))
         r = subprocess.run(AS_NOBODY[:1] + ["--reuid=daemon", "--regid=daemon",
                            "--clear-groups", "getent", "-s", "hosts:zk", "hosts",
-                           "unpriv2"], env=lookup_env(conf), capture_output=True,
+                           "unpriv2"], env=other_user_env(conf), capture_output=True,
                            text=True, timeout=60)
         assert r.returncode == 0 and r.stdout.split()[0] == "10.8.0.2", r
         # the secret is nowhere to be read
@@ -166,7 +179,7 @@ def test_daemon_as_nobody():
         d.close()
     # a credentials file the group may read is refused, quietly
     os.chmod(auth, 0o640)
-    r = subprocess.run(AS_NOBODY + [ZKCACHED, "-c", conf, "-v"], env=dict(
+    r = subprocess.run(AS_NOBODY + [state["zkcached"], "-c", conf, "-v"], env=dict(
         os.environ), capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "auth" in r.stderr, (r.returncode, r.stderr)
     assert SECRET not in r.stderr + r.stdout, "secret in the refusal"
@@ -222,8 +235,33 @@ def run_client(binary, overlay, extra_env):
     return dict(zip(f[0::2], f[1::2]))
 
 
+def build_client(sdir):
+    """Compile tests/stress/suid_resolve.c into sdir with the module path of
+    a copy of the module placed there (the build tree's own client names
+    the checkout, which another user may not be able to reach), with the
+    build's sanitizers when it has them. Returns the binary's path."""
+    mod = os.path.join(sdir, "libnss_zk.so.2")
+    shutil.copyfile(MODULE, mod)
+    os.chmod(mod, 0o755)
+    out = os.path.join(sdir, "client")
+    cc = os.environ.get("CC") or "cc"
+    cmd = [cc, "-std=gnu11", "-D_GNU_SOURCE", "-O1", "-g",
+           '-DZKH_MODULE_PATH="%s"' % mod, "-o", out, SUID_SRC, "-ldl"]
+    san = os.environ.get("SANITIZE")
+    if san:
+        cmd[1:1] = ["-fsanitize=" + san, "-fno-omit-frame-pointer"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, "compiling the set-uid client: %s" % r.stderr
+    return out
+
+
 def test_module_ignores_conf_in_setuid():
     nobody = state["nobody"]
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise Skip("set-uid check needs a mount namespace (CAP_SYS_ADMIN) for its "
+                   "overlay /etc: %s" % probe.stderr.strip())
     for d in ("sys", "evil"):
         os.mkdir(path(d), 0o755)
     publish(path("sys", "cache"), "10.0.0.1")
@@ -238,10 +276,11 @@ def test_module_ignores_conf_in_setuid():
     if sdir is None:
         raise Skip("no mount without nosuid for the set-uid copy")
     state["suid_dir"] = sdir
+    client = build_client(sdir)
     suid = os.path.join(sdir, "suid_resolve")
     plain = os.path.join(sdir, "plain_resolve")
-    shutil.copy(SUID_SRC, suid)
-    shutil.copy(SUID_SRC, plain)
+    shutil.copy(client, suid)
+    shutil.copy(client, plain)
     os.chown(suid, 0, state["nogroup"])
     os.chmod(suid, 0o4750)
     os.chmod(plain, 0o755)
@@ -261,6 +300,8 @@ def test_module_ignores_conf_in_setuid():
 
 
 def teardown():
+    if state.get("mods"):
+        shutil.rmtree(state["mods"], ignore_errors=True)
     if state.get("suid_dir"):
         shutil.rmtree(state["suid_dir"], ignore_errors=True)
     if state.get("dir") and os.environ.get("ZKH_KEEP") is None:
@@ -274,5 +315,6 @@ if __name__ == "__main__":
         run_tests([setup, test_daemon_as_nobody, test_module_ignores_conf_in_setuid,
                    teardown])
     finally:
-        if state.get("suid_dir"):
-            shutil.rmtree(state["suid_dir"], ignore_errors=True)
+        for key in ("suid_dir", "mods", "dir"):
+            if state.get(key):
+                shutil.rmtree(state[key], ignore_errors=True)

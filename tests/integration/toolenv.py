@@ -26,6 +26,19 @@ class Skip(Exception):
     """Raise to skip the whole test file (exit 77)."""
 
 
+def select_env(conf, hosts, base=None, sanitizer_preload=True):
+    """Environment in which a program resolves through the NSS service
+    line `hosts` (e.g. "zk"), in-process via the nss_select.so preload
+    shim (tests/lib/zkhdaemon.select_env): no mount namespace, no
+    privilege. Raises Skip when the shim is not built. See there for
+    sanitizer_preload."""
+    import zkhdaemon
+    try:
+        return zkhdaemon.select_env(conf, hosts, base, sanitizer_preload)
+    except zkhdaemon.Skip as e:
+        raise Skip(str(e))
+
+
 def require(*paths):
     if not zkharness.available():
         raise Skip("ZooKeeper server or java not installed")

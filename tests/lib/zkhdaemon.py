@@ -4,7 +4,12 @@ the module refuses caches whose parent others can write), a zkhosts.conf,
 zkcached started as a subprocess with its stderr captured to a file,
 lookups through real glibc (`getent -s hosts:zk ...` with
 LD_LIBRARY_PATH=$ZKH_BUILD, and $ZKH_PRELOAD preloaded when the tree is
-built with sanitizers), polling helpers that wait for an outcome with a
+built with sanitizers), an environment (select_env) that makes any other
+unmodified program (python3, java, a test binary) resolve through
+`hosts: files zk` in-process with the preload shim tests/tools/nss_select.c
+instead of a mount namespace over /etc/nsswitch.conf (no privilege needed),
+a copy of the module into a private 0755 directory for programs that run
+as another user (private_module_dir), polling helpers that wait for an outcome with a
 generous deadline (tests assert outcomes, never timings), the status file
 reader, and a tiny test runner (exit 0 pass, 1 fail, 77 skip).
 
@@ -32,6 +37,7 @@ SRC = os.environ.get("ZKH_SRC") or os.path.abspath(
 BUILD = os.environ.get("ZKH_BUILD") or os.path.join(SRC, "build")
 ZKCACHED = os.path.join(BUILD, "zkcached")
 MODULE = os.path.join(BUILD, "libnss_zk.so.2")
+NSS_SELECT = os.path.join(BUILD, "tests", "tools", "nss_select.so")
 DEFAULT_WAIT = float(os.environ.get("ZKH_WAIT", "30"))
 
 
@@ -48,9 +54,10 @@ def require(*paths):
             raise Skip("%s not built" % os.path.relpath(p, SRC))
 
 
-def lookup_env(conf=None):
-    """Environment for a foreign program that loads our NSS module."""
-    env = dict(os.environ)
+def lookup_env(conf=None, base=None):
+    """Environment for a foreign program that loads our NSS module (from
+    os.environ, or from base when given)."""
+    env = dict(os.environ if base is None else base)
     env["LD_LIBRARY_PATH"] = BUILD + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
     if conf:
         env["ZKHOSTS_CONF"] = conf
@@ -61,6 +68,48 @@ def lookup_env(conf=None):
     else:
         env.pop("LD_PRELOAD", None)
     return env
+
+
+def select_env(conf=None, hosts="files zk", base=None, sanitizer_preload=True):
+    """Environment in which any dynamically linked program resolves host
+    names through the NSS service line `hosts` (e.g. "files zk", "zk"):
+    lookup_env() plus the nss_select.so shim preloaded (after any sanitizer
+    runtime, which must come first) and ZKH_NSS_HOSTS=hosts. Raises Skip
+    when the shim is not built. base, if given, replaces os.environ as the
+    starting environment. sanitizer_preload=False leaves the sanitizer
+    runtime out (for a script whose helpers, sh or date, would report their
+    own leaks): then only the shim is preloaded, and sanitized programs of
+    ours, which load their runtime themselves, are told to accept that
+    (ASAN_OPTIONS verify_asan_link_order=0)."""
+    if not os.path.exists(NSS_SELECT):
+        raise Skip("%s not built" % os.path.relpath(NSS_SELECT, SRC))
+    env = lookup_env(conf, base)
+    if sanitizer_preload:
+        pre = env.get("LD_PRELOAD")   # the sanitizer runtime, if any, stays first
+        env["LD_PRELOAD"] = pre + ":" + NSS_SELECT if pre else NSS_SELECT
+    else:
+        env["LD_PRELOAD"] = NSS_SELECT
+        if os.environ.get("ZKH_PRELOAD"):
+            opts = env.get("ASAN_OPTIONS", "")
+            env["ASAN_OPTIONS"] = (opts + ":" if opts else "") + "verify_asan_link_order=0"
+    env["ZKH_NSS_HOSTS"] = hosts
+    return env
+
+
+def private_module_dir(files=(), build=None):
+    """Copy the NSS module (and each extra path in files) into a fresh
+    root-owned 0755 directory, files 0755, and return its path. A program
+    that runs as another user (nobody) loads from there, so it never
+    depends on the modes of the checkout's directories (a clone under
+    /root is 0700). The caller removes it (shutil.rmtree)."""
+    build = build or BUILD
+    d = tempfile.mkdtemp(prefix="zkh-module-")
+    os.chmod(d, 0o755)
+    for f in (os.path.join(build, "libnss_zk.so.2"),) + tuple(files):
+        dst = os.path.join(d, os.path.basename(f))
+        shutil.copyfile(f, dst)
+        os.chmod(dst, 0o755)
+    return d
 
 
 def getent(conf, *args):

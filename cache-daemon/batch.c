@@ -329,6 +329,7 @@ void batch_tick(struct zkd_batch *b, struct zkh_publisher *pub, uint64_t now,
 	b->last_publish = now;
 	b->trim_at = now + ZKD_TRIM_IDLE_MS;
 	b->publishes++;
+	b->last_publish_us = zkd_realtime_us();
 	b->changed = true;
 	zkd_log(ZKH_LOG_DEBUG, "published generation %" PRIu64 ": %" PRIu64 " records",
 		zkh_pub_generation(pub), zkh_pub_count(pub));

@@ -365,10 +365,11 @@ void mirror_on_ensure(struct zkd_mirror *m, const struct zkd_event *e)
 {
 	(void)m;
 	if (e->rc == ZOK)
-		zkd_log(ZKH_LOG_INFO, "created %s", e->path);
+		zkd_log_znode(ZKH_LOG_INFO, e->path, "created %s", e->path);
 	else if (e->rc != ZNODEEXISTS && e->rc != ZCONNECTIONLOSS &&
 		 e->rc != ZOPERATIONTIMEOUT)
-		zkd_log(ZKH_LOG_WARN, "cannot create %s: %s", e->path, zkio_strerror(e->rc));
+		zkd_log_znode(ZKH_LOG_WARN, e->path, "cannot create %s: %s", e->path,
+			      zkio_strerror(e->rc));
 }
 
 void mirror_start_full_sync(struct zkd_mirror *m, const struct mirror_env *env)
@@ -595,7 +596,7 @@ void mirror_on_data(struct zkd_mirror *m, const struct mirror_env *env,
 				       addrs, ZKH_MAX_ADDRS, &rep);
 	if (na == 0) {
 		describe_bad_data(e, &rep, why, sizeof why);
-		zkd_log(ZKH_LOG_WARN, "skipping %s: %s", e->path, why);
+		zkd_log_znode(ZKH_LOG_WARN, e->path, "skipping %s: %s", e->path, why);
 		if (n->kind == NK_VALID)
 			withdraw(m, env, n);
 		set_kind(m, n, NK_BAD_DATA);

@@ -195,7 +195,7 @@ static void on_exists(struct zkd_register *r, const struct reg_env *env,
 		r->state = REG_IDLE;
 		if (e->rc != ZCONNECTIONLOSS && e->rc != ZOPERATIONTIMEOUT &&
 		    e->rc != ZINVALIDSTATE) {
-			zkd_log(ZKH_LOG_WARN, "register %s: exists: %s", r->path,
+			zkd_log_znode(ZKH_LOG_WARN, r->path, "register %s: exists: %s", r->path,
 				zkio_strerror(e->rc));
 			set_refused(r, env);
 		}
@@ -209,7 +209,7 @@ static void on_exists(struct zkd_register *r, const struct reg_env *env,
 		return;
 	}
 	if (was_ours(r, env, owner)) {
-		zkd_log(ZKH_LOG_INFO, "%s is left over from our previous session 0x%" PRIx64
+		zkd_log_znode(ZKH_LOG_INFO, r->path, "%s is left over from our previous session 0x%" PRIx64
 			"; taking it over", r->path, (uint64_t)owner);
 		r->state = REG_CREATING;
 		zkio_replace(env->io, r->path, e->stat.version, r->data, ZKIO_EPHEMERAL,
@@ -232,7 +232,7 @@ static void on_created(struct zkd_register *r, const struct reg_env *env,
 		       const struct zkd_event *e)
 {
 	if (e->rc == ZOK) {
-		zkd_log(ZKH_LOG_INFO, "registered %s -> %s (ephemeral, session 0x%" PRIx64 ")",
+		zkd_log_znode(ZKH_LOG_INFO, r->path, "registered %s -> %s (ephemeral, session 0x%" PRIx64 ")",
 			r->path, r->data, env->session_id);
 		clear_error(r);
 		r->blocked_owner = 0;

@@ -854,6 +854,23 @@ uint64_t zkh_pub_count(struct zkh_publisher *p)
 	return n;
 }
 
+int zkh_pub_set_options(struct zkh_publisher *p,
+			const struct zkh_pub_options *opt)
+{
+	char folded[ZKH_DOMAIN_MAX + 1] = "";
+
+	if (opt->domain && opt->domain[0] &&
+	    (strlen(opt->domain) > ZKH_DOMAIN_MAX ||
+	     zkh_name_fold(opt->domain, strlen(opt->domain), folded) < 0))
+		return -EINVAL;
+	if (strcmp(folded, p->domain) != 0) {
+		memcpy(p->domain, folded, sizeof(folded));
+		p->dirty = true;
+	}
+	p->fsync = opt->fsync;
+	return 0;
+}
+
 bool zkh_pub_needs_publish(const struct zkh_publisher *p)
 {
 	return p->dirty || !p->snapshot_ok;

@@ -75,6 +75,15 @@ struct zkh_change {
 int zkh_pub_open(const char *dir, const struct zkh_pub_options *opt,
 		 struct zkh_publisher **out);
 
+/*
+ * Change the domain and fsync options of an open publisher (ttl and
+ * map_size are fixed at open). A different domain marks the master as
+ * needing a publish, so the next snapshot carries it. Returns 0, or
+ * -EINVAL for a domain that is not a valid name (nothing changed).
+ */
+int zkh_pub_set_options(struct zkh_publisher *p,
+			const struct zkh_pub_options *opt);
+
 /* Close and free. Safe on NULL. Does not publish. */
 void zkh_pub_close(struct zkh_publisher *p);
 

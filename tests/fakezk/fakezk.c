@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fakezk.h"
+#include "log.h"
 #include "zkhosts/zkacl.h"
 
 #define FZ_CONNECT 64		/* internal: the handle's connect step */
@@ -512,7 +513,14 @@ bool fakezk_step(void)
 {
 	struct fz_req *r;
 
-	if (!fz.io || !fz.io->open || fz.down)
+	if (fz.io && fz.io->open && fz.down) {
+		/* as the real client logs each refused connection */
+		zkd_log_zk_line(ZKH_LOG_ERR, "fakezk@1: Socket [127.0.0.1:2181] "
+				"errno=111(Connection refused): server refused to "
+				"accept the client");
+		return false;
+	}
+	if (!fz.io || !fz.io->open)
 		return false;
 	r = pop();
 	if (!r)

@@ -45,7 +45,9 @@ void fakezk_reset(void);
 
 /* ---- the server's side ------------------------------------------------- */
 
-/* Reachable (default) or not: while down, a handle stays connecting. */
+/* Reachable (default) or not: while down, a handle stays connecting and
+ * each fakezk_step logs a refused connection as the client would
+ * (zkd_log_zk_line). */
 void fakezk_set_reachable(bool up);
 /* Credentials the server accepts ("digest", "user:secret"). */
 void fakezk_set_credentials(const char *scheme, const char *cred);

@@ -5,12 +5,12 @@ ZooKeeper whose ACLs are changed with kazoo while zkcached (anonymous)
 runs:
 
   * <root>/hosts made readable only by a digest identity: a record changed
-    and one created meanwhile, SIGHUP for a full resync. zkcached keeps
+    and one created meanwhile, SIGUSR1 for a full resync. zkcached keeps
     serving, its status says the listing is refused and why, and the sync
     stays open. The ACL is fixed and another record created: zkcached
     lists again on its own (backoff retry, no event, no signal), the full
     sync completes and every record resolves.
-  * one record made unreadable, then changed, SIGHUP: its last record
+  * one record made unreadable, then changed, SIGUSR1: its last record
     stays, the full resync completes without it, other records keep
     syncing, the status names it; the ACL fixed, its new data arrives on
     its own. Made unreadable again and deleted: its record goes.
@@ -19,7 +19,7 @@ ZooKeeper servers with the fix of CVE-2024-23944 (Debian's
 3.8.0-11+deb12u2 here, 3.8.4, 3.9.2) send no watch event about a node to a
 client that cannot read it: zkcached hears neither the new child of an
 unreadable <root>/hosts nor the change of an unreadable record, and finds
-out at the next full sync (SIGHUP here) - as in the issue's report.
+out at the next full sync (SIGUSR1 here) - as in the issue's report.
 
 Recovery is asserted under a generous deadline (the backoff cap plus a
 margin), never a duration; the measured times are printed.
@@ -76,7 +76,7 @@ def test_listing_refused_then_allowed():
     kz.create(env.host_path("c"), b"10.20.0.3")  # no child event reaches zkcached
     env.wait_resolves("a", {"10.20.0.11"})
     synced = env.status().get("last_sync_us")
-    d.send(signal.SIGHUP)
+    d.send(signal.SIGUSR1)
     env.wait_status(lambda s: s.get("state") == "syncing" and
                     s.get("pending_listing") == "1",
                     "the resync to wait for the refused listing")
@@ -117,7 +117,7 @@ def test_one_node_unreadable_then_allowed():
     kz.set_acls(x, DIGEST_ONLY)
     kz.set(x, b"10.20.1.11")          # no event reaches zkcached
     synced = env.status().get("last_sync_us")
-    d.send(signal.SIGHUP)
+    d.send(signal.SIGUSR1)
     # the full resync completes without it and does not sweep it
     env.wait_status(lambda s: s.get("state") == "connected" and
                     s.get("last_sync_us") != synced and s.get("pending_reads") == "1",
@@ -143,7 +143,7 @@ def test_deleted_while_unreadable():
     x = env.host_path("x")
     kz.set_acls(x, DIGEST_ONLY)
     kz.set(x, b"10.20.1.21")
-    d.send(signal.SIGHUP)
+    d.send(signal.SIGUSR1)
     env.wait_status(lambda s: s.get("pending_reads") == "1", "x pending again")
     kz.delete(x)
     env.wait_gone("x")

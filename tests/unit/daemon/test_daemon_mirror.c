@@ -275,12 +275,37 @@ static void unreachable_zookeeper_is_an_error(void **state)
 	assert_string_equal(st.errors[ZKH_ERR_CONNECTION], "");
 	h_advance(4000);
 	st = h_status();
-	assert_non_null(strstr(st.errors[ZKH_ERR_CONNECTION], "no ZooKeeper server"));
+	assert_non_null(strstr(st.errors[ZKH_ERR_CONNECTION], "ZooKeeper unreachable since"));
+	assert_non_null(strstr(st.errors[ZKH_ERR_CONNECTION], "no server of"));
+	assert_int_equal(st.error_counts[ZKH_ERR_CONNECTION], 1);
+	assert_true(st.disconnected_us > 0);
+	/* the handle that got no session is closed; the next one comes after
+	 * a backoff step, and each step fails the same way without raising
+	 * the error again */
+	assert_false(zkio_is_open(H.io));
+	assert_true(H.s.reconnect_at > H_now);
+	for (int i = 0; i < 3; i++) {
+		unsigned prev = H.s.last_delay_ms;
+
+		h_advance(H.s.reconnect_at - H_now);
+		assert_true(zkio_is_open(H.io));
+		/* each window is longer: a slow server gets more time */
+		assert_true(H.connect_deadline - H_now >= 4000u << (i + 1 < 3 ? i + 1 : 3));
+		h_advance(H.connect_deadline - H_now);
+		assert_false(zkio_is_open(H.io));
+		assert_true(H.s.last_delay_ms >= prev / 2);	/* jitter: [b/2, b] */
+	}
+	assert_true(H.s.backoff_ms > ZKD_BACKOFF_MIN_MS);
+	st = h_status();
+	assert_int_equal(st.error_counts[ZKH_ERR_CONNECTION], 1);
 	fakezk_set_reachable(true);
+	h_advance(H.s.reconnect_at - H_now);
 	h_publish();
 	st = h_status();
 	assert_string_equal(st.state, "connected");
 	assert_string_equal(st.errors[ZKH_ERR_CONNECTION], "");
+	assert_int_equal(st.disconnected_us, 0);
+	assert_int_equal(H.s.backoff_ms, ZKD_BACKOFF_MIN_MS);
 	h_stop();
 }
 

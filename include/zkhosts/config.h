@@ -46,6 +46,8 @@
  *   index_fallback_max  with no usable index, mirror <root>/hosts directly
  *                    only while it has fewer children than this, default
  *                    2000 (0..1000000); above, wait for the index
+ *   log_level        zkcached's: error|warning|info|debug (info); -v and
+ *                    -q on its command line win
  *
  * File path resolution: an explicit path (-c FILE) wins; else the
  * ZKHOSTS_CONF environment variable (read with secure_getenv, so set-id
@@ -147,6 +149,7 @@ struct zkh_config {
 	int indexer;		/* ZKH_INDEXER_* */
 	int indexers;		/* election slots */
 	int index_fallback_max;	/* hosts */
+	int log_level;		/* syslog number: 3, 4, 6 or 7 (zkh_log_level) */
 };
 
 /* Parsing strictness. */

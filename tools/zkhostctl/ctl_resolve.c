@@ -39,6 +39,10 @@
 #define DEFAULT_CHAIN "dns [!UNAVAIL=return] files"
 #define ADDR_TXT 64
 #define NSS_ADDRS_MAX 64
+#define CASE_NOTE "names match case-insensitively; the snapshot keeps one " \
+	"record per folded name, written as in ZooKeeper; znodes differing " \
+	"only in case are one record (the one written last is served; " \
+	"zkhostctl ls lists them all)"
 
 /* Copy a two-piece string into out (capacity ZKH_NAME_MAX + 1). */
 static void pstr_copy(const struct zkh_pstr *p, char *out)
@@ -108,6 +112,7 @@ struct nss_answer {
 	char chain[512];	/* the hosts: line, or glibc's default */
 	bool chain_default;	/* no hosts: line found */
 	bool files_first;	/* files comes before zk in the chain */
+	bool zk_in_chain;	/* the chain names zk at all */
 	bool in_etc_hosts;	/* /etc/hosts holds the query */
 	bool found;
 	char error[256];	/* why not found */
@@ -158,6 +163,7 @@ static void read_chain(struct nss_answer *a)
 			p += strspn(p, " \t");
 		}
 		a->files_first = files && (!zk || files < zk);
+		a->zk_in_chain = zk != NULL;
 	}
 }
 
@@ -444,7 +450,9 @@ static void print_text(const struct explain *e)
 		for (int i = 0; i < e->nkeys; i++)
 			printf("key %d:        %s: %s%s\n", i + 1, e->keys[i],
 			       e->hit == i ? "found" : e->hit >= 0 &&
-			       i > e->hit ? "not tried" : "no record",
+			       i > e->hit ? (e->sibling ? "not tried "
+			       "(holds a record: see shadowed)" : "not tried") :
+			       e->bad_record ? "no usable record" : "no record",
 			       i == 1 ? (strlen(e->keys[1]) >
 					 strlen(e->keys[0]) ?
 					 " (domain form x.<domain>)" :
@@ -472,6 +480,10 @@ static void print_text(const struct explain *e)
 			       "(none)");
 			if (e->sibling)
 				printf("shadowed:     %s\n", e->sib_why);
+			printf("case:         %s\n", CASE_NOTE);
+			printf("not kept:     mzxid and ephemeral are not in "
+			       "the snapshot (zkhostctl get/ls read ZooKeeper)"
+			       "\n");
 		}
 	} else {
 		printf("query:        %s\n", e->query);
@@ -496,7 +508,11 @@ static void print_text(const struct explain *e)
 	}
 	printf("nss chain:    hosts: %s%s\n", a->chain, a->chain_default ?
 	       " (no hosts: line in " NSSWITCH ", glibc's default)" :
-	       " (" NSSWITCH ")");
+	       " (" NSSWITCH "; a program may override it, as getent -s "
+	       "does)");
+	if (!a->zk_in_chain)
+		printf("nss note:     zk is not in this chain: programs using "
+		       "it do not read the snapshot\n");
 	printf("/etc/hosts:   %s\n", a->in_etc_hosts ? (a->files_first ?
 	       "holds it, and files comes before zk: files answers first" :
 	       "holds it (files is not before zk)") : "does not hold it");
@@ -572,11 +588,11 @@ static json_t *build_json(const struct explain *e)
 		if (e->hit >= 0) {
 			rec_name(&e->rec, n);
 			if (json_object_set_new(doc, "record", json_pack(
-				"{s:o, s:s, s:I, s:o, s:n, s:n}", "name",
+				"{s:o, s:s, s:I, s:o, s:n, s:n, s:s}", "name",
 				ctl_json_str(n), "key", e->keys[e->hit],
 				"czxid", (json_int_t)e->rec.czxid,
 				"addresses", addr_array(&e->rec),
-				"mzxid", "ephemeral")) ||
+				"mzxid", "ephemeral", "case", CASE_NOTE)) ||
 			    json_object_set_new(doc, "canonical",
 						json_string(e->canon)) ||
 			    json_object_set_new(doc, "aliases", e->has_alias ?
@@ -628,8 +644,9 @@ static json_t *build_json(const struct explain *e)
 		for (size_t i = 0; al && i < a->naliases; i++)
 			json_array_append_new(al, ctl_json_str(a->aliases[i]));
 		if (json_object_set_new(doc, "nss", json_pack(
-			"{s:o, s:s, s:b, s:b, s:b, s:o, s:o, s:o, s:o, "
+			"{s:o, s:b, s:s, s:b, s:b, s:b, s:o, s:o, s:o, s:o, "
 			"s:b}", "chain", ctl_json_str(a->chain),
+			"zk_in_chain", a->zk_in_chain,
 			"chain_from", a->chain_default ? "glibc default" :
 			NSSWITCH, "in_etc_hosts", a->in_etc_hosts,
 			"files_first", a->files_first, "found", a->found,

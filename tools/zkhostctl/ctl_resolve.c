@@ -513,9 +513,10 @@ static void print_text(const struct explain *e)
 	if (!a->zk_in_chain)
 		printf("nss note:     zk is not in this chain: programs using "
 		       "it do not read the snapshot\n");
-	printf("/etc/hosts:   %s\n", a->in_etc_hosts ? (a->files_first ?
-	       "holds it, and files comes before zk: files answers first" :
-	       "holds it (files is not before zk)") : "does not hold it");
+	printf("/etc/hosts:   %s\n", !a->in_etc_hosts ? "does not hold it" :
+	       !a->zk_in_chain ? "holds it (zk is not in the chain)" :
+	       a->files_first ? "holds it, and files comes before zk: "
+	       "files answers first" : "holds it (files is not before zk)");
 	if (!a->found) {
 		printf("nss answer:   none (%s)\n", a->error);
 	} else {

@@ -6,7 +6,8 @@ process's NSS chain's answer.
 A snapshot published by zkh-publish with domain cluster.example holds
 "Web" (written with a capital), "db.cluster.example" (stored qualified),
 both "api" and "api.cluster.example" (siblings), and two names sharing
-an address (reverse answer with aliases, in creation order):
+an address (reverse answer with aliases, in creation order, which is
+not name order):
 
   * domain forms: "web.cluster.example" is found under its second key
     "web" (domain dropped), "db" under "db.cluster.example" (domain
@@ -19,6 +20,7 @@ an address (reverse answer with aliases, in creation order):
   * not found: exit 1; a bad name exits 2; a cache refused by the trust
     rules (group-writable) exits 3, as the module refuses it;
   * --json is valid JSON with the same facts;
+  * without a domain only the exact key is tried;
   * NSS chain: run with the nss_select shim and chain "zk", the process's
     getaddrinfo/gethostbyaddr answer agrees with the snapshot's;
     with chain "files" (the name is not in /etc/hosts) it does not.
@@ -98,14 +100,14 @@ def test_siblings():
 def test_reverse():
     d = rjson("10.0.0.5")
     assert d["kind"] == "address" and d["ipv4_mapped"] is False
-    assert [x["name"] for x in d["records"]] == ["first", "second"], d
-    assert d["records"][0]["canonical"] == "first." + DOMAIN
-    assert d["records"][0]["alias"] == "first"
+    assert [x["name"] for x in d["records"]] == ["zeta", "alpha"], d
+    assert d["records"][0]["canonical"] == "zeta." + DOMAIN
+    assert d["records"][0]["alias"] == "zeta"
     assert all(x["resolves_back"] for x in d["records"]), d
-    assert d["canonical"] == "first." + DOMAIN
+    assert d["canonical"] == "zeta." + DOMAIN
     d = rjson("::ffff:10.0.0.5")
     assert d["ipv4_mapped"] is True, d
-    assert [x["name"] for x in d["records"]] == ["first", "second"], d
+    assert [x["name"] for x in d["records"]] == ["zeta", "alpha"], d
     r = resolve("::ffff:10.0.0.5")
     assert "IPv4-mapped" in r.stdout and "resolves back" in r.stdout, r.stdout
 
@@ -144,7 +146,7 @@ def test_nss_chain():
     assert d["nss"]["matches_snapshot"] is True, d["nss"]
     assert d["nss"]["chain"], d["nss"]
     d = rjson("10.0.0.5")
-    assert d["nss"]["canonical"] == "first." + DOMAIN, d["nss"]
+    assert d["nss"]["canonical"] == "zeta." + DOMAIN, d["nss"]
     assert d["nss"]["matches_snapshot"] is True, d["nss"]
     r = resolve("db")
     assert "agrees:       yes" in r.stdout, r.stdout
@@ -162,6 +164,28 @@ def test_nss_chain():
     assert d["nss"]["in_etc_hosts"] is ("localhost" in names), d["nss"]
 
 
+def test_no_domain():
+    """Without a domain only the exact key is tried, and a record has no
+    alias."""
+    with Env(None) as env:
+        hosts = os.path.join(env.dir, "hosts")
+        with open(hosts, "w") as f:
+            f.write("10.0.1.1 web\n")
+        subprocess.run([PUBLISH, env.cache, hosts], check=True,
+                       capture_output=True, timeout=60)
+        saved = state["env"]
+        state["env"] = env
+        try:
+            d = rjson("web")
+            assert [t["key"] for t in d["tried"]] == ["web"], d
+            assert d["canonical"] == "web" and d["aliases"] == [], d
+            assert d["snapshot"]["domain"] is None, d
+            d = rjson("web." + DOMAIN, want=1)
+            assert [t["key"] for t in d["tried"]] == ["web." + DOMAIN], d
+        finally:
+            state["env"] = saved
+
+
 def main():
     try:
         require(CTL, PUBLISH)
@@ -177,12 +201,12 @@ def main():
                     "10.0.0.2 db.%s\n"
                     "10.0.0.3 api\n"
                     "10.0.0.4 api.%s\n"
-                    "10.0.0.5 first second\n" % (DOMAIN, DOMAIN))
+                    "10.0.0.5 zeta alpha\n" % (DOMAIN, DOMAIN))
         subprocess.run([PUBLISH, "--domain", DOMAIN, env.cache, hosts],
                        check=True, capture_output=True, timeout=60)
         run_tests([test_domain_forms, test_case_and_text, test_siblings,
                    test_reverse, test_not_found_and_usage, test_refused_cache,
-                   test_nss_chain])
+                   test_nss_chain, test_no_domain])
 
 
 if __name__ == "__main__":

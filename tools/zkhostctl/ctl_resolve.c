@@ -670,6 +670,7 @@ int ctl_resolve(struct ctl *c, const char *query)
 	struct zkh_snapread s;
 	struct explain *e;
 	MDB_txn *txn = NULL;
+	bool opened = false;
 	const char *why;
 	int rc, ret;
 
@@ -684,8 +685,8 @@ int ctl_resolve(struct ctl *c, const char *query)
 	if (!e->is_addr && (why = zkh_name_problem(query, strlen(query)))) {
 		fprintf(stderr, "zkhostctl: '%s' is neither an address nor a "
 			"valid host name: %s\n", query, why);
-		free(e);
-		return ZKC_EXIT_USAGE;
+		ret = ZKC_EXIT_USAGE;
+		goto out;
 	}
 	rc = zkh_snapread_open(e->cache, ZKH_SR_TRUST, &s);
 	if (rc < 0) {
@@ -695,14 +696,16 @@ int ctl_resolve(struct ctl *c, const char *query)
 			"trust rules (see libnss_zk(8))" : rc == -EINVAL ||
 			rc == -EIO ? "is not a valid snapshot" :
 			strerror(-rc));
-		free(e);
-		return ZKC_EXIT_ZK;
+		ret = ZKC_EXIT_ZK;
+		goto out;
 	}
+	opened = true;
 	e->meta = s.meta;
 	rc = zkh_mdb_err(mdb_txn_begin(s.env, NULL, MDB_RDONLY, &txn));
 	if (rc < 0) {
 		fprintf(stderr, "zkhostctl: reading the snapshot: %s\n",
 			strerror(-rc));
+		txn = NULL;
 		ret = ZKC_EXIT_OTHER;
 		goto out;
 	}
@@ -737,7 +740,8 @@ int ctl_resolve(struct ctl *c, const char *query)
 out:
 	if (txn)
 		mdb_txn_abort(txn);
-	zkh_snapread_close(&s);
+	if (opened)
+		zkh_snapread_close(&s);
 	free(e);
 	return ret;
 }

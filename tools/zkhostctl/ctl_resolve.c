@@ -443,7 +443,7 @@ static void print_text(const struct explain *e)
 	       " records, domain %s\n", e->cache, e->meta.generation,
 	       e->meta.record_count,
 	       e->meta.domain_len ? e->meta.domain : "(none)");
-	printf("published:    %s by zkcached %s\n", t, meta_state(&e->meta));
+	printf("published:    %s (publisher: %s)\n", t, meta_state(&e->meta));
 	if (!e->is_addr) {
 		printf("query:        %s\n", e->query);
 		printf("folded:       %s\n", e->folded);

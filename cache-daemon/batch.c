@@ -317,21 +317,31 @@ void batch_tick(struct zkd_batch *b, struct zkh_publisher *pub, uint64_t now,
 		return;
 	int rc = zkh_pub_publish(pub, flags, last_sync_us);
 	if (rc) {
-		zkd_log(ZKH_LOG_ERR, "cannot publish the cache snapshot: %s; retrying",
-			strerror(-rc));
-		if (zkd_error_set(&b->publish_err, 0, "cannot publish the cache snapshot: %s",
-				  strerror(-rc)))
+		/* Logged once per text by the slot; retried every
+		 * ZKD_PUBLISH_RETRY_MS. A publish that was rebuilding a cache
+		 * removed or replaced underneath says so. */
+		bool changed = zkh_pub_repaired(pub) ?
+			zkd_error_set(&b->publish_err, ZKH_LOG_ERR, "cannot rebuild the cache "
+				      "(removed or replaced underneath): %s; retrying",
+				      strerror(-rc)) :
+			zkd_error_set(&b->publish_err, ZKH_LOG_ERR,
+				      "cannot publish the cache snapshot: %s; retrying",
+				      strerror(-rc));
+		if (changed)
 			b->changed = true;
+		b->publish_failures++;
 		b->publish_at = now + ZKD_PUBLISH_RETRY_MS;
 		return;
 	}
 	if (zkd_error_clear(&b->publish_err))
 		b->changed = true;
+	b->publish_failures = 0;
 	b->force_publish = false;
 	b->publish_at = 0;
 	b->last_publish = now;
 	b->trim_at = now + ZKD_TRIM_IDLE_MS;
 	b->publishes++;
+	b->last_publish_us = zkd_realtime_us();
 	b->changed = true;
 	zkd_log(ZKH_LOG_DEBUG, "published generation %" PRIu64 ": %" PRIu64 " records",
 		zkh_pub_generation(pub), zkh_pub_count(pub));

@@ -46,6 +46,8 @@ struct zkd_batch {
 	bool apply_failed;
 	bool over_budget;	/* master holds more than max_records */
 	uint64_t publishes;
+	uint64_t publish_failures;	/* failed publishes since the last success */
+	uint64_t last_publish_us;	/* realtime of the last publish, 0 none */
 	bool changed;		/* published or an error changed (status) */
 	struct zkd_error publish_err;	/* ZKH_ERR_PUBLISH */
 	struct zkd_error budget_err;	/* ZKH_ERR_BUDGET */

@@ -18,17 +18,29 @@
  * daemon that mirrors without being an indexer goes back to consuming as
  * soon as the index is usable. Results and watch events of the index go
  * to the indexer and the consumer first (by tag, by path).
+ *
+ * Logging of the connection: one line per state change (logged where the
+ * state is tracked, collect_changes), one line per backoff step of a new
+ * handle, and while a live session is disconnected one "still
+ * disconnected" line at doubling intervals (ZKD_PROGRESS_*): the client's
+ * own reconnect loop stays quiet (debug). A reload (zkd_reload) applies
+ * what can change live and schedules a new session for the rest.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "zkhosts/zkacl.h"
 #include "zkcached.h"
+
+static void switch_session(struct zkd *d, uint64_t now);
+static uint64_t connect_window(const struct zkd *d);
 
 static struct mirror_env mirror_env(struct zkd *d, uint64_t now)
 {
@@ -69,10 +81,58 @@ static uint64_t fed_sync_us(const struct zkd *d)
 
 static void set_state(struct zkd *d, enum zkd_state st)
 {
-	if (d->s.state != st)
-		zkd_log(ZKH_LOG_DEBUG, "state %s -> %s", zkd_state_name(d->s.state),
-			zkd_state_name(st));
 	session_set_state(&d->s, st);
+}
+
+/* `ms` with +-25% jitter. */
+static uint64_t jitter(unsigned ms)
+{
+	return ms * 3u / 4u + (uint64_t)random() % (ms / 2u + 1u);
+}
+
+/* Local ISO 8601 time of realtime `us`, to the second. */
+static const char *fmt_time(uint64_t us, char *out, size_t cap)
+{
+	time_t t = (time_t)(us / 1000000u);
+	struct tm tm;
+
+	size_t n;
+
+	if (!localtime_r(&t, &tm) || !(n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S%z", &tm))) {
+		snprintf(out, cap, "@%lld", (long long)t);
+		return out;
+	}
+	/* +hhmm -> +hh:mm (ISO 8601 extended, as the log lines) */
+	if (n >= 5 && n + 1 < cap && (out[n - 5] == '+' || out[n - 5] == '-')) {
+		memmove(out + n - 1, out + n - 2, 3);
+		out[n - 2] = ':';
+	}
+	return out;
+}
+
+/* One line per change of the session state; the context of journal
+ * entries; since when ZooKeeper is unusable; the "still disconnected"
+ * schedule. */
+static void track_state(struct zkd *d)
+{
+	enum zkd_state st = d->s.state;
+
+	if (session_usable(&d->s) || st == ZST_STOPPED)
+		d->disconnected_us = 0;
+	else if (!d->disconnected_us)
+		d->disconnected_us = d->started_us ? zkd_realtime_us() : 0;
+	zkd_log_context(zkd_state_name(st), d->s.id);
+	if (st == d->logged_state)
+		return;
+	zkd_log(ZKH_LOG_INFO, "state %s -> %s", zkd_state_name(d->logged_state),
+		zkd_state_name(st));
+	d->logged_state = st;
+	if (st == ZST_DISCONNECTED) {
+		d->progress_ms = ZKD_PROGRESS_MIN_MS;
+		d->progress_at = zkd_now_ms() + jitter(d->progress_ms);
+	} else {
+		d->progress_at = 0;
+	}
 }
 
 /* Collect the roles' "status changed" flags. */
@@ -83,6 +143,7 @@ static void collect_changes(struct zkd *d)
 		report_mark(&d->rep);
 	d->s.changed = d->m.changed = d->b.changed = d->r.changed = false;
 	d->x.changed = d->c.changed = false;
+	track_state(d);
 }
 
 static void conn_error(struct zkd *d, int level, const char *fmt, ...)
@@ -240,18 +301,20 @@ void zkd_open_session(struct zkd *d, uint64_t now)
 			   err, sizeof err);
 
 	if (rc) {
-		conn_error(d, ZKH_LOG_ERR, "%s", err);
+		conn_error(d, 0, "%s", err);
 		session_open_failed(&d->s, now);
-		zkd_log(ZKH_LOG_INFO, "new ZooKeeper session in %" PRIu64 " ms",
-			d->s.reconnect_at - now);
+		zkd_log(ZKH_LOG_ERR, "%s; next attempt in %.1f s", err,
+			(double)(d->s.reconnect_at - now) / 1000.0);
 		collect_changes(d);
 		return;
 	}
-	zkd_log(ZKH_LOG_INFO, "connecting to ZooKeeper %s%s%s (session timeout %d ms)",
-		desc, d->chroot[0] ? ", chroot " : "", d->chroot,
+	/* retries of an outage are the backoff line's (give_up_connect) */
+	zkd_log(d->conn_err.text[0] ? ZKH_LOG_DEBUG : ZKH_LOG_INFO,
+		"connecting to ZooKeeper %s%s%s (session timeout %d ms)", desc, d->chroot[0] ? ", chroot " : "", d->chroot,
 		d->cfg.session_timeout);
 	session_opened(&d->s);
-	d->connect_deadline = now + (uint64_t)d->cfg.session_timeout;
+	zkd_log_zk_forget();	/* what the client says from now is about this handle */
+	d->connect_deadline = now + connect_window(d);
 	collect_changes(d);
 }
 
@@ -265,6 +328,8 @@ static void on_new_session(struct zkd *d, uint64_t now)
 	zkd_log(ZKH_LOG_INFO, "session 0x%" PRIx64 " established (timeout %d ms)",
 		sid.id, zkio_timeout(d->io));
 	d->connect_deadline = 0;
+	d->connect_tries = 0;
+	zkd_log_zk_forget();
 	if (zkd_error_clear(&d->conn_err))
 		report_mark(&d->rep);
 	xenv = ix_env(d, now);
@@ -282,6 +347,7 @@ static void on_reconnected(struct zkd *d, uint64_t now)
 	struct cs_env cenv;
 
 	zkd_log(ZKH_LOG_INFO, "reconnected, session 0x%" PRIx64 " still valid", d->s.id);
+	zkd_log_zk_forget();
 	if (zkd_error_clear(&d->conn_err))
 		report_mark(&d->rep);
 	set_state(d, fed_synced(d) ? ZST_CONNECTED : ZST_SYNCING);
@@ -330,8 +396,8 @@ static void on_session_over(struct zkd *d, uint64_t now)
 	consumer_on_session_end(&d->c);
 	batch_set_syncing(&d->b, false);
 	if (d->s.end != ZEND_FLAPPING)
-		zkd_log(ZKH_LOG_INFO, "new ZooKeeper session in %" PRIu64 " ms",
-			d->s.reconnect_at - now);
+		zkd_log(ZKH_LOG_INFO, "next ZooKeeper session attempt in %.1f s",
+			(double)(d->s.reconnect_at - now) / 1000.0);
 }
 
 static void on_session_event(struct zkd *d, const struct zkd_event *e,
@@ -347,11 +413,16 @@ static void on_session_event(struct zkd *d, const struct zkd_event *e,
 	case ZT_RECONNECTED:
 		on_reconnected(d, now);
 		break;
-	case ZT_LOST:
-		conn_error(d, ZKH_LOG_WARN, "connection to ZooKeeper lost; "
-			   "session 0x%" PRIx64 " lives on for up to %d ms, serving the cache meanwhile",
-			   d->s.id, d->cfg.session_timeout);
+	case ZT_LOST: {
+		char last[160];
+
+		zkd_log_zk_last(last, sizeof last);
+		conn_error(d, ZKH_LOG_WARN, "connection to ZooKeeper lost%s%s; "
+			   "session 0x%" PRIx64 " lives on for up to %d ms, the client "
+			   "reconnects by itself; serving the cache meanwhile",
+			   last[0] ? ": " : "", last, d->s.id, d->cfg.session_timeout);
 		break;
+	}
 	case ZT_EXPIRED:
 		on_session_over(d, now);
 		break;
@@ -416,7 +487,11 @@ void zkd_dispatch(struct zkd *d, const struct zkd_event *e, uint64_t now)
 		}
 		break;
 	case EV_EXISTS:
-		register_on_result(&d->r, &renv, e);
+		if (e->tag == TAG_MIRROR_EXISTS) {
+			if (mirroring)
+				mirror_on_exists(&d->m, &menv, e);
+		} else
+			register_on_result(&d->r, &renv, e);
 		break;
 	}
 done:
@@ -479,6 +554,9 @@ void zkd_fill_status(const struct zkd *d, struct zkh_status *st)
 	st->last_sync_us = fed_sync_us(d);
 	st->records = d->pub ? zkh_pub_count(d->pub) : 0;
 	st->skipped = d->m.skipped;
+	st->pending_reads = d->m.pending;
+	st->pending_listing = d->m.list_retry.failures != 0;
+	st->retries = d->m.retries;
 	st->publishes = d->b.publishes;
 	st->generation = d->pub ? zkh_pub_generation(d->pub) : 0;
 	snprintf(st->index_role, sizeof st->index_role, "%s",
@@ -502,7 +580,17 @@ void zkd_fill_status(const struct zkd *d, struct zkh_status *st)
 	st->index_head_reads = d->c.head_reads;
 	st->index_bucket_reads = d->c.bucket_reads;
 	st->index_exists_reads = d->c.exists_reads;
+	st->heartbeat_us = st->updated_us;
+	st->heartbeat_interval_s = ZKH_STATUS_HEARTBEAT_S;
+	st->pidns = d->pidns;
+	snprintf(st->daemon_version, sizeof st->daemon_version, "%s", ZKH_VERSION);
+	st->sessions = d->s.sessions;
+	st->reconnects = d->s.reconnects;
+	st->expiries = d->s.expiries;
+	st->last_publish_us = d->b.last_publish_us;
+	st->disconnected_us = d->disconnected_us;
 	for (int i = 0; i < ZKH_ERR_NSOURCES; i++) {
+		st->error_counts[i] = slots[i]->count;
 		if (!slots[i]->text[0])
 			continue;
 		memcpy(st->errors[i], slots[i]->text, sizeof st->errors[i]);
@@ -523,24 +611,90 @@ static void write_status(struct zkd *d, uint64_t now, bool force)
 	report_write(&d->rep, d->cfg.cache, d->cfg.metrics_file, &st, now);
 }
 
+/* Connect window of the next handle: the session timeout, doubled by
+ * each handle given up in a row (at most 8 times): a slow server gets
+ * longer to answer at every step. */
+static uint64_t connect_window(const struct zkd *d)
+{
+	unsigned k = d->connect_tries < 3 ? d->connect_tries : 3;
+
+	return (uint64_t)d->cfg.session_timeout << k;
+}
+
+/* A new handle got no session within its window. If the client reported
+ * no error (a server accepted and is still answering, slowly), wait one
+ * more window; otherwise it holds nothing worth keeping: close it and
+ * open the next one after a backoff step (re-resolving the servers'
+ * names then). */
+static void give_up_connect(struct zkd *d, uint64_t now)
+{
+	char last[160], since[40];
+	uint64_t window = connect_window(d);
+
+	d->connect_deadline = 0;
+	zkd_log_zk_last(last, sizeof last);
+	fmt_time(d->disconnected_us ? d->disconnected_us : zkd_realtime_us(),
+		 since, sizeof since);
+	if (!last[0]) {
+		conn_error(d, ZKH_LOG_WARN, "no ZooKeeper server of %s has given a "
+			   "session yet (waiting since %s, no error from the client); "
+			   "serving the cache meanwhile", d->cfg.zookeeper, since);
+		d->connect_deadline = now + window;
+		return;
+	}
+	zkio_close(d->io);
+	session_gave_up(&d->s, now);
+	d->connect_tries++;
+	conn_error(d, 0, "ZooKeeper unreachable since %s: no server of %s answered%s%s",
+		   since, d->cfg.zookeeper, "; last: ", last);
+	zkd_log(ZKH_LOG_WARN, "no server of %s answered within %" PRIu64 " ms (last: %s); "
+		"serving the cache meanwhile; next attempt in %.1f s",
+		d->cfg.zookeeper, window, last, (double)(d->s.reconnect_at - now) / 1000.0);
+	zkd_log_zk_forget();
+}
+
+/* A live session is still disconnected: one line per doubling step. */
+static void still_disconnected(struct zkd *d, uint64_t now)
+{
+	char last[160], since[40];
+	uint64_t away_s = d->disconnected_us ?
+		(zkd_realtime_us() - d->disconnected_us) / 1000000u : 0;
+
+	zkd_log_zk_last(last, sizeof last);
+	fmt_time(d->disconnected_us, since, sizeof since);
+	conn_error(d, 0, "ZooKeeper unreachable since %s; session 0x%" PRIx64
+		   " kept, the client reconnects by itself%s%s", since, d->s.id,
+		   last[0] ? "; last: " : "", last);
+	d->progress_ms = d->progress_ms * 2 > ZKD_PROGRESS_MAX_MS ?
+		ZKD_PROGRESS_MAX_MS : d->progress_ms * 2;
+	d->progress_at = now + jitter(d->progress_ms);
+	zkd_log(ZKH_LOG_WARN, "still disconnected from ZooKeeper after %" PRIu64
+		" s; session 0x%" PRIx64 " kept, the client keeps reconnecting%s%s%s; "
+		"serving the cache meanwhile; next report in %.0f s", away_s, d->s.id,
+		last[0] ? " (last: " : "", last, last[0] ? ")" : "",
+		(double)(d->progress_at - now) / 1000.0);
+}
+
 void zkd_tick(struct zkd *d, uint64_t now)
 {
 	struct mirror_env menv;
 	struct reg_env renv;
 	struct cs_env cenv;
 
+	report_watchdog(&d->rep, now);
+	if (d->switch_at && now >= d->switch_at)
+		switch_session(d, now);
 	if (session_reconnect_due(&d->s, now))
 		zkd_open_session(d, now);
 	if (d->connect_deadline && now >= d->connect_deadline &&
-	    d->s.state == ZST_CONNECTING) {
-		d->connect_deadline = 0;
-		conn_error(d, ZKH_LOG_WARN, "no ZooKeeper server of %s answers "
-			   "(trying for %d ms); serving the cache meanwhile",
-			   d->cfg.zookeeper, d->cfg.session_timeout);
-	}
+	    d->s.state == ZST_CONNECTING && d->s.open)
+		give_up_connect(d, now);
+	if (d->progress_at && now >= d->progress_at &&
+	    d->s.state == ZST_DISCONNECTED)
+		still_disconnected(d, now);
 	menv = mirror_env(d, now);
 	if (d->mode == ZM_MIRROR)
-		mirror_pump(&d->m, &menv);
+		mirror_tick(&d->m, &menv);	/* due retries, then queued reads */
 	renv = reg_env(d, now);
 	register_tick(&d->r, &renv);
 	cenv = cs_env(d, now);
@@ -570,9 +724,14 @@ uint64_t zkd_deadline(const struct zkd *d)
 	dl = min_deadline(dl, register_deadline(&d->r));
 	dl = min_deadline(dl, indexer_deadline(&d->x));
 	dl = min_deadline(dl, consumer_deadline(&d->c));
+	if (d->mode == ZM_MIRROR)
+		dl = min_deadline(dl, mirror_deadline(&d->m));
 	dl = min_deadline(dl, report_deadline(&d->rep));
+	dl = min_deadline(dl, d->switch_at);
 	if (d->s.state == ZST_CONNECTING)
 		dl = min_deadline(dl, d->connect_deadline);
+	if (d->s.state == ZST_DISCONNECTED)
+		dl = min_deadline(dl, d->progress_at);
 	return dl;
 }
 
@@ -605,9 +764,217 @@ static int set_acl(struct zkd *d, char *err, size_t err_cap)
 	return 0;
 }
 
+/* The chroot of connect string `zk` ("" if none) into out[ZKD_PATH_CAP]. */
+static int split_chroot(const char *zk, char *out, char *err, size_t err_cap)
+{
+	const char *slash = strchr(zk, '/');
+	size_t n = slash ? strlen(slash) : 0;
+
+	while (n > 0 && slash[n - 1] == '/')
+		n--;	/* "/" alone means no chroot */
+	if (n >= ZKD_PATH_CAP) {
+		snprintf(err, err_cap, "chroot of the connect string is too long");
+		return -ENAMETOOLONG;
+	}
+	if (n)
+		memcpy(out, slash, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* True if the keys that need a new session differ between a and b. */
+static bool session_keys_differ(const struct zkh_config *a, const struct zkh_config *b)
+{
+	return strcmp(a->zookeeper, b->zookeeper) || strcmp(a->root, b->root) ||
+		strcmp(a->auth_file, b->auth_file) ||
+		a->session_timeout != b->session_timeout ||
+		strcmp(a->register_name, b->register_name) ||
+		a->register_naddrs != b->register_naddrs ||
+		memcmp(a->register_addrs, b->register_addrs,
+		       a->register_naddrs * sizeof a->register_addrs[0]) ||
+		memcmp(&a->acl, &b->acl, sizeof a->acl) ||
+		a->indexer != b->indexer || a->indexers != b->indexers ||
+		a->index_fallback_max != b->index_fallback_max;
+}
+
+/* The fleet index roles for d->m.root and the index keys of d->cfg. */
+static int init_index(struct zkd *d)
+{
+	char host[64] = "", ident[128];
+	int rc;
+
+	gethostname(host, sizeof host - 1);
+	snprintf(ident, sizeof ident, "%s pid %d", host, (int)getpid());
+	rc = indexer_init(&d->x, (enum ix_mode)d->cfg.indexer,
+			  (unsigned)d->cfg.indexers, d->m.root, ident);
+	if (!rc)
+		rc = consumer_init(&d->c, d->m.root, (unsigned)d->cfg.index_fallback_max,
+				   (uint64_t)getpid() * 2654435761u ^ zkd_realtime_us());
+	return rc;
+}
+
+/* The delayed half of a reload: close the session (our ephemeral record
+ * goes with it), take the new session keys, open a new session (a full
+ * sync follows, which also sweeps what an old root held). */
+static void switch_session(struct zkd *d, uint64_t now)
+{
+	struct zkh_config *c = &d->cfg, *n = &d->next_cfg;
+	char err[ZKH_STATUS_TEXT_MAX];
+	int rc;
+
+	d->switch_at = 0;
+	zkd_log(ZKH_LOG_INFO, "reload: closing session 0x%" PRIx64 " for a new one "
+		"with the new configuration", d->s.id);
+	zkio_close(d->io);
+	session_closed(&d->s);
+	mirror_on_session_end(&d->m);
+	indexer_on_session_end(&d->x);
+	consumer_on_session_end(&d->c);
+	batch_set_syncing(&d->b, false);
+	d->connect_deadline = 0;
+	c->indexer = n->indexer;
+	c->indexers = n->indexers;
+	c->index_fallback_max = n->index_fallback_max;
+	memcpy(c->zookeeper, n->zookeeper, sizeof c->zookeeper);
+	memcpy(c->root, n->root, sizeof c->root);
+	memcpy(c->auth_file, n->auth_file, sizeof c->auth_file);
+	c->session_timeout = n->session_timeout;
+	memcpy(c->register_name, n->register_name, sizeof c->register_name);
+	memcpy(c->register_addrs, n->register_addrs, sizeof c->register_addrs);
+	c->register_naddrs = n->register_naddrs;
+	c->acl = n->acl;
+	zkh_zk_auth_wipe(&d->auth);
+	d->auth = d->next_auth;
+	d->have_auth = d->next_have_auth;
+	zkh_zk_auth_wipe(&d->next_auth);
+	d->next_have_auth = false;
+	rc = set_acl(d, err, sizeof err);	/* checked by zkd_reload */
+	if (rc)
+		zkd_log(ZKH_LOG_ERR, "reload: %s", err);
+	/* checked by zkd_reload: cannot fail but for memory */
+	(void)split_chroot(c->zookeeper, d->chroot, err, sizeof err);
+	mirror_free(&d->m);
+	rc = mirror_init(&d->m, d->chroot, c->root);
+	if (rc == 0) {
+		d->b.tap = NULL;
+		indexer_free(&d->x);
+		consumer_free(&d->c);
+		rc = init_index(d);
+	}
+	if (rc == 0)
+		rc = register_init(&d->r, c->register_name, c->register_addrs,
+				   c->register_naddrs, d->m.hosts, c->cache);
+	if (rc) {
+		zkd_log(ZKH_LOG_ERR, "reload: cannot set up root %s: %s; stopping",
+			c->root, strerror(-rc));
+		d->stopping = true;
+		return;
+	}
+	report_mark(&d->rep);
+	zkd_open_session(d, now);
+}
+
+int zkd_reload(struct zkd *d, const struct zkh_config *nc, uint64_t now,
+	       char *err, size_t err_cap)
+{
+	struct zkh_config *c = &d->cfg;
+	struct zkh_zk_auth auth;
+	char chroot[ZKD_PATH_CAP];
+	bool have_auth = false;
+	int rc;
+
+	memset(&auth, 0, sizeof auth);
+	/* everything that can fail first: nothing changes on an error */
+	if (split_chroot(nc->zookeeper, chroot, err, err_cap))
+		return -EINVAL;
+	if (strlen(chroot) + strlen(nc->root) + sizeof "/hosts/" + ZKH_NAME_MAX >=
+	    ZKD_PATH_CAP) {
+		snprintf(err, err_cap, "root %s: too long", nc->root);
+		return -EINVAL;
+	}
+	if (nc->auth_file[0]) {
+		rc = zkh_zk_auth_load(nc->auth_file, &auth, err, err_cap);
+		if (rc)
+			return -EINVAL;
+		have_auth = true;
+	}
+	{
+		struct zkh_acl acl;
+
+		if (zkh_zk_acl_for(nc, have_auth ? &auth : NULL, &acl, err, err_cap)) {
+			zkh_zk_auth_wipe(&auth);
+			return -EINVAL;
+		}
+	}
+	if (d->pub && (strcmp(c->domain, nc->domain) || c->fsync != nc->fsync)) {
+		struct zkh_pub_options po = { .domain = nc->domain, .fsync = nc->fsync };
+
+		if (zkh_pub_set_options(d->pub, &po)) {
+			snprintf(err, err_cap, "domain %s: not a valid name", nc->domain);
+			zkh_zk_auth_wipe(&auth);
+			return -EINVAL;
+		}
+	}
+	/* live keys */
+	if (strcmp(c->domain, nc->domain)) {
+		zkd_log(ZKH_LOG_INFO, "reload: domain '%s' -> '%s' (published with "
+			"the next snapshot)", c->domain, nc->domain);
+		memcpy(c->domain, nc->domain, sizeof c->domain);
+		batch_request_publish(&d->b, now);
+	}
+	c->fsync = nc->fsync;
+	if (c->publish_delay != nc->publish_delay) {
+		zkd_log(ZKH_LOG_INFO, "reload: publish_delay %d -> %d ms",
+			c->publish_delay, nc->publish_delay);
+		c->publish_delay = nc->publish_delay;
+		d->b.publish_delay = (uint64_t)nc->publish_delay;
+	}
+	if (c->max_records != nc->max_records) {
+		zkd_log(ZKH_LOG_INFO, "reload: max_records %d -> %d",
+			c->max_records, nc->max_records);
+		c->max_records = nc->max_records;
+		d->b.max_records = (uint64_t)nc->max_records;
+		batch_request_publish(&d->b, now);	/* checks the budget */
+	}
+	if (strcmp(c->metrics_file, nc->metrics_file)) {
+		zkd_log(ZKH_LOG_INFO, "reload: metrics_file '%s' -> '%s'",
+			c->metrics_file, nc->metrics_file);
+		memcpy(c->metrics_file, nc->metrics_file, sizeof c->metrics_file);
+		report_mark(&d->rep);
+	}
+	c->log_level = nc->log_level;
+	if (strcmp(c->cache, nc->cache))
+		zkd_log(ZKH_LOG_WARN, "reload: cache %s -> %s needs a restart of "
+			"zkcached; still using %s", c->cache, nc->cache, c->cache);
+	/* keys of the session: a new one, later */
+	zkh_zk_auth_wipe(&d->next_auth);
+	d->next_have_auth = false;
+	if (!session_keys_differ(c, nc)) {
+		zkh_zk_auth_wipe(&auth);
+		if (d->switch_at)
+			zkd_log(ZKH_LOG_INFO, "reload: session keys back as they are; "
+				"no new session");
+		d->switch_at = 0;
+		return 0;
+	}
+	d->next_cfg = *nc;
+	d->next_auth = auth;
+	d->next_have_auth = have_auth;
+	{
+		uint64_t spread = (uint64_t)nc->session_timeout < ZKD_RELOAD_SPREAD_MS ?
+			(uint64_t)nc->session_timeout : ZKD_RELOAD_SPREAD_MS;
+		uint64_t delay = (uint64_t)random() % (spread + 1);
+
+		d->switch_at = now + delay ? now + delay : 1;
+		zkd_log(ZKH_LOG_INFO, "reload: zookeeper, root, auth_file, acl, "
+			"session_timeout or register changed: a new session in %.1f s",
+			(double)delay / 1000.0);
+	}
+	return 0;
+}
+
 int zkd_init(struct zkd *d, char *err, size_t err_cap)
 {
-	const char *slash = strchr(d->cfg.zookeeper, '/');
 	int rc;
 
 	session_init(&d->s);
@@ -623,18 +990,9 @@ int zkd_init(struct zkd *d, char *err, size_t err_cap)
 		snprintf(err, err_cap, "out of memory");
 		return -ENOMEM;
 	}
-	if (slash) {
-		size_t n = strlen(slash);
-
-		while (n > 0 && slash[n - 1] == '/')
-			n--;	/* "/" alone means no chroot */
-		if (n >= sizeof d->chroot) {
-			snprintf(err, err_cap, "chroot of the connect string is too long");
-			return -ENAMETOOLONG;
-		}
-		memcpy(d->chroot, slash, n);
-		d->chroot[n] = '\0';
-	}
+	rc = split_chroot(d->cfg.zookeeper, d->chroot, err, err_cap);
+	if (rc)
+		return rc;
 	if (d->cfg.auth_file[0]) {
 		rc = zkh_zk_auth_load(d->cfg.auth_file, &d->auth, err, err_cap);
 		if (rc)
@@ -649,21 +1007,10 @@ int zkd_init(struct zkd *d, char *err, size_t err_cap)
 		snprintf(err, err_cap, "root %s: %s", d->cfg.root, strerror(-rc));
 		return rc == -ENOMEM ? rc : -EINVAL;
 	}
-	{
-		char host[64] = "", ident[128];
-
-		gethostname(host, sizeof host - 1);
-		snprintf(ident, sizeof ident, "%s pid %d", host, (int)getpid());
-		rc = indexer_init(&d->x, (enum ix_mode)d->cfg.indexer,
-				  (unsigned)d->cfg.indexers, d->m.root, ident);
-		if (!rc)
-			rc = consumer_init(&d->c, d->m.root,
-					   (unsigned)d->cfg.index_fallback_max,
-					   (uint64_t)getpid() * 2654435761u ^ zkd_realtime_us());
-		if (rc) {
-			snprintf(err, err_cap, "fleet index: %s", strerror(-rc));
-			return rc == -ENOMEM ? rc : -EINVAL;
-		}
+	rc = init_index(d);
+	if (rc) {
+		snprintf(err, err_cap, "fleet index: %s", strerror(-rc));
+		return rc == -ENOMEM ? rc : -EINVAL;
 	}
 	rc = register_init(&d->r, d->cfg.register_name, d->cfg.register_addrs,
 			   d->cfg.register_naddrs, d->m.hosts, d->cfg.cache);
@@ -720,4 +1067,5 @@ void zkd_free(struct zkd *d)
 		evq_destroy(&d->q);
 	d->q_ready = false;
 	zkh_zk_auth_wipe(&d->auth);
+	zkh_zk_auth_wipe(&d->next_auth);
 }

@@ -25,6 +25,8 @@ bool zkd_error_set(struct zkd_error *e, int log_level, const char *fmt, ...)
 			*p = ' ';
 	if (strcmp(buf, e->text) == 0)
 		return false;
+	if (!e->text[0])
+		e->count++;
 	memcpy(e->text, buf, sizeof buf);
 	e->seq = ++next_seq;
 	if (log_level)

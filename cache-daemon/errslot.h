@@ -20,12 +20,14 @@
 struct zkd_error {
 	char text[ZKH_STATUS_TEXT_MAX];	/* "" = no error */
 	uint64_t seq;		/* order of setting, across all slots */
+	uint64_t count;		/* times raised (set while clear) */
 };
 
 /*
  * Set the slot to the formatted text (line breaks become spaces). If the
  * text differs from the slot's, it is logged at `log_level` (0: not
  * logged, for callers that log their own wording) and true is returned.
+ * Setting a clear slot counts one more error of that source (`count`).
  */
 bool zkd_error_set(struct zkd_error *e, int log_level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

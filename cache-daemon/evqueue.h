@@ -50,13 +50,13 @@ enum zkd_ev_kind {
 	EV_CHILDREN,	/* result of a children listing */
 	EV_DATA,	/* result of a data read of one host node */
 	EV_VOID,	/* result of create/delete/multi/auth (tag says which) */
-	EV_EXISTS,	/* result of an exists check (registration) */
+	EV_EXISTS,	/* result of an exists check (tag: registration, mirror) */
 };
 
 /* What a request was for (EV_VOID and EV_EXISTS results). */
 enum zkd_ev_tag {
 	TAG_NONE, TAG_ENSURE, TAG_AUTH, TAG_REG_EXISTS, TAG_REG_CREATE,
-	TAG_REG_REPLACE,
+	TAG_REG_REPLACE, TAG_MIRROR_EXISTS,
 	/* the fleet index (indexer.c, consumer.c) */
 	TAG_IX_ENSURE, TAG_IX_SLOT, TAG_IX_SLOT_CREATE, TAG_IX_HEAD,
 	TAG_IX_BUCKET, TAG_IX_VERIFY, TAG_IX_WRITE,

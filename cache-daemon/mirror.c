@@ -19,6 +19,19 @@
  * name. A node deleted and re-created reads back with a new czxid: we
  * compare czxid/mzxid, never the version. Reads lost to a connection loss
  * are retried after the same session reconnects, with one more listing.
+ * A read the server refuses (an ACL, auth, any error but a lost
+ * connection or ZNONODE) leaves no data watch: the node keeps its last
+ * record, is marked pending, gets an exists watch (exists itself is not
+ * subject to read ACLs; servers without the fix of CVE-2024-23944 deliver
+ * its events too, fixed ones - 3.8.4, 3.9.2, Debian's 3.8.0-11+deb12u2 -
+ * deliver none to a client that cannot read the node, which then learns
+ * of a delete from the listing's child watch or the next retry) and is
+ * read again after a backoff (retry.h; the due times sit in a min-heap
+ * that the loop's deadline includes), until a read succeeds or answers
+ * ZNONODE.
+ * Pending nodes are kept by the end-of-sync sweep and do not hold up the
+ * end of a full sync. A refused listing is retried the same way; the full
+ * sync waits for it.
  * An invalid name or data is skipped with one log line per znode and
  * change (a re-read of the same mzxid stays quiet) and counted. Host
  * names are case-insensitive, so znodes whose names differ only in case
@@ -29,6 +42,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -43,12 +57,66 @@ struct zkd_node {
 	struct zkd_node *hnext;	/* hash chain */
 	struct zkd_node *qnext;	/* fetch queue */
 	uint64_t czxid, mzxid;
+	struct zkd_retry retry;	/* its refused reads */
 	uint32_t list_stamp;	/* listing that last showed it */
 	uint32_t read_epoch;	/* full-sync epoch of its last read */
 	uint8_t kind;
 	bool queued, inflight, refetch, removed;
+	bool pending;		/* last read refused: record kept, retrying */
+	bool exists_watch;	/* an exists watch is set or asked for */
 	char name[];
 };
+
+static struct zkd_node *node_of_retry(struct zkd_retry *r)
+{
+	return (struct zkd_node *)((char *)r - offsetof(struct zkd_node, retry));
+}
+
+/* The request was lost with the connection (or the handle is gone): it is
+ * sent again once the session is usable, with no backoff. Any other
+ * answer but ZOK and ZNONODE is the server refusing it: retried with
+ * backoff. */
+static bool lost(int rc)
+{
+	return rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT ||
+	       rc == ZINVALIDSTATE || rc == ZSESSIONEXPIRED ||
+	       rc == ZSESSIONMOVED || rc == ZCLOSING;
+}
+
+static void set_pending(struct zkd_mirror *m, struct zkd_node *n, bool on)
+{
+	if (n->pending == on)
+		return;
+	n->pending = on;
+	if (on)
+		m->pending++;
+	else
+		m->pending--;
+	m->changed = true;
+}
+
+/* The sync slot: a refused listing first, else the refused reads. The
+ * listing's text is stable across retries (logged once); the reads' count
+ * changes and is not logged here (every node is logged once when its
+ * reads start being refused). */
+static void update_sync_error(struct zkd_mirror *m)
+{
+	bool changed;
+
+	if (m->list_retry.failures)
+		changed = zkd_error_set(&m->err, ZKH_LOG_ERR,
+					"cannot list %s: %s; retrying with backoff",
+					m->hosts, zkio_strerror(m->list_retry.rc));
+	else if (m->pending)
+		changed = zkd_error_set(&m->err, 0, "%" PRIu64 " znode%s cannot be read "
+					"(last %s); records kept, retrying with backoff",
+					m->pending, m->pending == 1 ? "" : "s",
+					m->pending_last);
+	else
+		changed = zkd_error_clear(&m->err);
+	if (changed)
+		m->changed = true;
+}
 
 /* Hash of the ASCII-case-folded name: "web" and "WEB" share a chain. */
 static size_t hash_name(const char *s)
@@ -177,9 +245,13 @@ static void remove_node(struct zkd_mirror *m, const struct mirror_env *env,
 	if (*pp)
 		*pp = n->hnext;
 	m->count--;
-	if (n->kind == NK_VALID)
+	/* a pending node's record was kept (maybe from an earlier run, even
+	 * before this process read it): it goes too */
+	if (n->kind == NK_VALID || n->pending)
 		withdraw(m, env, n);
 	set_kind(m, n, NK_NEW);
+	retry_cancel(&m->timers, &n->retry);
+	set_pending(m, n, false);
 	n->removed = true;
 	if (!n->queued)
 		free(n);
@@ -222,6 +294,8 @@ int mirror_init(struct zkd_mirror *m, const char *chroot, const char *root)
 void mirror_free(struct zkd_mirror *m)
 {
 	struct zkd_node *q = m->fq_head;
+
+	retry_timers_free(&m->timers);
 	while (q) {		/* removed nodes live only in the queue */
 		struct zkd_node *next = q->qnext;
 		if (q->removed)
@@ -251,7 +325,19 @@ static void list_children(struct zkd_mirror *m, const struct mirror_env *env)
 	}
 	m->relist_wanted = false;
 	m->list_inflight = true;
+	retry_cancel(&m->timers, &m->list_retry);
+	if (m->list_retry.failures)
+		m->retries++;
 	zkio_list(env->io, m->hosts);
+}
+
+/* The listing was refused (or <root>/hosts is still missing after we
+ * asked for it): list again after a backoff. */
+static void list_refused(struct zkd_mirror *m, const struct mirror_env *env, int rc)
+{
+	if (retry_failed(&m->timers, &m->list_retry, rc, env->now) < 0)
+		zkd_log(ZKH_LOG_ERR, "out of memory scheduling the next listing of %s; "
+			"it waits for the next change or resync", m->hosts);
 }
 
 /* Create every missing node of <chroot><root>, hosts and boot (in order;
@@ -279,10 +365,11 @@ void mirror_on_ensure(struct zkd_mirror *m, const struct zkd_event *e)
 {
 	(void)m;
 	if (e->rc == ZOK)
-		zkd_log(ZKH_LOG_INFO, "created %s", e->path);
+		zkd_log_znode(ZKH_LOG_INFO, e->path, "created %s", e->path);
 	else if (e->rc != ZNODEEXISTS && e->rc != ZCONNECTIONLOSS &&
 		 e->rc != ZOPERATIONTIMEOUT)
-		zkd_log(ZKH_LOG_WARN, "cannot create %s: %s", e->path, zkio_strerror(e->rc));
+		zkd_log_znode(ZKH_LOG_WARN, e->path, "cannot create %s: %s", e->path,
+			      zkio_strerror(e->rc));
 }
 
 void mirror_start_full_sync(struct zkd_mirror *m, const struct mirror_env *env)
@@ -294,13 +381,13 @@ void mirror_start_full_sync(struct zkd_mirror *m, const struct mirror_env *env)
 	m->list_inflight = false;
 	m->relist_wanted = false;
 	m->sync_started_ms = env->now;
-	m->list_retry = false;
 	m->synced_listing = false;
 	m->resync = false;
-	/* requests of the old handle are gone: forget their flags */
+	/* requests of the old handle are gone: forget their flags (a new
+	 * session has no watches either) */
 	for (size_t i = 0; i < m->nbuckets; i++)
 		for (struct zkd_node *n = m->buckets[i]; n; n = n->hnext)
-			n->inflight = n->refetch = false;
+			n->inflight = n->refetch = n->exists_watch = false;
 	if (env->usable)
 		ensure_layout(m, env);
 	list_children(m, env);
@@ -322,13 +409,13 @@ void mirror_on_session_end(struct zkd_mirror *m)
 bool mirror_keeps(const char *name, void *mirror)
 {
 	const struct zkd_node *n = lookup(mirror, name);
-	return n && n->kind == NK_VALID;
+	return n && (n->kind == NK_VALID || n->pending);
 }
 
 bool mirror_sync_complete(const struct zkd_mirror *m, bool usable)
 {
 	return m->full_sync && !m->list_inflight && !m->relist_wanted &&
-	       !m->list_retry && !m->fq_head && !m->inflight && usable &&
+	       !retry_scheduled(&m->list_retry) && !m->fq_head && !m->inflight && usable &&
 	       m->epoch != 0 && m->synced_listing;
 }
 
@@ -339,8 +426,9 @@ void mirror_finish_sync(struct zkd_mirror *m, size_t vanished, uint64_t now,
 	m->synced = true;
 	m->last_sync_us = realtime_us;
 	zkd_log(ZKH_LOG_INFO, "full sync done in %" PRIu64 " ms: %zu nodes, %" PRIu64
-		" skipped as invalid, %zu vanished records removed",
-		now - m->sync_started_ms, m->count, m->skipped, vanished);
+		" skipped as invalid, %" PRIu64 " unreadable (records kept, retrying), "
+		"%zu vanished records removed",
+		now - m->sync_started_ms, m->count, m->skipped, m->pending, vanished);
 	/* what the client would send in SetWatches on a reconnect */
 	uint64_t bytes = 64 + 4 + strlen(m->hosts);
 	for (size_t i = 0; i < m->nbuckets; i++)
@@ -359,23 +447,24 @@ void mirror_on_children(struct zkd_mirror *m, const struct mirror_env *env,
 {
 	m->list_inflight = false;
 	if (e->rc == ZNONODE) {
-		/* <root>/hosts vanished (or never was): make it, list again */
-		if (env->usable) {
+		/* <root>/hosts vanished (or never was): make it, list again, at
+		 * once the first time, then with backoff (creating it may be
+		 * refused; mirror_tick makes it again before the retry) */
+		if (env->usable && m->list_retry.failures) {
+			list_refused(m, env, e->rc);
+		} else if (env->usable) {
 			ensure_layout(m, env);
+			m->list_retry.failures = 1;
+			m->list_retry.rc = e->rc;
 			m->relist_wanted = true;
 		}
-	} else if (e->rc == ZCONNECTIONLOSS || e->rc == ZOPERATIONTIMEOUT ||
-		   e->rc == ZINVALIDSTATE) {
+	} else if (lost(e->rc)) {
 		m->relist_wanted = true;	/* again after reconnect */
 		return;
 	} else if (e->rc != ZOK) {
-		zkd_error_set(&m->err, ZKH_LOG_ERR, "cannot list %s: %s", m->hosts,
-			      zkio_strerror(e->rc));
-		m->relist_wanted = true;
-		return;
+		list_refused(m, env, e->rc);
 	} else {
-		if (zkd_error_clear(&m->err))
-			m->changed = true;
+		retry_reset(&m->timers, &m->list_retry);
 		m->list_stamp++;
 		for (size_t i = 0; i < e->nnames; i++) {
 			const char *name = e->names[i];
@@ -399,7 +488,9 @@ void mirror_on_children(struct zkd_mirror *m, const struct mirror_env *env,
 			n->list_stamp = m->list_stamp;
 			if (n->kind == NK_BAD_NAME)
 				continue;
-			if (n->kind == NK_NEW || (m->full_sync && n->read_epoch != m->epoch))
+			/* (a pending node is read when its retry is due) */
+			if ((n->kind == NK_NEW && !n->pending) ||
+			    (m->full_sync && n->read_epoch != m->epoch))
 				enqueue(m, n);
 		}
 		/* names no longer listed were deleted */
@@ -417,6 +508,7 @@ void mirror_on_children(struct zkd_mirror *m, const struct mirror_env *env,
 	}
 	if (m->relist_wanted)
 		list_children(m, env);
+	update_sync_error(m);
 	mirror_pump(m, env);
 }
 
@@ -433,6 +525,33 @@ static void describe_bad_data(const struct zkd_event *e,
 	else
 		snprintf(out, cap, "no valid address in %d bytes of data%s", e->data_len,
 			 rep->nul_bytes ? " (binary bytes)" : "");
+}
+
+/* The server refused to read n: keep its record, mark it pending, watch
+ * it with exists, read it again after a backoff. */
+static void read_refused(struct zkd_mirror *m, const struct mirror_env *env,
+			 struct zkd_node *n, const char *path, int rc)
+{
+	int64_t delay;
+
+	if (!n->pending)
+		zkd_log(ZKH_LOG_WARN, "cannot read %s: %s; %s, retrying with backoff",
+			path, zkio_strerror(rc), n->kind == NK_VALID ?
+			"keeping its record" : "no record for it until it can be read");
+	set_pending(m, n, true);
+	snprintf(m->pending_last, sizeof m->pending_last, "%s: %s", path,
+		 zkio_strerror(rc));
+	delay = retry_failed(&m->timers, &n->retry, rc, env->now);
+	if (delay < 0)
+		zkd_log(ZKH_LOG_ERR, "out of memory scheduling the next read of %s; "
+			"it waits for its next change or a resync", path);
+	else
+		zkd_log(ZKH_LOG_DEBUG, "%s: refusal %u, next read in %" PRId64 " ms",
+			path, n->retry.failures, delay);
+	if (!n->exists_watch) {
+		n->exists_watch = true;
+		zkio_exists(env->io, path, TAG_MIRROR_EXISTS);
+	}
 }
 
 void mirror_on_data(struct zkd_mirror *m, const struct mirror_env *env,
@@ -454,22 +573,20 @@ void mirror_on_data(struct zkd_mirror *m, const struct mirror_env *env,
 		n = NULL;
 		goto out;
 	}
-	if (e->rc == ZCONNECTIONLOSS || e->rc == ZOPERATIONTIMEOUT ||
-	    e->rc == ZINVALIDSTATE) {
+	if (lost(e->rc)) {
 		enqueue(m, n);	/* sent again once reconnected */
 		goto out;
 	}
+	n->read_epoch = m->epoch;
 	if (e->rc != ZOK || !e->has_stat) {
-		if (n->kind != NK_BAD_DATA)
-			zkd_log(ZKH_LOG_WARN, "skipping %s: cannot read it: %s",
-				e->path, zkio_strerror(e->rc));
-		if (n->kind == NK_VALID)
-			withdraw(m, env, n);
-		set_kind(m, n, NK_BAD_DATA);
-		n->read_epoch = m->epoch;
+		read_refused(m, env, n, e->path, e->rc != ZOK ? e->rc : ZSYSTEMERROR);
 		goto out;
 	}
-	n->read_epoch = m->epoch;
+	if (n->pending)
+		zkd_log(ZKH_LOG_INFO, "%s can be read again (after %u refusals)",
+			e->path, n->retry.failures);
+	retry_reset(&m->timers, &n->retry);
+	set_pending(m, n, false);
 	uint64_t czxid = (uint64_t)e->stat.czxid, mzxid = (uint64_t)e->stat.mzxid;
 	if (n->kind != NK_NEW && n->czxid == czxid && n->mzxid == mzxid)
 		goto out;	/* same version as before: nothing to do */
@@ -479,7 +596,7 @@ void mirror_on_data(struct zkd_mirror *m, const struct mirror_env *env,
 				       addrs, ZKH_MAX_ADDRS, &rep);
 	if (na == 0) {
 		describe_bad_data(e, &rep, why, sizeof why);
-		zkd_log(ZKH_LOG_WARN, "skipping %s: %s", e->path, why);
+		zkd_log_znode(ZKH_LOG_WARN, e->path, "skipping %s: %s", e->path, why);
 		if (n->kind == NK_VALID)
 			withdraw(m, env, n);
 		set_kind(m, n, NK_BAD_DATA);
@@ -506,6 +623,26 @@ out:
 		n->refetch = false;
 		enqueue(m, n);
 	}
+	update_sync_error(m);
+	mirror_pump(m, env);
+}
+
+void mirror_on_exists(struct zkd_mirror *m, const struct mirror_env *env,
+		      const struct zkd_event *e)
+{
+	const char *name = name_of(m, e->path);
+	struct zkd_node *n = name ? lookup(m, name) : NULL;
+
+	if (!n)
+		return;		/* removed meanwhile */
+	if (e->rc == ZNONODE) {
+		/* gone: a read answering ZNONODE removes it (or finds it
+		 * created again), as for a delete event */
+		n->exists_watch = false;
+		enqueue(m, n);
+	} else if (e->rc != ZOK) {
+		n->exists_watch = false;	/* asked again at the next refusal */
+	}
 	mirror_pump(m, env);
 }
 
@@ -519,6 +656,8 @@ void mirror_on_watch(struct zkd_mirror *m, const struct mirror_env *env,
 			list_children(m, env);
 	} else if (e->type == ZKIO_CHANGED_EVENT) {
 		struct zkd_node *n = name ? lookup(m, name) : NULL;
+		if (n)
+			n->exists_watch = false;	/* one-shot: fired */
 		if (n && n->kind != NK_BAD_NAME)
 			enqueue(m, n);
 	} else if (e->type == ZKIO_DELETED_EVENT) {
@@ -528,6 +667,8 @@ void mirror_on_watch(struct zkd_mirror *m, const struct mirror_env *env,
 		 * record in one publish, so no lookup sees the name missing in
 		 * between. A read answering ZNONODE removes it. */
 		struct zkd_node *n = name ? lookup(m, name) : NULL;
+		if (n)
+			n->exists_watch = false;
 		if (n && n->kind != NK_BAD_NAME)
 			enqueue(m, n);
 		else if (n)
@@ -556,6 +697,29 @@ void mirror_pump(struct zkd_mirror *m, const struct mirror_env *env)
 			continue;	/* cannot happen: valid names are short */
 		n->inflight = true;
 		m->inflight++;
+		retry_cancel(&m->timers, &n->retry);	/* read now instead */
+		if (n->retry.failures)
+			m->retries++;
 		zkio_get_data(env->io, path);
 	}
+}
+
+void mirror_tick(struct zkd_mirror *m, const struct mirror_env *env)
+{
+	struct zkd_retry *r;
+
+	while ((r = retry_pop_due(&m->timers, env->now)) != NULL) {
+		if (r == &m->list_retry) {
+			if (m->list_retry.rc == ZNONODE && env->usable)
+				ensure_layout(m, env);
+			list_children(m, env);
+		} else
+			enqueue(m, node_of_retry(r));
+	}
+	mirror_pump(m, env);
+}
+
+uint64_t mirror_deadline(const struct zkd_mirror *m)
+{
+	return retry_next(&m->timers);
 }

@@ -8,6 +8,18 @@
  * (mirror_sync_complete), a lost change that needs a full resync
  * (`resync`), and a status-visible change (`changed`).
  *
+ * A read or listing the server refuses (anything but a lost connection
+ * or ZNONODE: no read permission, auth, marshalling, system errors,
+ * throttling) is retried with backoff (retry.h) until it succeeds or the
+ * node is gone. A node that cannot be read keeps its last record and is
+ * counted as pending (status `pending_reads`); an exists watch tells its
+ * deletion or change where the server delivers events to a client that
+ * cannot read the node (see mirror.c), else the listing or the next retry
+ * does. It does not
+ * hold up the end of a full sync and is not swept by it. A refused
+ * listing is retried the same way (`pending_listing`); the full sync
+ * completes once it succeeds. The sync error slot says what and why.
+ *
  * Thread-safety: main loop only.
  */
 #ifndef ZKD_MIRROR_H
@@ -20,6 +32,7 @@
 #include "batch.h"
 #include "errslot.h"
 #include "evqueue.h"
+#include "retry.h"
 #include "zkio.h"
 
 #define ZKD_PATH_CAP 2048
@@ -61,7 +74,12 @@ struct zkd_mirror {
 	uint32_t epoch;		/* full-sync epoch */
 	uint32_t list_stamp;	/* listing counter */
 	bool full_sync;		/* a full sync is under way */
-	bool list_inflight, relist_wanted, list_retry;
+	bool list_inflight, relist_wanted;
+	struct zkd_retry list_retry;	/* the listing, while refused */
+	struct zkd_timers timers;	/* refused reads and listing, by due time */
+	uint64_t pending;	/* nodes whose read is refused (records kept) */
+	uint64_t retries;	/* requests sent again after a refusal */
+	char pending_last[ZKD_PATH_CAP + 64];	/* last node refused, and why */
 	bool synced_listing;	/* the full sync's listing arrived */
 	uint64_t sync_started_ms;
 	uint64_t skipped;	/* nodes currently skipped as invalid */
@@ -93,12 +111,21 @@ void mirror_on_children(struct zkd_mirror *m, const struct mirror_env *env,
 void mirror_on_data(struct zkd_mirror *m, const struct mirror_env *env,
 		    const struct zkd_event *e);
 void mirror_on_ensure(struct zkd_mirror *m, const struct zkd_event *e);
+/* Result of the exists watch set on a node whose read was refused
+ * (EV_EXISTS, TAG_MIRROR_EXISTS). */
+void mirror_on_exists(struct zkd_mirror *m, const struct mirror_env *env,
+		      const struct zkd_event *e);
+/* Send the retries due at env->now (reads and the listing). */
+void mirror_tick(struct zkd_mirror *m, const struct mirror_env *env);
+/* When the nearest retry is due (ms), 0 if none. */
+uint64_t mirror_deadline(const struct zkd_mirror *m);
 /* Issue queued reads while below the in-flight bound. */
 void mirror_pump(struct zkd_mirror *m, const struct mirror_env *env);
 /* True when a full sync runs and everything it asked for is in: main
  * then sweeps (batch_sweep with mirror_keeps) and calls mirror_finish_sync. */
 bool mirror_sync_complete(const struct zkd_mirror *m, bool usable);
-/* batch_sweep's predicate: true if the mirror holds `name` as valid. */
+/* batch_sweep's predicate: true if the mirror holds `name` as valid, or
+ * as a node whose read is refused (its record is kept). */
 bool mirror_keeps(const char *name, void *mirror);
 /* End the full sync: synced, logged with the `vanished` records swept. */
 void mirror_finish_sync(struct zkd_mirror *m, size_t vanished, uint64_t now,

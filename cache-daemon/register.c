@@ -12,7 +12,10 @@
  * instead of waiting for the old session to expire. Owned by anyone else,
  * or persistent: not taken; a clear error is logged and shown in the
  * status file, and the check runs again when the node goes away (watch)
- * or every ZKD_REGISTER_RETRY_MS. A delete of our node by someone else, or a new
+ * or every ZKD_REGISTER_RETRY_MS. A request the server refuses (an ACL,
+ * anything but a lost connection) is retried with backoff (retry.h), so a
+ * fleet refused the same way does not poll the ensemble every few
+ * seconds. A delete of our node by someone else, or a new
  * session after expiry, runs the steps again. The addresses default to
  * those of the interface holding the default route.
  */
@@ -25,6 +28,7 @@
 #include "ifaddrs.h"
 #include "log.h"
 #include "register.h"
+#include "retry.h"
 #include "zkhosts/zkhandle.h"
 
 static void save_session(struct zkd_register *r, const struct zkio_session_id *sid)
@@ -134,6 +138,15 @@ static void set_blocked(struct zkd_register *r, const struct reg_env *env)
 	r->retry_at = env->now + ZKD_REGISTER_RETRY_MS;
 }
 
+/* The server refused a request: check again after a backoff. */
+static void set_refused(struct zkd_register *r, const struct reg_env *env)
+{
+	if (r->failures < 64)
+		r->failures++;
+	r->state = REG_BLOCKED;
+	r->retry_at = env->now + retry_delay_ms(r->failures);
+}
+
 static void check(struct zkd_register *r, const struct reg_env *env)
 {
 	if (r->state == REG_OFF)
@@ -182,20 +195,21 @@ static void on_exists(struct zkd_register *r, const struct reg_env *env,
 		r->state = REG_IDLE;
 		if (e->rc != ZCONNECTIONLOSS && e->rc != ZOPERATIONTIMEOUT &&
 		    e->rc != ZINVALIDSTATE) {
-			zkd_log(ZKH_LOG_WARN, "register %s: exists: %s", r->path,
+			zkd_log_znode(ZKH_LOG_WARN, r->path, "register %s: exists: %s", r->path,
 				zkio_strerror(e->rc));
-			set_blocked(r, env);
+			set_refused(r, env);
 		}
 		return;
 	}
 	if (owner && (uint64_t)owner == env->session_id) {
 		clear_error(r);
+		r->failures = 0;
 		r->state = REG_HELD;
 		r->blocked_owner = 0;
 		return;
 	}
 	if (was_ours(r, env, owner)) {
-		zkd_log(ZKH_LOG_INFO, "%s is left over from our previous session 0x%" PRIx64
+		zkd_log_znode(ZKH_LOG_INFO, r->path, "%s is left over from our previous session 0x%" PRIx64
 			"; taking it over", r->path, (uint64_t)owner);
 		r->state = REG_CREATING;
 		zkio_replace(env->io, r->path, e->stat.version, r->data, ZKIO_EPHEMERAL,
@@ -218,10 +232,11 @@ static void on_created(struct zkd_register *r, const struct reg_env *env,
 		       const struct zkd_event *e)
 {
 	if (e->rc == ZOK) {
-		zkd_log(ZKH_LOG_INFO, "registered %s -> %s (ephemeral, session 0x%" PRIx64 ")",
+		zkd_log_znode(ZKH_LOG_INFO, r->path, "registered %s -> %s (ephemeral, session 0x%" PRIx64 ")",
 			r->path, r->data, env->session_id);
 		clear_error(r);
 		r->blocked_owner = 0;
+		r->failures = 0;
 		r->state = REG_HELD;
 		/* watch it, so a delete by someone else is seen */
 		r->recheck = true;
@@ -235,10 +250,10 @@ static void on_created(struct zkd_register *r, const struct reg_env *env,
 		   e->rc == ZINVALIDSTATE) {
 		r->state = REG_IDLE;	/* again on reconnect */
 	} else {
-		set_error(r, "register %s: %s %s: %s", r->name,
+		set_error(r, "register %s: %s %s: %s (retrying with backoff)", r->name,
 			  e->tag == TAG_REG_REPLACE ? "replace of our old" : "create",
 			  r->path, zkio_strerror(e->rc));
-		set_blocked(r, env);
+		set_refused(r, env);
 	}
 }
 

@@ -21,7 +21,8 @@
 #include "zkhosts/names.h"
 #include "zkio.h"
 
-/* Retry of a registration blocked by another owner, or after an error. */
+/* Retry of a registration blocked by another owner (or without an
+ * address); a refused request is retried with backoff instead (retry.h). */
 #define ZKD_REGISTER_RETRY_MS 2000
 /* The session-id file, under the cache directory. */
 #define ZKD_SESSION_FILE ".master/zk-session"
@@ -48,6 +49,7 @@ struct zkd_register {
 	size_t cfg_naddrs;
 	bool recheck;		/* re-run the check after the current step */
 	uint64_t retry_at;	/* ms, REG_BLOCKED / errors */
+	unsigned failures;	/* refused requests in a row */
 	uint64_t saved_id;	/* session saved by a previous run */
 	int64_t blocked_owner;	/* last owner we refused to take over */
 	bool changed;		/* error slot changed (status) */

@@ -3,8 +3,8 @@
  * status file (<cache>/status via zkh_status_write, read by `zkhostctl
  * status`), the Prometheus text file (metrics_file, for node_exporter's
  * textfile collector), and systemd notifications (READY=1 once the cache
- * is open and serving, STATUS= with the state). Errors shown here never
- * carry secrets.
+ * is open and serving, STATUS= with the state, WATCHDOG=1 from the loop).
+ * Errors shown here never carry secrets.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -52,7 +52,28 @@ void report_write(struct zkd_report *rep, const char *cache,
 
 uint64_t report_deadline(const struct zkd_report *rep)
 {
-	return rep->dirty ? 1 : rep->status_at;
+	if (rep->dirty)
+		return 1;
+	if (rep->watchdog_ms && rep->watchdog_at < rep->status_at)
+		return rep->watchdog_at;
+	return rep->status_at;
+}
+
+void report_watchdog_init(struct zkd_report *rep)
+{
+	uint64_t usec = 0;
+
+	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0)
+		rep->watchdog_ms = usec / 2000u ? usec / 2000u : 1;
+	rep->watchdog_at = 0;
+}
+
+void report_watchdog(struct zkd_report *rep, uint64_t now)
+{
+	if (!rep->watchdog_ms || now < rep->watchdog_at)
+		return;
+	sd_notify(0, "WATCHDOG=1");
+	rep->watchdog_at = now + rep->watchdog_ms;
 }
 
 void report_ready(uint64_t records, const char *state)

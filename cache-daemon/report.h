@@ -21,6 +21,8 @@ struct zkd_report {
 	bool dirty;		/* something changed since the last write */
 	uint64_t status_at;	/* next heartbeat, ms */
 	char last_notify[128];	/* last STATUS= sent to systemd */
+	uint64_t watchdog_ms;	/* WATCHDOG=1 period, 0: no watchdog */
+	uint64_t watchdog_at;	/* next WATCHDOG=1, ms */
 };
 
 /* Something shown in the status changed: write at the next tick. */
@@ -35,7 +37,16 @@ bool report_due(const struct zkd_report *rep, uint64_t now, bool force);
 void report_write(struct zkd_report *rep, const char *cache,
 		  const char *metrics_file, const struct zkh_status *st,
 		  uint64_t now);
-/* Next time a write is due (ms). */
+/*
+ * Read the service manager's watchdog (sd_watchdog_enabled: WatchdogSec=
+ * of the unit) and ping it at half its period from report_watchdog. The
+ * pings come from the main loop, whatever ZooKeeper's state: they prove
+ * the loop runs, nothing more.
+ */
+void report_watchdog_init(struct zkd_report *rep);
+/* Send WATCHDOG=1 if due at `now`. */
+void report_watchdog(struct zkd_report *rep, uint64_t now);
+/* Next time a write or a watchdog ping is due (ms). */
 uint64_t report_deadline(const struct zkd_report *rep);
 /* Tell systemd READY=1 with the record count and state. */
 void report_ready(uint64_t records, const char *state);

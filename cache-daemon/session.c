@@ -44,6 +44,7 @@ static void schedule_reconnect(struct zkd_session *s, uint64_t now)
 	unsigned delay = b / 2 + (unsigned)(random() % (b / 2 + 1));
 
 	s->reconnect_at = now + delay;
+	s->last_delay_ms = delay;
 	s->backoff_ms = b * 2 > ZKD_BACKOFF_MAX_MS ? ZKD_BACKOFF_MAX_MS : b * 2;
 }
 
@@ -57,6 +58,14 @@ void session_opened(struct zkd_session *s)
 void session_open_failed(struct zkd_session *s, uint64_t now)
 {
 	s->open = false;
+	session_set_state(s, ZST_CONNECTING);
+	schedule_reconnect(s, now);
+}
+
+void session_gave_up(struct zkd_session *s, uint64_t now)
+{
+	s->open = false;
+	s->id = 0;
 	session_set_state(s, ZST_CONNECTING);
 	schedule_reconnect(s, now);
 }
@@ -98,6 +107,7 @@ enum zkd_transition session_on_event(struct zkd_session *s, int zstate,
 	case ZKIO_CONNECTED:
 		if (client_id && client_id == s->id) {
 			s->connected_at = now;
+			s->reconnects++;
 			return ZT_RECONNECTED;
 		}
 		s->id = client_id;
@@ -123,6 +133,7 @@ enum zkd_transition session_on_event(struct zkd_session *s, int zstate,
 		}
 		return ZT_NONE;
 	case ZKIO_EXPIRED:
+		s->expiries++;
 		return end(s, ZEND_EXPIRED, now);
 	case ZKIO_AUTH_FAILED:
 		return end(s, ZEND_AUTH_FAILED, now);

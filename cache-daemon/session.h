@@ -15,6 +15,19 @@
  *   any --(expired / auth failed / reconnect flapping)--> EXPIRED: main
  *       closes the handle; a new one is due after a backoff with jitter
  *       (session_reconnect_due), then a full sync
+ *   connecting, no server answered within the session timeout
+ *       (session_gave_up) --> main closes the handle (it holds no
+ *       session); a new one is due after the next backoff step
+ *
+ * Who retries what: while a session lives (disconnected), the ZooKeeper
+ * client reconnects by itself, cycling through the servers and pausing
+ * session_timeout/60 after each round; that loop is the client's and is
+ * left alone (its log lines are debug). What the daemon controls is when
+ * a NEW handle is opened: after a failed start, an expiry, or a connect
+ * attempt no server answered; those follow the backoff below, doubling
+ * from ZKD_BACKOFF_MIN_MS to ZKD_BACKOFF_MAX_MS, each delay drawn
+ * uniformly from [b/2, b] (jitter, so a fleet does not retry in step),
+ * reset by a session established.
  *
  * Thread-safety: main loop only.
  */
@@ -61,6 +74,9 @@ struct zkd_session {
 	uint64_t reconnect_at;	/* ms; 0 = no reconnect scheduled */
 	unsigned backoff_ms;
 	unsigned sessions;	/* sessions established so far */
+	uint64_t reconnects;	/* same-session reconnects so far */
+	uint64_t expiries;	/* sessions expired so far */
+	unsigned last_delay_ms;	/* the last backoff delay drawn */
 	uint64_t connected_at;	/* ms of the last same-session reconnect */
 	unsigned flaps;		/* same-session reconnects lost at once */
 	enum zkd_end end;	/* why the last session ended */
@@ -76,6 +92,9 @@ void session_init(struct zkd_session *s);
 void session_opened(struct zkd_session *s);
 /* Opening a handle failed at `now`: connecting, retry after a backoff. */
 void session_open_failed(struct zkd_session *s, uint64_t now);
+/* The open handle never connected in time: closed by the caller at
+ * `now`; a new one after the next backoff step (connecting). */
+void session_gave_up(struct zkd_session *s, uint64_t now);
 /* The handle was closed: the session id joins prev_ids. */
 void session_closed(struct zkd_session *s);
 /*

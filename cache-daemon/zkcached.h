@@ -68,10 +68,29 @@ struct zkd {
 	uint64_t stale_since;	/* ms: the index seen stale since then */
 	struct zkd_error conn_err;	/* ZKH_ERR_CONNECTION */
 	struct zkd_error auth_err;	/* ZKH_ERR_AUTH */
-	uint64_t connect_deadline;	/* ms: no session by then is an error */
+	uint64_t connect_deadline;	/* ms: no session by then: new handle */
+	unsigned connect_tries;		/* handles given up in a row */
 	uint64_t started_us;
+	uint64_t pidns;			/* inode of /proc/self/ns/pid, 0 unknown */
+	enum zkd_state logged_state;	/* the state last logged */
+	uint64_t disconnected_us;	/* realtime: unusable since; 0 usable */
+	uint64_t progress_at;		/* ms: next "still disconnected" line */
+	unsigned progress_ms;		/* its step (doubles, capped) */
+	/* A reload that changed session keys waits for its new session. */
+	struct zkh_config next_cfg;
+	struct zkh_zk_auth next_auth;	/* secret: never logged */
+	bool next_have_auth;
+	uint64_t switch_at;		/* ms; 0 = no switch pending */
 	bool stopping;
 };
+
+/* "Still disconnected" lines: first after this, doubling to the cap. */
+#define ZKD_PROGRESS_MIN_MS 2000
+#define ZKD_PROGRESS_MAX_MS 300000
+/* A reload that needs a new session opens it after a delay drawn
+ * uniformly from [0, min(session_timeout, ZKD_RELOAD_SPREAD_MS)]: a
+ * fleet reloaded at once does not reconnect at once. */
+#define ZKD_RELOAD_SPREAD_MS 30000
 
 /*
  * Set up every role from d->cfg (loaded by the caller): the event queue,
@@ -95,8 +114,19 @@ void zkd_dispatch(struct zkd *d, const struct zkd_event *e, uint64_t now);
 void zkd_tick(struct zkd *d, uint64_t now);
 /* Nearest deadline (ms) of every role, 0 if none. */
 uint64_t zkd_deadline(const struct zkd *d);
-/* SIGHUP: a full resync if connected. */
+/* SIGUSR1: a full resync if connected. */
 void zkd_resync(struct zkd *d, uint64_t now);
+/*
+ * SIGHUP: apply the configuration `nc` (loaded and validated by the
+ * caller; the log level is the caller's). domain, fsync, publish_delay,
+ * max_records and metrics_file change at once; zookeeper, root,
+ * auth_file, session_timeout and register are switched by a new session
+ * after a random delay (ZKD_RELOAD_SPREAD_MS); cache is kept (a restart
+ * is needed, logged). Never a resync by itself. Returns 0, or -EINVAL
+ * with a message in err (e.g. auth_file unreadable) and nothing changed.
+ */
+int zkd_reload(struct zkd *d, const struct zkh_config *nc, uint64_t now,
+	       char *err, size_t err_cap);
 /* SIGTERM: close the session (our ephemeral node goes), publish what is
  * pending, write the status as stopped. */
 void zkd_shutdown(struct zkd *d, uint64_t now);

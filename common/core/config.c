@@ -880,6 +880,23 @@ static const char *set_dns_reverse_zones(struct zkh_config *c,
 typedef const char *(*setter_fn)(struct zkh_config *c, const char *v,
 				 size_t n, struct problem *p);
 
+static const char *set_log_level(struct zkh_config *c, const char *v,
+				 size_t n, struct problem *p)
+{
+	(void)p;
+	if (word_eq(v, n, "error"))
+		c->log_level = 3;
+	else if (word_eq(v, n, "warning"))
+		c->log_level = 4;
+	else if (word_eq(v, n, "info"))
+		c->log_level = 6;
+	else if (word_eq(v, n, "debug"))
+		c->log_level = 7;
+	else
+		return "must be error, warning, info or debug";
+	return NULL;
+}
+
 static const struct key_def {
 	const char *name;
 	setter_fn set;
@@ -900,6 +917,7 @@ static const struct key_def {
 	{ "dns_ttl", set_dns_ttl },
 	{ "dns_zone", set_dns_zone },
 	{ "dns_reverse_zones", set_dns_reverse_zones },
+	{ "log_level", set_log_level },
 	{ "indexer", set_indexer },
 	{ "indexers", set_indexers },
 	{ "index_fallback_max", set_index_fallback_max },
@@ -1026,6 +1044,7 @@ void zkh_config_defaults(struct zkh_config *c)
 	c->session_timeout = ZKH_DEFAULT_SESSION_TIMEOUT;
 	c->publish_delay = ZKH_DEFAULT_PUBLISH_DELAY;
 	c->max_records = ZKH_DEFAULT_MAX_RECORDS;
+	c->log_level = 6;
 	c->fsync = false;
 	c->dns_nlisten = 1;
 	c->dns_listen[0].addr.family = AF_INET;

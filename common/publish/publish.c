@@ -12,6 +12,18 @@
  * the old file open or opens the new complete one: rename is atomic, and
  * the counter is a single aligned 64-bit store. A crash before the rename
  * leaves a stray temporary file, removed at the next open.
+ *
+ * Self-healing: the publisher remembers the identity (device, inode) of
+ * everything it owns in the cache directory: the directory, the master's
+ * lock and data files, the generation file and the last hosts.mdb. Every
+ * publish first compares them with what the paths name now (also on
+ * demand, zkh_pub_check) and rebuilds what is gone or foreign: a directory
+ * removed or replaced is recreated and the writer lock taken in it again
+ * (refused with -EBUSY if another writer holds it there), the master is
+ * copied into the new place, and a new generation file is created beside
+ * the new snapshot. The old generation file stays mapped ("retired") and
+ * is bumped by every later publish, so processes that still map it reopen
+ * and find the new files.
  */
 #include "zkhosts/publish.h"
 
@@ -37,6 +49,11 @@
 #define MASTER_DIR   ".master"
 #define MASTER_LOCK  "writer.lock"
 #define TMP_PREFIX   ".hosts.mdb."
+#define GEN_TMP_PREFIX ".generation."
+#define MASTER_DATA  "data.mdb"
+#define MASTER_COPY  "data.mdb.copy"
+/* Replaced generation files kept mapped and bumped by every publish. */
+#define RETIRED_MAX  4
 #define DEFAULT_MAP  ((size_t)4 << 30)
 
 struct zkh_publisher {
@@ -46,6 +63,14 @@ struct zkh_publisher {
 	MDB_env *env;
 	MDB_dbi dbi_meta, dbi_names, dbi_addrs;
 	struct zkh_genfile *gen;	/* mapped read-write */
+	/* replaced generation files, newest first, NULL-padded */
+	struct zkh_genfile *retired[RETIRED_MAX];
+	dev_t dir_dev, gen_dev, snap_dev;	/* what we created or opened */
+	ino_t dir_ino, gen_ino, snap_ino;
+	int snapfd;	/* the last hosts.mdb, held open so its inode number
+			 * cannot be reused by a file that replaces it */
+	unsigned found;			/* ZKH_PUB_* seen by zkh_pub_check */
+	unsigned repaired;		/* ZKH_PUB_* fixed by the last publish */
 	uint64_t generation;		/* last published */
 	uint64_t snapshot_size;
 	bool dirty;			/* master changed since last publish */
@@ -81,7 +106,9 @@ static void remove_stale_temps(int dirfd)
 		return;
 	}
 	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) == 0)
+		if (strncmp(e->d_name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) == 0 ||
+		    strncmp(e->d_name, GEN_TMP_PREFIX,
+			    sizeof(GEN_TMP_PREFIX) - 1) == 0)
 			unlinkat(dirfd, e->d_name, 0);
 	}
 	closedir(d);
@@ -120,11 +147,12 @@ static int open_genfile(struct zkh_publisher *p)
 		rc = S_ISREG(st.st_mode) ? -errno : -EINVAL;
 		goto fail;
 	}
-	/* Grow only: readers may have it mapped, shrinking would SIGBUS them. */
-	if (st.st_size < ZKH_GENFILE_SIZE &&
-	    ftruncate(fd, ZKH_GENFILE_SIZE) < 0) {
-		rc = -errno;
-		goto fail;
+	/* Grow only: readers may have it mapped, shrinking would SIGBUS them.
+	 * Allocated, not sparse: a store into a hole on a full disk is SIGBUS. */
+	if (st.st_size < ZKH_GENFILE_SIZE) {
+		rc = -posix_fallocate(fd, 0, ZKH_GENFILE_SIZE);
+		if (rc)
+			goto fail;
 	}
 	if (fchmod(fd, 0644) < 0) {
 		rc = -errno;
@@ -138,6 +166,8 @@ static int open_genfile(struct zkh_publisher *p)
 	}
 	close(fd);
 	p->gen = map;
+	p->gen_dev = st.st_dev;
+	p->gen_ino = st.st_ino;
 	if (memcmp(p->gen->magic, ZKH_GENFILE_MAGIC, 8) != 0) {
 		__atomic_store_n(&p->gen->generation, 0, __ATOMIC_RELAXED);
 		memcpy(p->gen->magic, ZKH_GENFILE_MAGIC, 8);
@@ -171,11 +201,19 @@ static int probe_snapshot(struct zkh_publisher *p, uint64_t *gen,
 	return rc;
 }
 
+static int open_master_env(struct zkh_publisher *p, const char *path,
+			   unsigned flags, size_t map_size);
+
+/* The master is rebuilt from ZooKeeper by every full sync; only the
+ * published snapshot needs to survive power loss, and only if asked. */
+static unsigned master_flags(const struct zkh_publisher *p)
+{
+	return MDB_NOTLS | (p->fsync ? 0 : MDB_NOSYNC | MDB_NOMETASYNC);
+}
+
 static int open_master(struct zkh_publisher *p, size_t map_size)
 {
 	char path[PATH_MAX + 16];
-	MDB_txn *txn = NULL;
-	unsigned flags = MDB_NOTLS;
 	int rc;
 
 	rc = ensure_dir(p->dirfd, MASTER_DIR, 0700);
@@ -191,10 +229,17 @@ static int open_master(struct zkh_publisher *p, size_t map_size)
 		return -errno;
 	if (flock(p->lockfd, LOCK_EX | LOCK_NB) < 0)
 		return errno == EWOULDBLOCK ? -EBUSY : -errno;
-	/* The master is rebuilt from ZooKeeper by every full sync; only the
-	 * published snapshot needs to survive power loss, and only if asked. */
-	if (!p->fsync)
-		flags |= MDB_NOSYNC | MDB_NOMETASYNC;
+	return open_master_env(p, path, master_flags(p), map_size);
+}
+
+/* Open the master environment at `path` into p->env and its databases
+ * (created if missing). On error p->env is NULL. */
+static int open_master_env(struct zkh_publisher *p, const char *path,
+			   unsigned flags, size_t map_size)
+{
+	MDB_txn *txn = NULL;
+	int rc;
+
 	rc = mdb_err(mdb_env_create(&p->env));
 	if (rc)
 		return rc;
@@ -203,10 +248,10 @@ static int open_master(struct zkh_publisher *p, size_t map_size)
 	if (!rc)
 		rc = mdb_err(mdb_env_open(p->env, path, flags, 0600));
 	if (rc)
-		return rc;
+		goto fail;
 	rc = mdb_err(mdb_txn_begin(p->env, NULL, 0, &txn));
 	if (rc)
-		return rc;
+		goto fail;
 	rc = mdb_err(mdb_dbi_open(txn, ZKH_DB_META, MDB_CREATE, &p->dbi_meta));
 	if (!rc)
 		rc = mdb_err(mdb_dbi_open(txn, ZKH_DB_NAMES, MDB_CREATE,
@@ -217,9 +262,311 @@ static int open_master(struct zkh_publisher *p, size_t map_size)
 					  &p->dbi_addrs));
 	if (rc) {
 		mdb_txn_abort(txn);
-		return rc;
+		goto fail;
 	}
-	return mdb_err(mdb_txn_commit(txn));
+	rc = mdb_err(mdb_txn_commit(txn));
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	mdb_env_close(p->env);
+	p->env = NULL;
+	return rc;
+}
+
+/* ---- self-healing: is what we published still there? ----------------- */
+
+static bool same_file(const struct stat *st, dev_t dev, ino_t ino)
+{
+	return st->st_dev == dev && st->st_ino == ino;
+}
+
+/* Remember the cache directory we hold open. */
+static int remember_dir(struct zkh_publisher *p)
+{
+	struct stat st;
+
+	if (fstat(p->dirfd, &st) < 0)
+		return -errno;
+	p->dir_dev = st.st_dev;
+	p->dir_ino = st.st_ino;
+	return 0;
+}
+
+/* Hold `fd` as the current snapshot (closing the previous one). */
+static void hold_snapshot(struct zkh_publisher *p, int fd,
+			  const struct stat *st)
+{
+	if (p->snapfd >= 0)
+		close(p->snapfd);
+	p->snapfd = fd;
+	p->snap_dev = st->st_dev;
+	p->snap_ino = st->st_ino;
+}
+
+/* Remember which file hosts.mdb is now (after zkh_pub_open's probe). */
+static void remember_snapshot(struct zkh_publisher *p)
+{
+	struct stat st;
+	int fd = openat(p->dirfd, ZKH_SNAPSHOT_FILE, O_RDONLY | O_NOFOLLOW |
+			O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		hold_snapshot(p, fd, &st);
+	else
+		close(fd);
+}
+
+/* True if dir/name is the regular file (dev, ino) we own with `mode`. */
+static bool file_is(int dirfd, const char *name, dev_t dev, ino_t ino,
+		    mode_t mode)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && same_file(&st, dev, ino) &&
+	    st.st_uid == geteuid() && (st.st_mode & 07777) == mode;
+}
+
+/* True if dir/name is the file open as `fd`. */
+static bool file_is_fd(int dirfd, const char *name, int fd)
+{
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 &&
+	    file_is(dirfd, name, st.st_dev, st.st_ino, st.st_mode & 07777);
+}
+
+/* The ZKH_PUB_* bits of what differs from what we wrote; no writes. */
+static unsigned layout_damage(struct zkh_publisher *p)
+{
+	struct stat st;
+	unsigned bad = 0;
+	int envfd = -1;
+
+	if (lstat(p->dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    !same_file(&st, p->dir_dev, p->dir_ino) ||
+	    st.st_uid != geteuid() || (st.st_mode & 07777) != 0755)
+		return ZKH_PUB_DIR_REPLACED | ZKH_PUB_MASTER_GONE |
+		    ZKH_PUB_GENFILE_GONE | ZKH_PUB_SNAPSHOT_GONE;
+	if (!p->env || mdb_env_get_fd(p->env, &envfd) ||
+	    !file_is_fd(p->dirfd, MASTER_DIR "/" MASTER_LOCK, p->lockfd) ||
+	    !file_is_fd(p->dirfd, MASTER_DIR "/" MASTER_DATA, envfd))
+		bad |= ZKH_PUB_MASTER_GONE;
+	if (!file_is(p->dirfd, ZKH_GENERATION_FILE, p->gen_dev, p->gen_ino,
+		     0644))
+		bad |= ZKH_PUB_GENFILE_GONE;
+	if (p->snapshot_ok &&
+	    !file_is(p->dirfd, ZKH_SNAPSHOT_FILE, p->snap_dev, p->snap_ino,
+		     0644))
+		bad |= ZKH_PUB_SNAPSHOT_GONE;
+	return bad;
+}
+
+/* The path names another directory (or none): create it if missing and
+ * hold the one it names now. Everything in it is checked afterwards. */
+static int reattach_dir(struct zkh_publisher *p)
+{
+	int fd, rc;
+
+	rc = ensure_dir(AT_FDCWD, p->dir, 0755);
+	if (rc)
+		return rc;
+	fd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	close(p->dirfd);
+	p->dirfd = fd;
+	remove_stale_temps(p->dirfd);
+	return remember_dir(p);
+}
+
+/*
+ * The master's lock or data file is not ours any more (the directory was
+ * replaced or .master emptied): take the writer lock in the directory the
+ * path names now (-EBUSY if another writer holds it: we never share a
+ * cache), write a compact copy of our master there and reopen it. If the
+ * reopen fails, p->env is NULL and every later call fails with -EIO.
+ */
+static int relocate_master(struct zkh_publisher *p)
+{
+	char path[PATH_MAX + 16];
+	size_t map_size;
+	MDB_envinfo info;
+	int lockfd = -1, fd = -1, envfd, rc;
+
+	if (!p->env)
+		return -EIO;
+	rc = ensure_dir(p->dirfd, MASTER_DIR, 0700);
+	if (rc)
+		return rc;
+	if (snprintf(path, sizeof(path), "%s/%s", p->dir, MASTER_DIR) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (!file_is_fd(p->dirfd, MASTER_DIR "/" MASTER_LOCK, p->lockfd)) {
+		lockfd = openat(p->dirfd, MASTER_DIR "/" MASTER_LOCK,
+				O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (lockfd < 0)
+			return -errno;
+		if (flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+			rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+			goto fail;
+		}
+	}
+	if (mdb_env_get_fd(p->env, &envfd) ||
+	    !file_is_fd(p->dirfd, MASTER_DIR "/" MASTER_DATA, envfd)) {
+		fd = openat(p->dirfd, MASTER_DIR "/" MASTER_COPY,
+			    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+			    O_CLOEXEC, 0600);
+		if (fd < 0) {
+			rc = -errno;
+			goto fail;
+		}
+		rc = mdb_err(mdb_env_copyfd2(p->env, fd, MDB_CP_COMPACT));
+		if (!rc && p->fsync && fdatasync(fd) < 0)
+			rc = -errno;
+		if (close(fd) < 0 && !rc)
+			rc = -errno;
+		fd = -1;
+		if (!rc && renameat(p->dirfd, MASTER_DIR "/" MASTER_COPY,
+				    p->dirfd, MASTER_DIR "/" MASTER_DATA) < 0)
+			rc = -errno;
+		if (rc) {
+			unlinkat(p->dirfd, MASTER_DIR "/" MASTER_COPY, 0);
+			goto fail;
+		}
+		if (mdb_env_info(p->env, &info)) {
+			rc = -EIO;
+			goto fail;
+		}
+		map_size = info.me_mapsize;
+		mdb_env_close(p->env);
+		p->env = NULL;
+		rc = open_master_env(p, path, master_flags(p), map_size);
+	}
+	if (lockfd >= 0) {
+		/* Ours from now on, whatever happened to the environment. */
+		close(p->lockfd);
+		p->lockfd = lockfd;
+	}
+	return rc;
+fail:
+	if (lockfd >= 0)
+		close(lockfd);
+	return rc;
+}
+
+/*
+ * Create a new generation file holding the current counter (a temporary
+ * file renamed over whatever the name holds now) and map it; the old
+ * mapping is retired (kept and bumped; the oldest of RETIRED_MAX dropped).
+ */
+static int replace_genfile(struct zkh_publisher *p)
+{
+	char path[PATH_MAX + 32];
+	const char *tmp;
+	struct zkh_genfile *map = MAP_FAILED;
+	struct stat st;
+	int fd, rc;
+
+	if (snprintf(path, sizeof(path), "%s/" GEN_TMP_PREFIX "XXXXXX",
+		     p->dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	tmp = strrchr(path, '/') + 1;
+	/* Blocks allocated now: a store into a hole of a shared mapping on a
+	 * full disk would be SIGBUS, not an error. */
+	rc = -posix_fallocate(fd, 0, ZKH_GENFILE_SIZE);
+	if (rc)
+		goto fail;
+	if (fchmod(fd, 0644) < 0 || fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	map = mmap(NULL, ZKH_GENFILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, 0);
+	if (map == MAP_FAILED) {
+		rc = -errno;
+		goto fail;
+	}
+	memcpy(map->magic, ZKH_GENFILE_MAGIC, 8);
+	__atomic_store_n(&map->generation, p->generation, __ATOMIC_RELEASE);
+	if (p->fsync && fdatasync(fd) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (renameat(p->dirfd, tmp, p->dirfd, ZKH_GENERATION_FILE) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	close(fd);
+	if (p->retired[RETIRED_MAX - 1])
+		munmap(p->retired[RETIRED_MAX - 1], ZKH_GENFILE_SIZE);
+	memmove(&p->retired[1], &p->retired[0],
+		(RETIRED_MAX - 1) * sizeof(p->retired[0]));
+	p->retired[0] = p->gen;
+	p->gen = map;
+	p->gen_dev = st.st_dev;
+	p->gen_ino = st.st_ino;
+	return 0;
+fail:
+	if (map != MAP_FAILED)
+		munmap(map, ZKH_GENFILE_SIZE);
+	close(fd);
+	unlinkat(p->dirfd, tmp, 0);
+	return rc;
+}
+
+/* Rebuild what layout_damage finds missing, except the snapshot itself,
+ * which the publish that follows writes. Sets p->repaired. */
+static int heal_layout(struct zkh_publisher *p)
+{
+	unsigned bad = layout_damage(p);
+	int rc = 0;
+
+	/* Report what zkh_pub_check saw too (the snapshot, already marked). */
+	p->repaired = bad | p->found;
+	if (bad & ZKH_PUB_DIR_REPLACED) {
+		rc = reattach_dir(p);
+		if (rc)
+			return rc;
+		bad = layout_damage(p) | ZKH_PUB_SNAPSHOT_GONE;
+	}
+	if (bad & ZKH_PUB_MASTER_GONE) {
+		rc = relocate_master(p);
+		if (rc)
+			return rc;
+	}
+	if (bad & ZKH_PUB_GENFILE_GONE) {
+		rc = replace_genfile(p);
+		if (rc)
+			return rc;
+	}
+	if (bad & ZKH_PUB_SNAPSHOT_GONE)
+		p->snapshot_ok = false;
+	return 0;
+}
+
+unsigned zkh_pub_check(struct zkh_publisher *p)
+{
+	unsigned bad = layout_damage(p);
+
+	/* Whatever is wrong, the next publish rebuilds it and republishes;
+	 * until then every check reports it (the snapshot is no longer
+	 * compared once it is marked for republishing). */
+	if (bad)
+		p->snapshot_ok = false;
+	p->found |= bad;
+	return p->found;
+}
+
+unsigned zkh_pub_repaired(const struct zkh_publisher *p)
+{
+	return p->repaired;
 }
 
 int zkh_pub_open(const char *dir, const struct zkh_pub_options *opt,
@@ -241,6 +588,7 @@ int zkh_pub_open(const char *dir, const struct zkh_pub_options *opt,
 		return -ENOMEM;
 	p->dirfd = -1;
 	p->lockfd = -1;
+	p->snapfd = -1;
 	strcpy(p->dir, dir);
 	if (opt) {
 		p->fsync = opt->fsync;
@@ -259,6 +607,9 @@ int zkh_pub_open(const char *dir, const struct zkh_pub_options *opt,
 		rc = -errno;
 		goto fail;
 	}
+	rc = remember_dir(p);
+	if (rc)
+		goto fail;
 	rc = open_master(p, opt && opt->map_size ? opt->map_size : DEFAULT_MAP);
 	if (rc)
 		goto fail;
@@ -268,6 +619,8 @@ int zkh_pub_open(const char *dir, const struct zkh_pub_options *opt,
 		goto fail;
 	p->snapshot_ok = probe_snapshot(p, &snap_gen, &snap_size) == 0;
 	p->snapshot_size = p->snapshot_ok ? snap_size : 0;
+	if (p->snapshot_ok)
+		remember_snapshot(p);
 	p->generation = __atomic_load_n(&p->gen->generation, __ATOMIC_RELAXED);
 	if (snap_gen > p->generation)
 		p->generation = snap_gen;
@@ -287,8 +640,13 @@ void zkh_pub_close(struct zkh_publisher *p)
 		mdb_env_close(p->env);
 	if (p->gen)
 		munmap(p->gen, ZKH_GENFILE_SIZE);
+	for (unsigned i = 0; i < RETIRED_MAX; i++)
+		if (p->retired[i])
+			munmap(p->retired[i], ZKH_GENFILE_SIZE);
 	if (p->lockfd >= 0)
 		close(p->lockfd);
+	if (p->snapfd >= 0)
+		close(p->snapfd);
 	if (p->dirfd >= 0)
 		close(p->dirfd);
 	free(p);
@@ -411,6 +769,8 @@ int zkh_pub_apply(struct zkh_publisher *p, const struct zkh_change *c,
 	for (i = 0; i < n; i++)
 		if (check_change(&c[i]))
 			return -EINVAL;
+	if (!p->env)
+		return -EIO;
 	rc = mdb_err(mdb_txn_begin(p->env, NULL, 0, &txn));
 	if (rc)
 		return rc;
@@ -448,6 +808,8 @@ int zkh_pub_foreach(struct zkh_publisher *p,
 	struct zkh_rec_view rv;
 	int rc, op = MDB_FIRST;
 
+	if (!p->env)
+		return -EIO;
 	rc = mdb_err(mdb_txn_begin(p->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
@@ -484,12 +846,29 @@ uint64_t zkh_pub_count(struct zkh_publisher *p)
 	MDB_stat st;
 	uint64_t n = 0;
 
-	if (mdb_txn_begin(p->env, NULL, MDB_RDONLY, &txn))
+	if (!p->env || mdb_txn_begin(p->env, NULL, MDB_RDONLY, &txn))
 		return 0;
 	if (mdb_stat(txn, p->dbi_names, &st) == 0)
 		n = st.ms_entries;
 	mdb_txn_abort(txn);
 	return n;
+}
+
+int zkh_pub_set_options(struct zkh_publisher *p,
+			const struct zkh_pub_options *opt)
+{
+	char folded[ZKH_DOMAIN_MAX + 1] = "";
+
+	if (opt->domain && opt->domain[0] &&
+	    (strlen(opt->domain) > ZKH_DOMAIN_MAX ||
+	     zkh_name_fold(opt->domain, strlen(opt->domain), folded) < 0))
+		return -EINVAL;
+	if (strcmp(folded, p->domain) != 0) {
+		memcpy(p->domain, folded, sizeof(folded));
+		p->dirty = true;
+	}
+	p->fsync = opt->fsync;
+	return 0;
 }
 
 bool zkh_pub_needs_publish(const struct zkh_publisher *p)
@@ -547,8 +926,13 @@ int zkh_pub_publish(struct zkh_publisher *p, uint32_t flags,
 	char path[PATH_MAX + 32];
 	uint64_t gen = p->generation + 1;
 	struct stat st;
-	int fd = -1, rc;
+	int fd = -1, hold = -1, rc;
 
+	if (!p->env)
+		return -EIO;
+	rc = heal_layout(p);
+	if (rc)
+		return rc;
 	rc = write_meta(p, gen, flags, last_sync_us);
 	if (rc)
 		return rc;
@@ -570,6 +954,11 @@ int zkh_pub_publish(struct zkh_publisher *p, uint32_t flags,
 		rc = -errno;
 		goto fail;
 	}
+	hold = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (hold < 0) {
+		rc = -errno;
+		goto fail;
+	}
 	if (close(fd) < 0) {
 		fd = -1;
 		rc = -errno;
@@ -586,12 +975,21 @@ int zkh_pub_publish(struct zkh_publisher *p, uint32_t flags,
 	__atomic_store_n(&p->gen->generation, gen, __ATOMIC_RELEASE);
 	if (p->fsync)
 		msync(p->gen, ZKH_GENFILE_SIZE, MS_SYNC);
+	/* Processes still mapping a replaced generation file: reopen now
+	 * (every publish, in case a reopen of theirs failed meanwhile). */
+	for (unsigned i = 0; i < RETIRED_MAX && p->retired[i]; i++)
+		__atomic_store_n(&p->retired[i]->generation, gen,
+				 __ATOMIC_RELEASE);
 	p->generation = gen;
+	hold_snapshot(p, hold, &st);
 	p->snapshot_size = (uint64_t)st.st_size;
 	p->snapshot_ok = true;
 	p->dirty = false;
+	p->found = 0;
 	return 0;
 fail:
+	if (hold >= 0)
+		close(hold);
 	if (fd >= 0)
 		close(fd);
 	unlinkat(p->dirfd, tmp, 0);
@@ -620,7 +1018,7 @@ static int find_map(struct zkh_publisher *p, void **addr, size_t *len)
 	char line[512];
 	int fd, rc = -ENOENT;
 
-	if (mdb_env_get_fd(p->env, &fd) || fstat(fd, &st) < 0)
+	if (!p->env || mdb_env_get_fd(p->env, &fd) || fstat(fd, &st) < 0)
 		return -EIO;
 	FILE *f = fopen("/proc/self/maps", "re");
 	if (!f)

@@ -100,6 +100,7 @@ enum kind {
 	K_HEX,		/* uint64_t, 0x... */
 	K_U64,		/* uint64_t, decimal */
 	K_US,		/* uint64_t microseconds; metric in seconds */
+	K_WORD,		/* char[32], one word, "" allowed; no metric */
 };
 
 /*
@@ -131,10 +132,36 @@ static const struct field {
 	  "Host records in the published cache."),
 	F("skipped", K_U64, skipped, "zkhosts_skipped_records", "gauge",
 	  "Znodes skipped as invalid (current)."),
+	F("pending_reads", K_U64, pending_reads, "zkhosts_pending_reads", "gauge",
+	  "Znodes whose reads ZooKeeper refuses (records kept, retried with backoff)."),
+	F("pending_listing", K_BOOL, pending_listing, "zkhosts_pending_listing", "gauge",
+	  "1 while ZooKeeper refuses the hosts listing (retried with backoff)."),
+	F("retries", K_U64, retries, "zkhosts_retries_total", "counter",
+	  "ZooKeeper requests sent again after a refusal, since start."),
 	F("publishes", K_U64, publishes, "zkhosts_publishes_total", "counter",
 	  "Snapshots published since start."),
 	F("generation", K_U64, generation, "zkhosts_generation", "gauge",
 	  "Generation of the published snapshot."),
+	F("heartbeat_us", K_US, heartbeat_us, "zkhosts_heartbeat_timestamp_seconds",
+	  "gauge", "Last time zkcached's loop wrote this (at least every "
+	  "heartbeat interval): its age tells a dead or hung daemon."),
+	F("heartbeat_interval_s", K_U64, heartbeat_interval_s,
+	  "zkhosts_heartbeat_interval_seconds", "gauge",
+	  "Longest time between two heartbeats of a live daemon."),
+	F("pidns", K_U64, pidns, NULL, NULL, NULL),
+	F("daemon_version", K_WORD, daemon_version, NULL, NULL, NULL),
+	F("sessions", K_U64, sessions, "zkhosts_sessions_total", "counter",
+	  "ZooKeeper sessions established since start."),
+	F("reconnects", K_U64, reconnects, "zkhosts_reconnects_total", "counter",
+	  "Reconnects of the same ZooKeeper session since start."),
+	F("expiries", K_U64, expiries, "zkhosts_session_expiries_total", "counter",
+	  "ZooKeeper sessions expired since start."),
+	F("last_publish_us", K_US, last_publish_us,
+	  "zkhosts_last_publish_timestamp_seconds", "gauge",
+	  "Last snapshot published, Unix seconds (0: none since start)."),
+	F("disconnected_us", K_US, disconnected_us,
+	  "zkhosts_disconnected_since_timestamp_seconds", "gauge",
+	  "Since when ZooKeeper is unusable, Unix seconds (0: connected)."),
 	F("index_role", K_STATE, index_role, NULL, NULL, NULL),
 	F("index_epoch", K_U64, index_epoch, "zkhosts_index_epoch", "gauge",
 	  "Epoch of the fleet index followed or written."),
@@ -225,6 +252,13 @@ static void field_text(const struct zkh_status *s, const struct field *f,
 	case K_US:
 		snprintf(out, cap, "%" PRIu64, get_u64(s, f->off));
 		break;
+	case K_WORD:
+		sanitize(out, cap < sizeof(s->daemon_version) ? cap :
+			 sizeof(s->daemon_version), p);
+		for (char *q = out; *q; q++)
+			if (*q == ' ')
+				*q = '_';
+		break;
 	}
 }
 
@@ -245,6 +279,9 @@ int zkh_status_write(const char *dir, const struct zkh_status *s)
 		field_text(s, &fields[i], val, sizeof(val));
 		rc = append(text, sizeof(text), &len, "%s %s\n", fields[i].key, val);
 	}
+	for (int i = 0; rc == 0 && i < ZKH_ERR_NSOURCES; i++)
+		rc = append(text, sizeof(text), &len, "errors_%s %" PRIu64 "\n",
+			    source_names[i], s->error_counts[i]);
 	for (int i = 0; rc == 0 && i < ZKH_ERR_NSOURCES; i++) {
 		if (!s->errors[i][0])
 			continue;
@@ -296,6 +333,11 @@ static int apply_line(struct zkh_status *s, const char *key, const char *val)
 			s->version = (unsigned)v;
 		} else if (strcmp(key, "last_error") == 0) {
 			snprintf(s->last_error, sizeof(s->last_error), "%s", val);
+		} else if (strncmp(key, "errors_", 7) == 0) {
+			for (int i = 0; i < ZKH_ERR_NSOURCES; i++)
+				if (strcmp(key + 7, source_names[i]) == 0 &&
+				    parse_u64(val, 0, &s->error_counts[i]) < 0)
+					return -EINVAL;
 		} else if (strncmp(key, "error_", 6) == 0) {
 			for (int i = 0; i < ZKH_ERR_NSOURCES; i++)
 				if (strcmp(key + 6, source_names[i]) == 0)
@@ -313,6 +355,11 @@ static int apply_line(struct zkh_status *s, const char *key, const char *val)
 		break;
 	case K_STATE:
 		if (*val == '\0' || strlen(val) >= sizeof(s->state))
+			return -EINVAL;
+		strcpy(p, val);
+		break;
+	case K_WORD:
+		if (strlen(val) >= sizeof(s->daemon_version))
 			return -EINVAL;
 		strcpy(p, val);
 		break;
@@ -426,7 +473,9 @@ int zkh_status_write_metrics(const char *path, const struct zkh_status *s)
 	if (!path || !s || !*path)
 		return -EINVAL;
 	rc = append(text, sizeof(text), &len,
-		    "# HELP zkhosts_up 1 while zkcached runs (0 once it stopped).\n"
+		    "# HELP zkhosts_up 0 once zkcached stopped cleanly, else 1; a killed "
+		    "daemon leaves 1: judge liveness by the age of "
+		    "zkhosts_heartbeat_timestamp_seconds.\n"
 		    "# TYPE zkhosts_up gauge\n"
 		    "zkhosts_up %d\n"
 		    "# HELP zkhosts_status_version Schema version of the status file and these metrics.\n"
@@ -465,6 +514,28 @@ int zkh_status_write_metrics(const char *path, const struct zkh_status *s)
 		rc = append(text, sizeof(text), &len,
 			    "zkhosts_error{source=\"%s\"} %d\n", source_names[i],
 			    s->errors[i][0] ? 1 : 0);
+	if (rc == 0)
+		rc = append(text, sizeof(text), &len,
+			    "# HELP zkhosts_errors_total Errors of this source raised "
+			    "since start.\n"
+			    "# TYPE zkhosts_errors_total counter\n");
+	for (int i = 0; rc == 0 && i < ZKH_ERR_NSOURCES; i++)
+		rc = append(text, sizeof(text), &len,
+			    "zkhosts_errors_total{source=\"%s\"} %" PRIu64 "\n",
+			    source_names[i], s->error_counts[i]);
+	if (rc == 0) {
+		char ver[sizeof(s->daemon_version)];
+
+		/* a label value: no quote, backslash or line break */
+		sanitize(ver, sizeof(ver), s->daemon_version);
+		for (char *q = ver; *q; q++)
+			if (*q == '"' || *q == '\\')
+				*q = '_';
+		rc = append(text, sizeof(text), &len,
+			    "# HELP zkhosts_build_info The daemon's version.\n"
+			    "# TYPE zkhosts_build_info gauge\n"
+			    "zkhosts_build_info{version=\"%s\"} 1\n", ver);
+	}
 	if (rc)
 		return rc;
 	return atomic_write(path, text, len);

@@ -17,6 +17,16 @@
  * leaves hosts.mdb either the old or the new complete file; a leftover
  * temporary file is removed at the next zkh_pub_open.
  *
+ * Self-healing: every publish first checks that the directory, the
+ * master's lock and data files, the generation file and hosts.mdb are
+ * still the files this publisher created (device, inode, owner, mode) and
+ * rebuilds what is not: the directory is created again if missing and the
+ * writer lock taken in the directory the path names now, the master is
+ * copied there, and a new generation file is created (the replaced one
+ * stays mapped and is bumped by every later publish, so processes that
+ * still map it reopen the cache). zkh_pub_check makes the same comparison
+ * on demand (after an inotify event, or periodically).
+ *
  * Thread-safety: a zkh_publisher is used by one thread at a time. Errors
  * are returned as -errno, LMDB's through zkh_mdb_err (snapread.h): its own
  * errors become -EIO, except MDB_MAP_FULL and MDB_TXN_FULL (-ENOSPC) and
@@ -65,6 +75,15 @@ struct zkh_change {
 int zkh_pub_open(const char *dir, const struct zkh_pub_options *opt,
 		 struct zkh_publisher **out);
 
+/*
+ * Change the domain and fsync options of an open publisher (ttl and
+ * map_size are fixed at open). A different domain marks the master as
+ * needing a publish, so the next snapshot carries it. Returns 0, or
+ * -EINVAL for a domain that is not a valid name (nothing changed).
+ */
+int zkh_pub_set_options(struct zkh_publisher *p,
+			const struct zkh_pub_options *opt);
+
 /* Close and free. Safe on NULL. Does not publish. */
 void zkh_pub_close(struct zkh_publisher *p);
 
@@ -100,10 +119,41 @@ bool zkh_pub_needs_publish(const struct zkh_publisher *p);
  * Publish the master as the next snapshot with meta flags `flags`
  * (ZKH_META_*) and last full sync time `last_sync_us`. On success the
  * generation is one higher and readers switch at their next lookup.
- * Returns 0 or -errno; on error hosts.mdb is untouched.
+ * Returns 0 or -errno; on error hosts.mdb is untouched. Rebuilds the
+ * layout first (see "Self-healing" above): -EBUSY if the cache directory
+ * was replaced and another writer holds the lock in the new one, -EIO if
+ * the master could not be reopened after being moved (every later call
+ * then fails with -EIO).
  */
 int zkh_pub_publish(struct zkh_publisher *p, uint32_t flags,
 		    uint64_t last_sync_us);
+
+/* Bits of zkh_pub_check and zkh_pub_repaired. */
+#define ZKH_PUB_DIR_REPLACED  0x1u	/* path names another directory, or none,
+					 * or its owner/mode changed */
+#define ZKH_PUB_MASTER_GONE   0x2u	/* .master's lock or data file not ours */
+#define ZKH_PUB_GENFILE_GONE  0x4u	/* generation missing, foreign, or its
+					 * owner/mode changed */
+#define ZKH_PUB_SNAPSHOT_GONE 0x8u	/* hosts.mdb not the file we published */
+
+/*
+ * Compare the cache directory with what this publisher wrote (a handful of
+ * lstat calls; writes nothing). Returns the ZKH_PUB_* bits of what differs,
+ * 0 if everything is in place; what was found stays reported by later
+ * calls until a publish succeeds. Anything found makes
+ * zkh_pub_needs_publish true: the next zkh_pub_publish rebuilds it and
+ * publishes a complete snapshot again. A file unreadable to stat counts as
+ * gone.
+ */
+unsigned zkh_pub_check(struct zkh_publisher *p);
+
+/*
+ * ZKH_PUB_* bits of what the last zkh_pub_publish call found damaged and
+ * rebuilt before publishing (0 if nothing). If that publish failed, what
+ * it found may be only partly rebuilt; the next publish tries again
+ * (-EBUSY: another writer holds the lock in a recreated directory).
+ */
+unsigned zkh_pub_repaired(const struct zkh_publisher *p);
 
 /* Generation of the last publish (0 if none yet). */
 uint64_t zkh_pub_generation(const struct zkh_publisher *p);

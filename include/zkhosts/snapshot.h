@@ -10,7 +10,9 @@
  *                rename()-ing it over the previous one;
  *   generation   a ZKH_GENFILE_SIZE-byte file that readers mmap read-only.
  *                The writer bumps the counter in place after every rename,
- *                never replaces, truncates or shrinks the file;
+ *                never truncates or shrinks the file, and replaces it only
+ *                when someone else removed or replaced it (then it keeps
+ *                bumping the old one too, so readers mapping it reopen);
  *   status       the daemon's status (key=value text, see status.h); not
  *                read by the module.
  *

@@ -10,7 +10,7 @@
  * skip keys they do not know (so a newer daemon may add some) and lines
  * that are absent leave the zero value:
  *
- *   version 2                   (schema version, ZKH_STATUS_VERSION)
+ *   version 3                   (schema version, ZKH_STATUS_VERSION)
  *   pid 1234
  *   state connected            (starting|connecting|connected|syncing|
  *                               disconnected|expired|stopped)
@@ -21,8 +21,22 @@
  *   last_sync_us ...            (last completed full sync, 0 if none)
  *   records 10000
  *   skipped 3                   (znodes skipped as invalid, current)
+ *   pending_reads 0             (znodes whose reads are refused: records
+ *                                kept, retried with backoff)
+ *   pending_listing 0           (1 while the hosts listing is refused)
+ *   retries 0                   (requests sent again after a refusal)
  *   publishes 42
  *   generation 42
+ *   heartbeat_us ...            (3: the loop was alive then; = updated_us)
+ *   heartbeat_interval_s 5      (3: the longest time between two writes)
+ *   pidns 4026531836            (3: inode of the daemon's PID namespace)
+ *   daemon_version 0.1.0        (3: the daemon's build)
+ *   sessions 2                  (3: sessions established since start)
+ *   reconnects 1                (3: same-session reconnects since start)
+ *   expiries 1                  (3: sessions expired since start)
+ *   last_publish_us ...         (3: last snapshot published, 0 if none)
+ *   disconnected_us ...         (3: ZooKeeper unusable since, 0 if usable)
+ *   errors_<source> 3           (3: times that source's error was raised)
  *   index_role consumer         (fleet index, docs/scale.md: indexer|
  *                               consumer|mirror|waiting|refused|off)
  *   index_epoch, index_seq, index_buckets, index_lag_ms, index_writes,
@@ -34,13 +48,15 @@
  * Errors come from one slot per source (enum zkh_err_source): connection
  * (ZooKeeper unreachable, lost, expired), auth (credentials refused),
  * registration (own record not held), publish (cache master or snapshot
- * write failed), sync (a listing refused), budget (max_records exceeded),
- * index (the fleet index refused, stale, or not writable).
+ * write failed), sync (the listing or reads refused, retried), budget
+ * (max_records exceeded), index (the fleet index refused, stale, or not
+ * writable).
  * Texts are one line and never hold a secret.
  *
  * The daemon rewrites the file on every state change and at least every
- * ZKH_STATUS_HEARTBEAT_S seconds, so a reader can tell a dead daemon from a
- * quiet one by updated_us (and by pid). Functions are thread-safe (no
+ * ZKH_STATUS_HEARTBEAT_S seconds, from its main loop, so a reader can tell
+ * a dead or hung daemon from a quiet one by the age of heartbeat_us (the
+ * pid tells only to a reader in the same PID namespace, pidns). Functions are thread-safe (no
  * shared state).
  */
 #ifndef ZKHOSTS_STATUS_H
@@ -51,7 +67,10 @@
 #include <sys/types.h>
 
 #define ZKH_STATUS_HEARTBEAT_S 5
-#define ZKH_STATUS_VERSION 2	/* 1: no version line, no error_* lines */
+/* 1: no version line, no error_* lines; 2: none of pending_reads,
+ * pending_listing, retries (refused reads counted as skipped), heartbeat,
+ * counters, pidns */
+#define ZKH_STATUS_VERSION 3
 #define ZKH_STATUS_TEXT_MAX 256	/* an error text, NUL included */
 
 /* Sources of errors, one slot each (status keys error_<name>). */
@@ -72,8 +91,19 @@ struct zkh_status {
 	uint64_t last_sync_us;
 	uint64_t records;
 	uint64_t skipped;
+	uint64_t pending_reads;
+	bool pending_listing;
+	uint64_t retries;
 	uint64_t publishes;
 	uint64_t generation;
+	uint64_t heartbeat_us;	/* 3 */
+	uint64_t heartbeat_interval_s;
+	uint64_t pidns;		/* st_ino of /proc/self/ns/pid, 0 unknown */
+	char daemon_version[32];
+	uint64_t sessions, reconnects, expiries;
+	uint64_t last_publish_us;
+	uint64_t disconnected_us;
+	uint64_t error_counts[ZKH_ERR_NSOURCES];	/* errors_<source> */
 	char index_role[16];	/* "" when the daemon does not say */
 	uint64_t index_epoch, index_seq, index_buckets, index_lag_ms;
 	uint64_t index_writes, index_conflicts;
@@ -99,7 +129,8 @@ int zkh_status_read(const char *dir, struct zkh_status *s);
 
 /*
  * Write the Prometheus text exposition of *s (metric names zkhosts_*; one
- * zkhosts_error{source="..."} 0|1 per source) to `path` atomically.
+ * zkhosts_error{source="..."} 0|1 and zkhosts_errors_total{source="..."}
+ * per source; zkhosts_build_info{version="..."} 1) to `path` atomically.
  * Returns 0 or -errno.
  */
 int zkh_status_write_metrics(const char *path, const struct zkh_status *s);

@@ -75,6 +75,7 @@ static void test_as_shipped_means_defaults(void **state)
 	assert_int_equal(c.fsync, d.fsync);
 	assert_int_equal(c.publish_delay, d.publish_delay);
 	assert_int_equal(c.max_records, d.max_records);
+	assert_int_equal(c.log_level, d.log_level);
 }
 
 /* Copy `text` with "#key = ..." lines turned into "key = ...". */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fakezk.h"
+#include "log.h"
 #include "zkhosts/zkacl.h"
 
 #define FZ_CONNECT 64		/* internal: the handle's connect step */
@@ -182,13 +183,19 @@ static void add_watch(enum wkind kind, const char *path)
 	fz.watches = w;
 }
 
-/* Fire (and remove) the watches of `kinds` (bit mask of 1 << wkind) on
+/*
+ * Fire (and remove) the watches of `kinds` (bit mask of 1 << wkind) on
  * path, as `type`. Only a connected client hears them now; a disconnected
- * one keeps them (re-armed and checked on reconnect). */
-static void fire(unsigned kinds, const char *path_in, int type)
+ * one keeps them (re-armed and checked on reconnect). `prot`: the node is
+ * protected; as ZooKeeper does since the fix of CVE-2024-23944 (3.8.4,
+ * 3.9.2, Debian's 3.8.0-11+deb12u2), a client without read permission
+ * does not hear the event (its watch is used up all the same).
+ */
+static void fire(unsigned kinds, const char *path_in, int type, bool prot)
 {
 	struct fz_watch **pp = &fz.watches;
 	char path[FZ_MAX_WATCH_PATH];	/* path_in may be a watch's own */
+	struct fz_session *s;
 	bool hit = false;
 
 	if (!fz.io || !fz.io->connected)
@@ -199,7 +206,9 @@ static void fire(unsigned kinds, const char *path_in, int type)
 			hit = true;
 	if (!hit)
 		return;
-	push_event(type, ZKIO_CONNECTED, path);
+	s = session(fz.io->session);
+	if (!prot || (s && s->authed))
+		push_event(type, ZKIO_CONNECTED, path);
 	while (*pp) {
 		struct fz_watch *w = *pp;
 
@@ -261,8 +270,8 @@ static int do_create(const char *path, const char *data, int64_t owner,
 	n->next = fz.nodes;
 	fz.nodes = n;
 	p->pzxid = zxid;
-	fire(1u << W_EXIST | 1u << W_DATA, path, ZKIO_CREATED_EVENT);
-	fire(1u << W_CHILD, parent, ZKIO_CHILD_EVENT);
+	fire(1u << W_EXIST | 1u << W_DATA, path, ZKIO_CREATED_EVENT, false);
+	fire(1u << W_CHILD, parent, ZKIO_CHILD_EVENT, p->protect);
 	return ZOK;
 }
 
@@ -286,8 +295,10 @@ static int do_delete(const char *path, int version, int64_t zxid)
 	if (find(parent))
 		find(parent)->pzxid = zxid;
 	/* `path` may be n's own: fire before freeing it */
-	fire(1u << W_DATA | 1u << W_EXIST | 1u << W_CHILD, path, ZKIO_DELETED_EVENT);
-	fire(1u << W_CHILD, parent, ZKIO_CHILD_EVENT);
+	fire(1u << W_DATA | 1u << W_EXIST | 1u << W_CHILD, path, ZKIO_DELETED_EVENT,
+	     n->protect);
+	fire(1u << W_CHILD, parent, ZKIO_CHILD_EVENT,
+	     find(parent) && find(parent)->protect);
 	free(n->path);
 	free(n->data);
 	free(n);
@@ -359,7 +370,7 @@ static void do_set(struct fz_node *n, const char *data, int64_t zxid)
 	n->data = xstrdup(data);
 	n->st.mzxid = zxid;
 	n->st.version++;
-	fire(1u << W_DATA, n->path, ZKIO_CHANGED_EVENT);
+	fire(1u << W_DATA, n->path, ZKIO_CHANGED_EVENT, n->protect);
 }
 
 /* A generic multi: every operation checked against the tree as the
@@ -604,7 +615,14 @@ bool fakezk_step(void)
 {
 	struct fz_req *r;
 
-	if (!fz.io || !fz.io->open || fz.down)
+	if (fz.io && fz.io->open && fz.down) {
+		/* as the real client logs each refused connection */
+		zkd_log_zk_line(ZKH_LOG_ERR, "fakezk@1: Socket [127.0.0.1:2181] "
+				"errno=111(Connection refused): server refused to "
+				"accept the client");
+		return false;
+	}
+	if (!fz.io || !fz.io->open)
 		return false;
 	r = pop();
 	if (!r)
@@ -1031,6 +1049,14 @@ void fakezk_protect(const char *path)
 		n->protect = true;
 }
 
+void fakezk_unprotect(const char *path)
+{
+	struct fz_node *n = find(path);
+
+	if (n)
+		n->protect = false;
+}
+
 void fakezk_disconnect(void)
 {
 	struct zkio *io = fz.io;
@@ -1067,7 +1093,7 @@ void fakezk_reconnect(void)
 		else if (w->kind == W_CHILD && n->pzxid > fz.last_seen)
 			type = ZKIO_CHILD_EVENT;
 		if (type)
-			fire(1u << w->kind, w->path, type);
+			fire(1u << w->kind, w->path, type, n && n->protect);
 	}
 }
 

@@ -6,7 +6,8 @@
  * ephemeral nodes owned by sessions (gone when their session ends), multi
  * as one transaction, the ACL each node was created with (recorded, not
  * enforced), ACLs (a protected node refuses an unauthenticated
- * session with ZNOAUTH; wrong credentials end the session with
+ * session with ZNOAUTH, exists excepted, and its watch events do not
+ * reach that session; wrong credentials end the session with
  * AUTH_FAILED), one-shot data/exist/child watches whose events are
  * delivered before the replies to later requests, as ZooKeeper orders
  * them, connection loss (pending requests fail with ZCONNECTIONLOSS, the
@@ -47,7 +48,9 @@ void fakezk_reset(void);
 
 /* ---- the server's side ------------------------------------------------- */
 
-/* Reachable (default) or not: while down, a handle stays connecting. */
+/* Reachable (default) or not: while down, a handle stays connecting and
+ * each fakezk_step logs a refused connection as the client would
+ * (zkd_log_zk_line). */
 void fakezk_set_reachable(bool up);
 /* Credentials the server accepts ("digest", "user:secret"). */
 void fakezk_set_credentials(const char *scheme, const char *cred);
@@ -78,6 +81,9 @@ int fakezk_delete(const char *path);
 void fakezk_mkdirs(const char *path);
 /* Protect a node: sessions without accepted credentials get ZNOAUTH. */
 void fakezk_protect(const char *path);
+/* Lift the protection (an operator fixing the ACL; no event, as in
+ * ZooKeeper, where setACL fires no watch). */
+void fakezk_unprotect(const char *path);
 
 /* ---- the daemon's connection ------------------------------------------- */
 

@@ -75,7 +75,7 @@ def test_one_line_each_and_counted():
 
 def test_reread_is_quiet():
     before = int(env.status()["last_sync_us"])
-    d.send(signal.SIGHUP)  # full resync: every node read again
+    d.send(signal.SIGUSR1)  # full resync: every node read again
     env.wait_status(lambda s: int(s.get("last_sync_us", 0)) > before, "resync")
     for name in list(BAD_NAMES.values()) + list(BAD_DATA):
         assert len(lines_about(name)) == 1, name[:20]

@@ -393,12 +393,26 @@ def test_status():
     r = status()
     assert r.returncode == 3 and "no heartbeat" in r.stdout, r.stdout
     assert status("--max-age", "300").returncode == 0
-    # down: pid gone
+    # down: pid gone, in our PID namespace (schema 3 records it)
     p = subprocess.Popen(["true"])
     p.wait()
-    status_file(cache, pid=p.pid)
+    ours = os.stat("/proc/self/ns/pid").st_ino
+    status_file(cache, pid=p.pid, pidns=ours)
     r = status()
     assert r.returncode == 3 and "is not running" in r.stdout, r.stdout
+    # the same pid from another PID namespace (or an older daemon without
+    # pidns) means nothing: alive by the fresh heartbeat
+    for other in ({"pidns": ours + 1}, {}):
+        status_file(cache, pid=p.pid, **other)
+        r = status("--live")
+        assert r.returncode == 0 and "alive" in r.stdout, r.stdout
+        assert "another PID namespace" in status().stdout
+    # --live ignores staleness, not death
+    status_file(cache, connected=0, state="disconnected", pidns=ours)
+    assert status().returncode == 1 and status("--live").returncode == 0
+    status_file(cache, heartbeat_us=int((time.time() - 120) * 1e6), heartbeat_interval_s=5)
+    r = status("--live")
+    assert r.returncode == 3 and "dead or hung" in r.stdout, r.stdout
     # down: stopped
     status_file(cache, state="stopped", connected=0)
     assert status().returncode == 3

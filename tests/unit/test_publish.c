@@ -4,8 +4,12 @@
  * index in creation order, meta), how upserts and deletes rewrite the
  * reverse index, all-or-nothing batches, generation continuity across
  * restarts, one writer per directory, that a writer killed with
- * SIGKILL at any moment leaves a snapshot readers can open, and that
- * releasing the master's pages gives them back without losing anything.
+ * SIGKILL at any moment leaves a snapshot readers can open, that
+ * releasing the master's pages gives them back without losing anything,
+ * and self-healing: files deleted, replaced by foreign ones or made
+ * unreadable, the directory replaced or removed, are rebuilt by the next
+ * publish (lock taken again, master moved along, the old generation file
+ * bumped so its readers reopen).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -476,6 +481,218 @@ static void test_sigkill_never_breaks_snapshot(void **state)
 	zkh_pub_close(p);
 }
 
+/* Map dir/generation read-only, as a long-running reader holds it. */
+static const struct zkh_genfile *map_gen(void)
+{
+	char path[200];
+	void *m;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/generation", cache);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	m = mmap(NULL, ZKH_GENFILE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	assert_true(m != MAP_FAILED);
+	return m;
+}
+
+static uint64_t gen_of(const struct zkh_genfile *g)
+{
+	return __atomic_load_n(&g->generation, __ATOMIC_ACQUIRE);
+}
+
+static void rm_in_cache(const char *name)
+{
+	char path[200];
+
+	snprintf(path, sizeof(path), "%s/%s", cache, name);
+	assert_int_equal(unlink(path), 0);
+}
+
+/* The published snapshot holds record "h" and generation `gen`. */
+static void assert_published(uint64_t gen)
+{
+	struct snap s;
+	struct zkh_meta m;
+	struct zkh_rec_view r;
+
+	assert_int_equal(snap_open(&s), 0);
+	assert_int_equal(snap_meta(&s, &m), 0);
+	assert_int_equal(m.generation, gen);
+	assert_int_equal(snap_get(&s, "h", &r), 0);
+	snap_close(&s);
+}
+
+static void test_heal_intact_finds_nothing(void **state)
+{
+	struct zkh_publisher *p;
+	struct zkh_addr a = v4("10.4.0.1");
+	struct zkh_change c = upsert("h", 1, &a, 1);
+
+	(void)state;
+	assert_int_equal(zkh_pub_open(cache, NULL, &p), 0);
+	assert_int_equal(zkh_pub_apply(p, &c, 1), 0);
+	assert_int_equal(zkh_pub_publish(p, 0, 0), 0);
+	assert_int_equal(zkh_pub_check(p), 0);
+	assert_false(zkh_pub_needs_publish(p));
+	assert_int_equal(zkh_pub_publish(p, 0, 0), 0);
+	assert_int_equal(zkh_pub_repaired(p), 0);
+	zkh_pub_close(p);
+}
+
+static void test_heal_emptied_directory(void **state)
+{
+	struct zkh_publisher *p;
+	struct zkh_addr a = v4("10.4.0.1");
+	struct zkh_change c = upsert("h", 1, &a, 1);
+	const struct zkh_genfile *old, *now;
+
+	(void)state;
+	assert_int_equal(zkh_pub_open(cache, NULL, &p), 0);
+	assert_int_equal(zkh_pub_apply(p, &c, 1), 0);
+	assert_int_equal(zkh_pub_publish(p, 0, 0), 0);
+	old = map_gen();
+	assert_int_equal(gen_of(old), 1);
+	/* every file removed; .master survives a shell glob */
+	rm_in_cache("hosts.mdb");
+	rm_in_cache("generation");
+	assert_int_equal(zkh_pub_check(p),
+			 ZKH_PUB_GENFILE_GONE | ZKH_PUB_SNAPSHOT_GONE);
+	assert_true(zkh_pub_needs_publish(p));
+	/* still reported until a publish repairs it */
+	assert_int_equal(zkh_pub_check(p),
+			 ZKH_PUB_GENFILE_GONE | ZKH_PUB_SNAPSHOT_GONE);
+	assert_int_equal(zkh_pub_publish(p, 0, 0), 0);
+	assert_int_equal(zkh_pub_repaired(p),
+			 ZKH_PUB_GENFILE_GONE | ZKH_PUB_SNAPSHOT_GONE);
+	assert_published(2);
+	now = map_gen();
+	assert_int_equal(memcmp(now->magic, ZKH_GENFILE_MAGIC, 8), 0);
+	assert_int_equal(gen_of(now), 2);
+	/* the old, unlinked file was bumped too: its readers reopen */
+	assert_int_equal(gen_of(old), 2);
+	assert_int_equal(zkh_pub_check(p), 0);
+	assert_int_equal(zkh_pub_publish(p, 0, 0), 0);
+	assert_int_equal(gen_of(now), 3);
+	assert_int_equal(gen_of(old), 3);
+	munmap((void *)old, ZKH_GENFILE_SIZE);
+	munmap((void *)now, ZKH_GENFILE_SIZE);
+	zkh_pub_close(p);
+}
+
+static void test_heal_foreign_files(void **state)
+{
+	struct zkh_publisher *p;
+	struct zkh_addr a = v4("10.4.0.1");
+	struct zkh_change c = upsert("h", 1, &a, 1);
+	const struct zkh_genfile *now;
+	char path[200], tmp[220];
+	int fd;
+
+	(void)state;
+	assert_int_equal(zkh_pub_open(cache, NULL, &p), 0);
+	assert_int_equal(zkh_pub_apply(p, &c, 1), 0);
+	assert_int_equal(zkh_pub_publish(p, 0, 0), 0);
+	/* a foreign generation file renamed over ours */
+	snprintf(path, sizeof(path), "%s/generation", cache);
+	snprintf(tmp, sizeof(tmp), "%s/foreign", cache);
+	fd = open(tmp, O_CREAT | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "not ours", 8), 8);
+	close(fd);
+	assert_int_equal(rename(tmp, path), 0);
+	assert_int_equal(zkh_pub_check(p), ZKH_PUB_GENFILE_GONE);
+	assert_int_equal(zkh_pub_publish(p, 0, 0), 0);
+	now = map_gen();
+	assert_int_equal(memcmp(now->magic, ZKH_GENFILE_MAGIC, 8), 0);
+	assert_int_equal(gen_of(now), 2);
+	munmap((void *)now, ZKH_GENFILE_SIZE);
+	/* hosts.mdb made group-writable: readers would refuse it */
+	snprintf(path, sizeof(path), "%s/hosts.mdb", cache);
+	assert_int_equal(chmod(path, 0664), 0);
+	assert_int_equal(zkh_pub_check(p), ZKH_PUB_SNAPSHOT_GONE);
+	assert_int_equal(zkh_pub_publish(p, 0, 0), 0);
+	assert_published(3);
+	assert_int_equal(zkh_pub_check(p), 0);
+	zkh_pub_close(p);
+}
+
+static void test_heal_directory_replaced(void **state)
+{
+	struct zkh_publisher *p, *q;
+	struct zkh_addr a = v4("10.4.0.1");
+	struct zkh_change c = upsert("h", 1, &a, 1);
+	const struct zkh_genfile *old, *now;
+	char cmd[300], moved[160];
+
+	(void)state;
+	assert_int_equal(zkh_pub_open(cache, NULL, &p), 0);
+	assert_int_equal(zkh_pub_apply(p, &c, 1), 0);
+	assert_int_equal(zkh_pub_publish(p, 0, 0), 0);
+	old = map_gen();
+	/* the volume replaced: the old directory moved away, a new empty
+	 * one in its place */
+	snprintf(moved, sizeof(moved), "%s/old-volume", tmpdir);
+	assert_int_equal(rename(cache, moved), 0);
+	assert_int_equal(mkdir(cache, 0755), 0);
+	assert_int_equal(zkh_pub_check(p) & ZKH_PUB_DIR_REPLACED,
+			 ZKH_PUB_DIR_REPLACED);
+	assert_int_equal(zkh_pub_publish(p, 0, 0), 0);
+	assert_published(2);
+	now = map_gen();
+	assert_int_equal(gen_of(now), 2);
+	assert_int_equal(gen_of(old), 2);
+	assert_int_equal(zkh_pub_check(p), 0);
+	/* the lock was taken again in the new directory */
+	assert_int_equal(zkh_pub_open(cache, NULL, &q), -EBUSY);
+	/* and the master followed: records still there, apply still works */
+	assert_int_equal(zkh_pub_count(p), 1);
+	c = upsert("h2", 2, &a, 1);
+	assert_int_equal(zkh_pub_apply(p, &c, 1), 0);
+	assert_int_equal(zkh_pub_count(p), 2);
+	munmap((void *)now, ZKH_GENFILE_SIZE);
+
+	/* removed altogether, not recreated by anyone: we create it */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cache);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(zkh_pub_publish(p, 0, 0), 0);
+	assert_published(3);
+	assert_int_equal(gen_of(old), 3);
+	assert_int_equal(zkh_pub_open(cache, NULL, &q), -EBUSY);
+	zkh_pub_close(p);
+	/* the master copy is what a restarted writer finds */
+	assert_int_equal(zkh_pub_open(cache, NULL, &p), 0);
+	assert_int_equal(zkh_pub_count(p), 2);
+	assert_int_equal(zkh_pub_generation(p), 3);
+	zkh_pub_close(p);
+	munmap((void *)old, ZKH_GENFILE_SIZE);
+}
+
+static void test_heal_refused_by_other_writer(void **state)
+{
+	struct zkh_publisher *p, *q;
+	struct zkh_addr a = v4("10.4.0.1");
+	struct zkh_change c = upsert("h", 1, &a, 1);
+	char moved[160];
+
+	(void)state;
+	assert_int_equal(zkh_pub_open(cache, NULL, &p), 0);
+	assert_int_equal(zkh_pub_apply(p, &c, 1), 0);
+	assert_int_equal(zkh_pub_publish(p, 0, 0), 0);
+	snprintf(moved, sizeof(moved), "%s/old-volume", tmpdir);
+	assert_int_equal(rename(cache, moved), 0);
+	/* another writer got the new directory first: we never share it */
+	assert_int_equal(zkh_pub_open(cache, NULL, &q), 0);
+	assert_int_equal(zkh_pub_publish(p, 0, 0), -EBUSY);
+	assert_int_equal(zkh_pub_generation(p), 1);
+	zkh_pub_close(q);
+	/* once it is gone, the lock is ours again */
+	assert_int_equal(zkh_pub_publish(p, 0, 0), 0);
+	assert_published(2);
+	zkh_pub_close(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +703,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refuses_bad_dirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigkill_never_breaks_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heal_intact_finds_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heal_emptied_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heal_foreign_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heal_directory_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heal_refused_by_other_writer, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

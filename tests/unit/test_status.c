@@ -77,6 +77,9 @@ static struct zkh_status sample(void)
 	s.last_sync_us = 1763784001000000ull;
 	s.records = 10000;
 	s.skipped = 3;
+	s.pending_reads = 5;
+	s.pending_listing = true;
+	s.retries = 17;
 	s.publishes = 42;
 	s.generation = 43;
 	strcpy(s.last_error, "connection loss: 127.0.0.1:2181");
@@ -106,12 +109,39 @@ static void round_trip(void **state)
 	assert_int_equal(r.last_sync_us, s.last_sync_us);
 	assert_int_equal(r.records, s.records);
 	assert_int_equal(r.skipped, s.skipped);
+	assert_int_equal(r.pending_reads, s.pending_reads);
+	assert_true(r.pending_listing);
+	assert_int_equal(r.retries, s.retries);
 	assert_int_equal(r.publishes, s.publishes);
 	assert_int_equal(r.generation, s.generation);
 	assert_string_equal(r.last_error, s.last_error);
 	assert_int_equal(r.version, ZKH_STATUS_VERSION);
 	for (int i = 0; i < ZKH_ERR_NSOURCES; i++)
 		assert_string_equal(r.errors[i], "");
+	/* schema 3: heartbeat, namespace, counters, build */
+	s.heartbeat_us = 1763784000123456u;
+	s.heartbeat_interval_s = 5;
+	s.pidns = 4026531836u;
+	strcpy(s.daemon_version, "1.2.3~rc1");
+	s.sessions = 3;
+	s.reconnects = 4;
+	s.expiries = 2;
+	s.last_publish_us = 1763784000000001u;
+	s.disconnected_us = 1763784000000002u;
+	s.error_counts[ZKH_ERR_AUTH] = 7;
+	assert_int_equal(zkh_status_write(dir, &s), 0);
+	assert_int_equal(zkh_status_read(dir, &r), 0);
+	assert_int_equal(r.heartbeat_us, s.heartbeat_us);
+	assert_int_equal(r.heartbeat_interval_s, 5);
+	assert_int_equal(r.pidns, s.pidns);
+	assert_string_equal(r.daemon_version, "1.2.3~rc1");
+	assert_int_equal(r.sessions, 3);
+	assert_int_equal(r.reconnects, 4);
+	assert_int_equal(r.expiries, 2);
+	assert_int_equal(r.last_publish_us, s.last_publish_us);
+	assert_int_equal(r.disconnected_us, s.disconnected_us);
+	assert_int_equal(r.error_counts[ZKH_ERR_AUTH], 7);
+	assert_int_equal(r.error_counts[ZKH_ERR_SYNC], 0);
 	/* replaced, still one file */
 	s.generation = 44;
 	s.connected = false;
@@ -144,7 +174,7 @@ static void errors_per_source(void **state)
 	n = fread(text, 1, sizeof(text) - 1, f);
 	fclose(f);
 	text[n] = '\0';
-	assert_non_null(strstr(text, "version 2\n"));
+	assert_non_null(strstr(text, "version 3\n"));
 	assert_non_null(strstr(text, "\nerror_connection connection to ZooKeeper lost\n"));
 	assert_non_null(strstr(text, "\nerror_registration register me: held by another\n"));
 	assert_null(strstr(text, "error_auth"));
@@ -268,7 +298,15 @@ static void metrics(void **state)
 		}
 		line = nl + 1;
 	}
-	assert_non_null(strstr(text, "\nzkhosts_status_version 2\n"));
+	assert_non_null(strstr(text, "\nzkhosts_status_version 3\n"));
+	assert_non_null(strstr(text, "\nzkhosts_pending_reads 5\n"));
+	assert_non_null(strstr(text, "\nzkhosts_pending_listing 1\n"));
+	assert_non_null(strstr(text, "# TYPE zkhosts_retries_total counter\n"
+				     "zkhosts_retries_total 17\n"));
+	assert_non_null(strstr(text, "\nzkhosts_build_info{version=\""));
+	assert_non_null(strstr(text, "\nzkhosts_errors_total{source=\"connection\"} 0\n"));
+	assert_non_null(strstr(text, "\nzkhosts_heartbeat_timestamp_seconds "));
+	assert_non_null(strstr(text, "\nzkhosts_reconnects_total "));
 	assert_non_null(strstr(text, "\nzkhosts_error{source=\"connection\"} 0\n"));
 	assert_non_null(strstr(text, "\nzkhosts_error{source=\"budget\"} 0\n"));
 	strcpy(s.state, "stopped");

@@ -25,7 +25,8 @@ struct ctl {
 	bool json;		/* ls, status: --json */
 	bool dry_run;		/* import, acl apply */
 	bool no_ephemeral;	/* export: leave live registrations out */
-	double max_age;		/* status: seconds */
+	double max_age;		/* status: seconds, 0: from the heartbeat */
+	bool live;		/* status: liveness only */
 };
 
 /* One record as read back from ZooKeeper. */

@@ -6,23 +6,49 @@
  * trust rules the NSS module applies, so a snapshot the module refuses is
  * reported as such). It never talks to ZooKeeper.
  *
+ * Liveness comes from the heartbeat: the daemon's loop rewrites the file
+ * at least every heartbeat_interval_s, so a heartbeat older than --max-age
+ * (default six intervals, 30 s) means dead or hung. The pid is used only
+ * when this process is in the daemon's PID namespace (the status file's
+ * pidns is our /proc/self/ns/pid): then a pid gone means down at once. In
+ * another namespace (a container sharing the cache volume) the pid means
+ * nothing and is ignored.
+ *
  * Verdict and exit status (documented in zkhostctl(8)):
- *   0 ok     daemon alive, heartbeat within --max-age, connected, a full
- *            sync done and a snapshot published;
- *   1 stale  daemon alive but disconnected, never synced, or no usable
- *            snapshot (lookups keep answering from what is there);
- *   3 down   no status file, daemon stopped or its pid gone, or no
- *            heartbeat within --max-age (default 60 s).
+ *   0 ok     daemon alive, connected, a full sync done and a snapshot
+ *            published;
+ *   1 stale  daemon alive but disconnected from ZooKeeper, never synced,
+ *            or no usable snapshot (lookups keep answering from what is
+ *            there): for alerts;
+ *   3 down   no status file, daemon stopped, its pid gone, or no heartbeat
+ *            within --max-age.
+ * With --live only liveness counts: 0 while the daemon's loop runs, even
+ * through a ZooKeeper outage (a container health check must not restart
+ * every sidecar when ZooKeeper is away), 3 when down.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "zkhosts/snapread.h"
 #include "zkhosts/status.h"
 #include "ctl.h"
+
+/* A status file without heartbeat_interval_s (schema < 3). */
+#define DEFAULT_MAX_AGE_S 60.0
+/* Heartbeats missed before a daemon counts as dead or hung. */
+#define HEARTBEATS_MISSED 6
+
+/* Inode of our PID namespace, 0 if unknown. */
+static uint64_t my_pidns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
 
 static uint64_t now_us(void)
 {
@@ -97,17 +123,18 @@ static void print_age(const char *label, double age)
 
 /* status --json: every field of the text output, by name. */
 static json_t *status_json(const struct verdict *v, const char *cache,
-			   bool alive, const struct zkh_status *s,
+			   bool alive, bool by_pid, const struct zkh_status *s,
 			   const struct zkh_meta *m, double hb_age,
 			   double pub_age, double sync_age)
 {
 	json_t *doc;
 	char session[32];
 
-	doc = json_pack("{s:s, s:o, s:o, s:b}", "health", v->word,
+	doc = json_pack("{s:s, s:o, s:o, s:b, s:s}", "health", v->word,
 			"reason", ctl_json_str(v->reason),
 			"cache", ctl_json_str(cache),
-			"daemon_running", alive);
+			"daemon_running", alive,
+			"liveness_by", by_pid ? "pid+heartbeat" : "heartbeat");
 	if (doc && s) {
 		snprintf(session, sizeof(session), "0x%" PRIx64, s->session);
 		if (json_object_update_new(doc, json_pack(
@@ -122,6 +149,13 @@ static json_t *status_json(const struct verdict *v, const char *cache,
 			"last_error", ctl_json_str(s->last_error))) < 0)
 			goto fail;
 	}
+	if (doc && s && json_object_update_new(doc, json_pack(
+		"{s:I, s:I, s:I, s:o}", "sessions", (json_int_t)s->sessions,
+		"reconnects", (json_int_t)s->reconnects,
+		"expiries", (json_int_t)s->expiries,
+		"disconnected_for_s", ctl_json_seconds(
+			s->disconnected_us ? ((double)now_us() - (double)s->disconnected_us) / 1e6 : -1))) < 0)
+		goto fail;
 	if (doc && m && json_object_update_new(doc, json_pack(
 		"{s:I, s:I}", "snapshot_generation",
 		(json_int_t)m->generation, "snapshot_records",
@@ -145,7 +179,7 @@ int ctl_status(struct ctl *c)
 	struct zkh_meta m;
 	struct verdict v = { ZKC_EXIT_OK, "ok", "" };
 	uint64_t now = now_us();
-	bool have_status, have_meta, alive = false;
+	bool have_status, have_meta, alive = false, by_pid = false;
 	double hb_age, pub_age, sync_age;
 	char reason[ZKH_PATH_MAX + 256];
 	int rc;
@@ -167,26 +201,44 @@ int ctl_status(struct ctl *c)
 	sync_age = age_s(now, have_meta && m.last_sync_us ? m.last_sync_us :
 			 have_status ? s.last_sync_us : 0);
 	if (have_status) {
-		alive = s.pid > 0 && (kill(s.pid, 0) == 0 || errno == EPERM);
+		double max_age = c->max_age > 0 ? c->max_age :
+			s.heartbeat_interval_s ? HEARTBEATS_MISSED *
+			(double)s.heartbeat_interval_s : DEFAULT_MAX_AGE_S;
+		uint64_t hb = s.heartbeat_us ? s.heartbeat_us : s.updated_us;
+
+		hb_age = age_s(now, hb);
+		by_pid = s.pidns && s.pidns == my_pidns() && s.pid > 0;
 		if (strcmp(s.state, "stopped") == 0) {
 			set_verdict(&v, ZKC_EXIT_ZK, "zkcached stopped");
-		} else if (!alive) {
+		} else if (by_pid && kill(s.pid, 0) < 0 && errno == ESRCH) {
 			snprintf(reason, sizeof(reason), "zkcached (pid %ld) "
 				 "is not running", (long)s.pid);
 			set_verdict(&v, ZKC_EXIT_ZK, reason);
-		} else if (hb_age < 0 || hb_age > c->max_age) {
+		} else if (hb == 0) {
+			set_verdict(&v, ZKC_EXIT_ZK, "the status file holds no "
+				    "heartbeat");
+		} else if (hb_age > max_age) {
 			snprintf(reason, sizeof(reason), "no heartbeat from "
-				 "zkcached for %.0f s (more than %.0f s)",
-				 hb_age, c->max_age);
+				 "zkcached for %.0f s (more than %.0f s): dead "
+				 "or hung", hb_age, max_age);
 			set_verdict(&v, ZKC_EXIT_ZK, reason);
+		} else {
+			alive = true;
 		}
-		if (!s.connected) {
-			snprintf(reason, sizeof(reason), "not connected to "
-				 "ZooKeeper (state %s)", s.state);
+		if (!s.connected && !c->live) {
+			if (s.disconnected_us)
+				snprintf(reason, sizeof(reason), "not connected to "
+					 "ZooKeeper for %.0f s (state %s)",
+					 age_s(now, s.disconnected_us), s.state);
+			else
+				snprintf(reason, sizeof(reason), "not connected to "
+					 "ZooKeeper (state %s)", s.state);
 			set_verdict(&v, ZKC_EXIT_FALSE, reason);
 		}
 	}
-	if (!have_meta) {
+	if (c->live) {
+		/* liveness only: the snapshot and ZooKeeper do not count */
+	} else if (!have_meta) {
 		snprintf(reason, sizeof(reason), "snapshot %s/%s %s", cache,
 			 ZKH_SNAPSHOT_FILE, meta_why);
 		set_verdict(&v, ZKC_EXIT_FALSE, reason);
@@ -194,13 +246,16 @@ int ctl_status(struct ctl *c)
 		set_verdict(&v, ZKC_EXIT_FALSE, "no full sync with ZooKeeper "
 			    "completed yet");
 	}
-	if (v.exit == ZKC_EXIT_OK)
+	if (v.exit == ZKC_EXIT_OK && c->live)
+		snprintf(v.reason, sizeof(v.reason), "zkcached alive, heartbeat "
+			 "%.1f s ago (state %s)", hb_age, s.state);
+	else if (v.exit == ZKC_EXIT_OK)
 		snprintf(v.reason, sizeof(v.reason), "connected, synced, "
 			 "heartbeat %.1f s ago", hb_age);
 
 	if (c->json) {
 		rc = ctl_json_print(stdout, status_json(
-			&v, cache, alive, have_status ? &s : NULL,
+			&v, cache, alive, by_pid, have_status ? &s : NULL,
 			have_meta ? &m : NULL, hb_age, pub_age, sync_age));
 		if (rc < 0) {
 			fprintf(stderr, "zkhostctl: cannot write JSON: %s\n",
@@ -212,10 +267,11 @@ int ctl_status(struct ctl *c)
 	printf("%-14s %s: %s\n", "health:", v.word, v.reason);
 	printf("%-14s %s\n", "cache:", cache);
 	if (have_status) {
-		printf("%-14s %s (pid %ld), state %s, %s, session 0x%" PRIx64
+		printf("%-14s %s (pid %ld%s), state %s, %s, session 0x%" PRIx64
 		       "\n", "daemon:", alive ? "running" : "not running",
-		       (long)s.pid, s.state, s.connected ? "connected" :
-		       "disconnected", s.session);
+		       (long)s.pid, by_pid ? "" : " in another PID namespace",
+		       s.state, s.connected ? "connected" : "disconnected",
+		       s.session);
 		print_age("heartbeat:", hb_age);
 	} else {
 		printf("%-14s no status file\n", "daemon:");

@@ -18,7 +18,6 @@
 #include "ctl.h"
 
 #define DEFAULT_TIMEOUT 30.0
-#define DEFAULT_MAX_AGE 60.0
 
 static void usage(FILE *f)
 {
@@ -36,8 +35,9 @@ static void usage(FILE *f)
 	      "  acl show                compare the layout's ACLs with the configured one\n"
 	      "  acl apply [--dry-run]   set the configured ACL on <root>, hosts, boot and\n"
 	      "                          their children (--dry-run: say what would change)\n"
-	      "  status [--json] [--max-age SECS]\n"
-	      "                          health of this host's cache and zkcached\n"
+	      "  status [--json] [--live] [--max-age SECS]\n"
+	      "                          health of this host's cache and zkcached;\n"
+	      "                          --live: only whether zkcached's loop runs\n"
 	      "\n"
 	      "Options:\n"
 	      "  -c, --config FILE   config file (default: $ZKHOSTS_CONF or /etc/zkhosts.conf)\n"
@@ -90,7 +90,7 @@ int main(int argc, char **argv)
 	int opt, rc, nargs = 0;
 
 	memset(&c, 0, sizeof(c));
-	c.max_age = DEFAULT_MAX_AGE;
+	c.max_age = 0;	/* status: from the status file's heartbeat */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+c:t:vhV", opts, NULL)) != -1) {
 		switch (opt) {
@@ -134,6 +134,8 @@ int main(int argc, char **argv)
 		} else if (cmd->no_ephemeral &&
 			   strcmp(a, "--no-ephemeral") == 0) {
 			c.no_ephemeral = true;
+		} else if (cmd->max_age && strcmp(a, "--live") == 0) {
+			c.live = true;
 		} else if (cmd->max_age && strcmp(a, "--max-age") == 0) {
 			if (i + 1 >= argc ||
 			    zkc_parse_seconds(argv[i + 1], &c.max_age) < 0)

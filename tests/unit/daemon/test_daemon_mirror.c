@@ -135,7 +135,8 @@ static void case_siblings_share_one_record(void **state)
 }
 
 /* Reads lost to a connection loss are sent again after the reconnect;
- * a read refused by an ACL skips that node (counted), the rest syncs. */
+ * a read refused by an ACL leaves that node pending (no record yet,
+ * retried: test_daemon_retry.c), the rest syncs. */
 static void lost_and_refused_reads(void **state)
 {
 	struct zkh_status st;
@@ -153,14 +154,14 @@ static void lost_and_refused_reads(void **state)
 	assert_int_equal(fakezk_count(FZ_GET, HOSTS "/a"), 2);
 	assert_int_equal(h_lookup("secret", NULL, 0), 0);
 	st = h_status();
-	assert_int_equal(st.skipped, 1);
+	assert_int_equal(st.skipped, 0);
+	assert_int_equal(st.pending_reads, 1);
 	assert_string_equal(st.state, "connected");
 	h_stop();
 }
 
-/* A listing refused: the sync error is shown until a listing succeeds.
- * (Nothing retries it on its own yet: the next event of the tree, a
- * reconnect or SIGHUP does; retries with backoff are later work.) */
+/* A listing refused: the sync error is shown until a listing succeeds;
+ * SIGHUP lists at once (retries with backoff: test_daemon_retry.c). */
 static void refused_listing_is_the_sync_error(void **state)
 {
 	struct zkh_status st;
@@ -274,12 +275,37 @@ static void unreachable_zookeeper_is_an_error(void **state)
 	assert_string_equal(st.errors[ZKH_ERR_CONNECTION], "");
 	h_advance(4000);
 	st = h_status();
-	assert_non_null(strstr(st.errors[ZKH_ERR_CONNECTION], "no ZooKeeper server"));
+	assert_non_null(strstr(st.errors[ZKH_ERR_CONNECTION], "ZooKeeper unreachable since"));
+	assert_non_null(strstr(st.errors[ZKH_ERR_CONNECTION], "no server of"));
+	assert_int_equal(st.error_counts[ZKH_ERR_CONNECTION], 1);
+	assert_true(st.disconnected_us > 0);
+	/* the handle that got no session is closed; the next one comes after
+	 * a backoff step, and each step fails the same way without raising
+	 * the error again */
+	assert_false(zkio_is_open(H.io));
+	assert_true(H.s.reconnect_at > H_now);
+	for (int i = 0; i < 3; i++) {
+		unsigned prev = H.s.last_delay_ms;
+
+		h_advance(H.s.reconnect_at - H_now);
+		assert_true(zkio_is_open(H.io));
+		/* each window is longer: a slow server gets more time */
+		assert_true(H.connect_deadline - H_now >= 4000u << (i + 1 < 3 ? i + 1 : 3));
+		h_advance(H.connect_deadline - H_now);
+		assert_false(zkio_is_open(H.io));
+		assert_true(H.s.last_delay_ms >= prev / 2);	/* jitter: [b/2, b] */
+	}
+	assert_true(H.s.backoff_ms > ZKD_BACKOFF_MIN_MS);
+	st = h_status();
+	assert_int_equal(st.error_counts[ZKH_ERR_CONNECTION], 1);
 	fakezk_set_reachable(true);
+	h_advance(H.s.reconnect_at - H_now);
 	h_publish();
 	st = h_status();
 	assert_string_equal(st.state, "connected");
 	assert_string_equal(st.errors[ZKH_ERR_CONNECTION], "");
+	assert_int_equal(st.disconnected_us, 0);
+	assert_int_equal(H.s.backoff_ms, ZKD_BACKOFF_MIN_MS);
 	h_stop();
 }
 

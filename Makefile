@@ -99,6 +99,7 @@ include zkdns/build.mk
 include docs/build.mk
 include tests/build.mk
 include tests/fuzz/build.mk
+include tests/scale/build.mk
 include tests/stress/build.mk
 include examples/cluster/build.mk
 include bench/build.mk

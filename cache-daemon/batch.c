@@ -87,14 +87,26 @@ static int push(struct zkd_batch *b, enum zkh_change_op op, const char *name,
 	return 0;
 }
 
+void batch_note_mzxid(struct zkd_batch *b, uint64_t mzxid)
+{
+	b->tap_mzxid = mzxid;
+}
+
 int batch_upsert(struct zkd_batch *b, const char *name, uint64_t czxid,
 		 const struct zkh_addr *addrs, size_t naddrs, uint64_t now)
 {
+	uint64_t mzxid = b->tap_mzxid ? b->tap_mzxid : czxid;
+
+	b->tap_mzxid = 0;
+	if (b->tap)
+		b->tap(b->tap_arg, name, czxid, mzxid, addrs, naddrs);
 	return push(b, ZKH_UPSERT, name, czxid, addrs, naddrs, now);
 }
 
 int batch_delete(struct zkd_batch *b, const char *name, uint64_t now)
 {
+	if (b->tap)
+		b->tap(b->tap_arg, name, 0, 0, NULL, 0);
 	return push(b, ZKH_DELETE, name, 0, NULL, 0, now);
 }
 

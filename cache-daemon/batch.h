@@ -51,6 +51,13 @@ struct zkd_batch {
 	bool changed;		/* published or an error changed (status) */
 	struct zkd_error publish_err;	/* ZKH_ERR_PUBLISH */
 	struct zkd_error budget_err;	/* ZKH_ERR_BUDGET */
+	/* Optional observer of every queued change (the fleet indexer's view,
+	 * index.h): called by batch_upsert (addrs) and batch_delete (NULL)
+	 * with the mzxid given by batch_note_mzxid (else the czxid). */
+	void (*tap)(void *arg, const char *name, uint64_t czxid, uint64_t mzxid,
+		    const struct zkh_addr *addrs, size_t naddrs);
+	void *tap_arg;
+	uint64_t tap_mzxid;
 };
 
 void batch_init(struct zkd_batch *b, uint64_t publish_delay_ms,
@@ -60,6 +67,8 @@ void batch_free(struct zkd_batch *b);
 int batch_upsert(struct zkd_batch *b, const char *name, uint64_t czxid,
 		 const struct zkh_addr *addrs, size_t naddrs, uint64_t now);
 int batch_delete(struct zkd_batch *b, const char *name, uint64_t now);
+/* The mzxid of the read behind the next batch_upsert (for the tap). */
+void batch_note_mzxid(struct zkd_batch *b, uint64_t mzxid);
 /* A full sync starts (true) or ends (false): the publish pace. */
 void batch_set_syncing(struct zkd_batch *b, bool syncing);
 /* Ask for a publish even with no change (e.g. after a full sync). */

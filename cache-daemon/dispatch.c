@@ -10,6 +10,15 @@
  * and the state becomes connected. Roles get what they need as arguments
  * (struct mirror_env, struct reg_env) built here.
  *
+ * The fleet index (index.h, docs/scale.md) decides who feeds the batch:
+ * a new session starts as a consumer of the index; the mirror takes over
+ * (from nothing, its records flowing to the indexer's view through the
+ * batch's tap) when this daemon wins an election slot, or while there is
+ * no usable index and the directory is below index_fallback_max; a
+ * daemon that mirrors without being an indexer goes back to consuming as
+ * soon as the index is usable. Results and watch events of the index go
+ * to the indexer and the consumer first (by tag, by path).
+ *
  * Logging of the connection: one line per state change (logged where the
  * state is tracked, collect_changes), one line per backoff step of a new
  * handle, and while a live session is disconnected one "still
@@ -44,6 +53,30 @@ static struct reg_env reg_env(struct zkd *d, uint64_t now)
 	return (struct reg_env){ .io = d->io, .usable = session_usable(&d->s),
 				 .session_id = d->s.id, .prev_ids = d->s.prev_ids,
 				 .nprev = ZKD_PREV_SESSIONS, .now = now };
+}
+
+static struct ix_env ix_env(struct zkd *d, uint64_t now)
+{
+	return (struct ix_env){ .io = d->io, .usable = session_usable(&d->s),
+				.now = now };
+}
+
+static struct cs_env cs_env(struct zkd *d, uint64_t now)
+{
+	return (struct cs_env){ .io = d->io, .batch = &d->b,
+				.usable = session_usable(&d->s), .now = now,
+				.writer = indexer_is_writer(&d->x) };
+}
+
+/* The snapshot is in step with ZooKeeper (as the feeding role knows). */
+static bool fed_synced(const struct zkd *d)
+{
+	return d->mode == ZM_MIRROR ? d->m.synced : d->c.in_step;
+}
+
+static uint64_t fed_sync_us(const struct zkd *d)
+{
+	return d->mode == ZM_MIRROR ? d->m.last_sync_us : d->index_sync_us;
 }
 
 static void set_state(struct zkd *d, enum zkd_state st)
@@ -105,9 +138,11 @@ static void track_state(struct zkd *d)
 /* Collect the roles' "status changed" flags. */
 static void collect_changes(struct zkd *d)
 {
-	if (d->s.changed || d->m.changed || d->b.changed || d->r.changed)
+	if (d->s.changed || d->m.changed || d->b.changed || d->r.changed ||
+	    d->x.changed || d->c.changed)
 		report_mark(&d->rep);
 	d->s.changed = d->m.changed = d->b.changed = d->r.changed = false;
+	d->x.changed = d->c.changed = false;
 	track_state(d);
 }
 
@@ -159,6 +194,105 @@ static void after_mirror(struct zkd *d, uint64_t now)
 	batch_request_publish(&d->b, now);
 }
 
+/* The mirror feeds the batch from now on, from nothing: every record it
+ * reads reaches the indexer's view through the tap. */
+static void to_mirror(struct zkd *d, uint64_t now, const char *why)
+{
+	zkd_log(ZKH_LOG_INFO, "index: %s; mirroring %s", why, d->m.hosts);
+	d->mode = ZM_MIRROR;
+	consumer_stop(&d->c);
+	mirror_free(&d->m);
+	if (mirror_init(&d->m, d->chroot, d->cfg.root))
+		zkd_log(ZKH_LOG_ERR, "out of memory restarting the mirror");
+	indexer_reset_view(&d->x);
+	d->b.tap = indexer_tap;
+	d->b.tap_arg = &d->x;
+	start_full_sync(d, now);
+	report_mark(&d->rep);
+}
+
+/* The consumer feeds the batch from now on: compare every bucket. */
+static void to_consumer(struct zkd *d, uint64_t now)
+{
+	struct cs_env env = cs_env(d, now);
+
+	if (d->mode == ZM_MIRROR)
+		zkd_log(ZKH_LOG_INFO, "index: following %s instead of mirroring %s",
+			d->c.p.dir, d->m.hosts);
+	d->mode = ZM_CONSUMER;
+	d->b.tap = NULL;
+	mirror_on_session_end(&d->m);	/* its table is no longer kept up */
+	set_state(d, ZST_SYNCING);
+	batch_set_syncing(&d->b, true);
+	consumer_start(&d->c, &env);
+	report_mark(&d->rep);
+}
+
+/* The consumer's first round is in: the batch holds the index. */
+static void after_consumer(struct zkd *d, uint64_t now)
+{
+	size_t vanished = 0;
+	int rc;
+
+	if (d->c.stale && !d->stale_since)
+		d->stale_since = now ? now : 1;
+	else if (!d->c.stale)
+		d->stale_since = 0;
+	if (!d->c.want_sweep || !d->pub)
+		return;
+	d->c.want_sweep = false;
+	if (d->mode != ZM_CONSUMER)
+		return;
+	rc = batch_sweep(&d->b, d->pub, consumer_keeps, &d->c, now, &vanished);
+	if (rc)
+		zkd_log(ZKH_LOG_ERR, "sweep of vanished records failed: %s",
+			strerror(rc < 0 ? -rc : rc));
+	zkd_log(ZKH_LOG_INFO, "index: in step (%" PRIu64 " head and %" PRIu64
+		" bucket reads so far), %zu vanished records removed",
+		d->c.head_reads, d->c.bucket_reads, vanished);
+	d->index_sync_us = zkd_realtime_us();
+	batch_set_syncing(&d->b, false);
+	set_state(d, ZST_CONNECTED);
+	batch_request_publish(&d->b, now);
+}
+
+/* Who feeds the batch, after what the index roles reported. */
+static void decide_mode(struct zkd *d, uint64_t now)
+{
+	if (!session_usable(&d->s))
+		return;
+	if (d->x.became) {
+		d->x.became = false;
+		if (d->mode != ZM_MIRROR)
+			to_mirror(d, now, "elected indexer");
+		return;
+	}
+	if (indexer_is_writer(&d->x))
+		return;
+	if (d->mode == ZM_CONSUMER && d->c.want_fallback) {
+		d->c.want_fallback = false;
+		to_mirror(d, now, d->c.stale ? "the index is stale and the directory is small"
+			  : "no index yet and the directory is small");
+	} else if (d->mode == ZM_MIRROR && d->c.state == CS_FOLLOWING && !d->c.stale) {
+		to_consumer(d, now);
+	}
+}
+
+/* After any event: the index roles' follow-ups. */
+static void after_index(struct zkd *d, uint64_t now)
+{
+	struct ix_env xenv;
+
+	if (d->mode == ZM_MIRROR)
+		indexer_note_mirror(&d->x, !d->m.fq_head && !d->m.inflight &&
+				    !d->m.list_inflight && !d->m.relist_wanted &&
+				    !d->m.full_sync, d->m.synced);
+	after_consumer(d, now);
+	decide_mode(d, now);
+	xenv = ix_env(d, now);
+	indexer_tick(&d->x, &xenv);
+}
+
 void zkd_open_session(struct zkd *d, uint64_t now)
 {
 	char desc[ZKH_ZK_CONNECT_MAX], err[ZKH_STATUS_TEXT_MAX];
@@ -188,6 +322,7 @@ static void on_new_session(struct zkd *d, uint64_t now)
 {
 	struct zkio_session_id sid;
 	struct reg_env renv;
+	struct ix_env xenv;
 
 	zkio_session(d->io, &sid);
 	zkd_log(ZKH_LOG_INFO, "session 0x%" PRIx64 " established (timeout %d ms)",
@@ -197,7 +332,9 @@ static void on_new_session(struct zkd *d, uint64_t now)
 	zkd_log_zk_forget();
 	if (zkd_error_clear(&d->conn_err))
 		report_mark(&d->rep);
-	start_full_sync(d, now);
+	xenv = ix_env(d, now);
+	indexer_on_new_session(&d->x, &xenv);
+	to_consumer(d, now);
 	renv = reg_env(d, now);
 	register_on_new_session(&d->r, &renv, &sid);
 }
@@ -206,14 +343,22 @@ static void on_reconnected(struct zkd *d, uint64_t now)
 {
 	struct mirror_env menv;
 	struct reg_env renv;
+	struct ix_env xenv;
+	struct cs_env cenv;
 
 	zkd_log(ZKH_LOG_INFO, "reconnected, session 0x%" PRIx64 " still valid", d->s.id);
 	zkd_log_zk_forget();
 	if (zkd_error_clear(&d->conn_err))
 		report_mark(&d->rep);
-	set_state(d, d->m.synced ? ZST_CONNECTED : ZST_SYNCING);
+	set_state(d, fed_synced(d) ? ZST_CONNECTED : ZST_SYNCING);
 	menv = mirror_env(d, now);
-	mirror_on_reconnect(&d->m, &menv);
+	if (d->mode == ZM_MIRROR)
+		mirror_on_reconnect(&d->m, &menv);
+	xenv = ix_env(d, now);
+	indexer_on_reconnect(&d->x, &xenv);
+	cenv = cs_env(d, now);
+	if (!indexer_is_writer(&d->x))
+		consumer_on_reconnect(&d->c, &cenv);
 	renv = reg_env(d, now);
 	register_on_reconnect(&d->r, &renv);
 }
@@ -247,6 +392,8 @@ static void on_session_over(struct zkd *d, uint64_t now)
 	zkio_close(d->io);
 	session_closed(&d->s);
 	mirror_on_session_end(&d->m);
+	indexer_on_session_end(&d->x);
+	consumer_on_session_end(&d->c);
 	batch_set_syncing(&d->b, false);
 	if (d->s.end != ZEND_FLAPPING)
 		zkd_log(ZKH_LOG_INFO, "next ZooKeeper session attempt in %.1f s",
@@ -288,24 +435,39 @@ void zkd_dispatch(struct zkd *d, const struct zkd_event *e, uint64_t now)
 {
 	struct mirror_env menv = mirror_env(d, now);
 	struct reg_env renv = reg_env(d, now);
+	struct ix_env xenv = ix_env(d, now);
+	struct cs_env cenv = cs_env(d, now);
+	bool mirroring = d->mode == ZM_MIRROR;
 
 	if (!zkio_current(d->io, e))
 		return;		/* an event of a closed handle */
+	if (e->kind != EV_WATCH || e->type != ZKIO_SESSION_EVENT) {
+		if (indexer_on_event(&d->x, &xenv, e) ||
+		    consumer_on_event(&d->c, &cenv, e))
+			goto done;
+	}
 	switch (e->kind) {
 	case EV_WATCH:
 		if (e->type == ZKIO_SESSION_EVENT) {
 			on_session_event(d, e, now);
 			break;
 		}
-		mirror_on_watch(&d->m, &menv, e);
+		if (mirroring)
+			mirror_on_watch(&d->m, &menv, e);
 		if (e->type != ZKIO_NOTWATCHING_EVENT)
 			register_on_node_event(&d->r, &renv, e->path);
 		break;
 	case EV_CHILDREN:
+		if (!mirroring)
+			break;	/* a listing of the mirror we left */
+		if (e->rc == ZOK && e->has_stat && e->path &&
+		    strcmp(e->path, d->m.hosts) == 0)
+			indexer_note_listing(&d->x, (uint64_t)e->stat.pzxid);
 		mirror_on_children(&d->m, &menv, e);
 		break;
 	case EV_DATA:
-		mirror_on_data(&d->m, &menv, e);
+		if (mirroring)
+			mirror_on_data(&d->m, &menv, e);
 		break;
 	case EV_VOID:
 		if (e->tag == TAG_ENSURE) {
@@ -325,13 +487,17 @@ void zkd_dispatch(struct zkd *d, const struct zkd_event *e, uint64_t now)
 		}
 		break;
 	case EV_EXISTS:
-		if (e->tag == TAG_MIRROR_EXISTS)
-			mirror_on_exists(&d->m, &menv, e);
-		else
+		if (e->tag == TAG_MIRROR_EXISTS) {
+			if (mirroring)
+				mirror_on_exists(&d->m, &menv, e);
+		} else
 			register_on_result(&d->r, &renv, e);
 		break;
 	}
-	after_mirror(d, now);
+done:
+	if (d->mode == ZM_MIRROR)
+		after_mirror(d, now);
+	after_index(d, now);
 	collect_changes(d);
 }
 
@@ -357,7 +523,7 @@ static uint32_t snapshot_flags(const struct zkd *d)
 {
 	uint32_t flags = 0;
 
-	if (d->m.synced)
+	if (fed_synced(d))
 		flags |= ZKH_META_SYNCED;
 	if (session_usable(&d->s))
 		flags |= ZKH_META_CONNECTED;
@@ -373,6 +539,7 @@ void zkd_fill_status(const struct zkd *d, struct zkh_status *st)
 		[ZKH_ERR_PUBLISH] = &d->b.publish_err,
 		[ZKH_ERR_SYNC] = &d->m.err,
 		[ZKH_ERR_BUDGET] = &d->b.budget_err,
+		[ZKH_ERR_INDEX] = d->x.err.text[0] ? &d->x.err : &d->c.err,
 	};
 	uint64_t last = 0;
 
@@ -384,7 +551,7 @@ void zkd_fill_status(const struct zkd *d, struct zkh_status *st)
 	st->session = st->connected || d->s.state == ZST_DISCONNECTED ? d->s.id : 0;
 	st->started_us = d->started_us;
 	st->updated_us = zkd_realtime_us();
-	st->last_sync_us = d->m.last_sync_us;
+	st->last_sync_us = fed_sync_us(d);
 	st->records = d->pub ? zkh_pub_count(d->pub) : 0;
 	st->skipped = d->m.skipped;
 	st->pending_reads = d->m.pending;
@@ -392,6 +559,27 @@ void zkd_fill_status(const struct zkd *d, struct zkh_status *st)
 	st->retries = d->m.retries;
 	st->publishes = d->b.publishes;
 	st->generation = d->pub ? zkh_pub_generation(d->pub) : 0;
+	snprintf(st->index_role, sizeof st->index_role, "%s",
+		 !session_usable(&d->s) && !d->c.in_step && !d->x.loaded ? "off" :
+		 indexer_is_writer(&d->x) ? "indexer" :
+		 d->mode == ZM_MIRROR ? "mirror" :
+		 d->c.state == CS_REFUSED ? "refused" :
+		 d->c.waiting ? "waiting" : "consumer");
+	if (indexer_is_writer(&d->x)) {
+		st->index_epoch = d->x.h.epoch;
+		st->index_seq = d->x.h.seq;
+		st->index_buckets = d->x.h.nbuckets;
+	} else {
+		st->index_epoch = d->c.h.epoch;
+		st->index_seq = d->c.my_seq;
+		st->index_buckets = d->c.h.nbuckets;
+	}
+	st->index_lag_ms = d->stale_since ? zkd_now_ms() - d->stale_since : 0;
+	st->index_writes = d->x.writes;
+	st->index_conflicts = d->x.conflicts;
+	st->index_head_reads = d->c.head_reads;
+	st->index_bucket_reads = d->c.bucket_reads;
+	st->index_exists_reads = d->c.exists_reads;
 	st->heartbeat_us = st->updated_us;
 	st->heartbeat_interval_s = ZKH_STATUS_HEARTBEAT_S;
 	st->pidns = d->pidns;
@@ -491,6 +679,7 @@ void zkd_tick(struct zkd *d, uint64_t now)
 {
 	struct mirror_env menv;
 	struct reg_env renv;
+	struct cs_env cenv;
 
 	report_watchdog(&d->rep, now);
 	if (d->switch_at && now >= d->switch_at)
@@ -504,12 +693,16 @@ void zkd_tick(struct zkd *d, uint64_t now)
 	    d->s.state == ZST_DISCONNECTED)
 		still_disconnected(d, now);
 	menv = mirror_env(d, now);
-	mirror_tick(&d->m, &menv);	/* due retries, then queued reads */
+	if (d->mode == ZM_MIRROR)
+		mirror_tick(&d->m, &menv);	/* due retries, then queued reads */
 	renv = reg_env(d, now);
 	register_tick(&d->r, &renv);
+	cenv = cs_env(d, now);
+	consumer_tick(&d->c, &cenv);
+	after_index(d, now);
 	if (d->pub)
 		batch_tick(&d->b, d->pub, now, false, snapshot_flags(d),
-			   d->m.last_sync_us);
+			   fed_sync_us(d));
 	collect_changes(d);
 	if (d->pub)
 		write_status(d, now, false);
@@ -529,7 +722,10 @@ uint64_t zkd_deadline(const struct zkd *d)
 	uint64_t dl = min_deadline(session_deadline(&d->s), batch_deadline(&d->b));
 
 	dl = min_deadline(dl, register_deadline(&d->r));
-	dl = min_deadline(dl, mirror_deadline(&d->m));
+	dl = min_deadline(dl, indexer_deadline(&d->x));
+	dl = min_deadline(dl, consumer_deadline(&d->c));
+	if (d->mode == ZM_MIRROR)
+		dl = min_deadline(dl, mirror_deadline(&d->m));
 	dl = min_deadline(dl, report_deadline(&d->rep));
 	dl = min_deadline(dl, d->switch_at);
 	if (d->s.state == ZST_CONNECTING)
@@ -543,7 +739,10 @@ void zkd_resync(struct zkd *d, uint64_t now)
 {
 	if (!session_usable(&d->s))
 		return;
-	start_full_sync(d, now);
+	if (d->mode == ZM_MIRROR)
+		start_full_sync(d, now);
+	else
+		to_consumer(d, now);
 	collect_changes(d);
 }
 
@@ -593,7 +792,25 @@ static bool session_keys_differ(const struct zkh_config *a, const struct zkh_con
 		a->register_naddrs != b->register_naddrs ||
 		memcmp(a->register_addrs, b->register_addrs,
 		       a->register_naddrs * sizeof a->register_addrs[0]) ||
-		memcmp(&a->acl, &b->acl, sizeof a->acl);
+		memcmp(&a->acl, &b->acl, sizeof a->acl) ||
+		a->indexer != b->indexer || a->indexers != b->indexers ||
+		a->index_fallback_max != b->index_fallback_max;
+}
+
+/* The fleet index roles for d->m.root and the index keys of d->cfg. */
+static int init_index(struct zkd *d)
+{
+	char host[64] = "", ident[128];
+	int rc;
+
+	gethostname(host, sizeof host - 1);
+	snprintf(ident, sizeof ident, "%s pid %d", host, (int)getpid());
+	rc = indexer_init(&d->x, (enum ix_mode)d->cfg.indexer,
+			  (unsigned)d->cfg.indexers, d->m.root, ident);
+	if (!rc)
+		rc = consumer_init(&d->c, d->m.root, (unsigned)d->cfg.index_fallback_max,
+				   (uint64_t)getpid() * 2654435761u ^ zkd_realtime_us());
+	return rc;
 }
 
 /* The delayed half of a reload: close the session (our ephemeral record
@@ -611,8 +828,13 @@ static void switch_session(struct zkd *d, uint64_t now)
 	zkio_close(d->io);
 	session_closed(&d->s);
 	mirror_on_session_end(&d->m);
+	indexer_on_session_end(&d->x);
+	consumer_on_session_end(&d->c);
 	batch_set_syncing(&d->b, false);
 	d->connect_deadline = 0;
+	c->indexer = n->indexer;
+	c->indexers = n->indexers;
+	c->index_fallback_max = n->index_fallback_max;
 	memcpy(c->zookeeper, n->zookeeper, sizeof c->zookeeper);
 	memcpy(c->root, n->root, sizeof c->root);
 	memcpy(c->auth_file, n->auth_file, sizeof c->auth_file);
@@ -633,6 +855,12 @@ static void switch_session(struct zkd *d, uint64_t now)
 	(void)split_chroot(c->zookeeper, d->chroot, err, sizeof err);
 	mirror_free(&d->m);
 	rc = mirror_init(&d->m, d->chroot, c->root);
+	if (rc == 0) {
+		d->b.tap = NULL;
+		indexer_free(&d->x);
+		consumer_free(&d->c);
+		rc = init_index(d);
+	}
 	if (rc == 0)
 		rc = register_init(&d->r, c->register_name, c->register_addrs,
 				   c->register_naddrs, d->m.hosts, c->cache);
@@ -779,6 +1007,11 @@ int zkd_init(struct zkd *d, char *err, size_t err_cap)
 		snprintf(err, err_cap, "root %s: %s", d->cfg.root, strerror(-rc));
 		return rc == -ENOMEM ? rc : -EINVAL;
 	}
+	rc = init_index(d);
+	if (rc) {
+		snprintf(err, err_cap, "fleet index: %s", strerror(-rc));
+		return rc == -ENOMEM ? rc : -EINVAL;
+	}
 	rc = register_init(&d->r, d->cfg.register_name, d->cfg.register_addrs,
 			   d->cfg.register_naddrs, d->m.hosts, d->cfg.cache);
 	if (rc) {
@@ -796,7 +1029,7 @@ void zkd_attach_publisher(struct zkd *d, struct zkh_publisher *pub)
 	 * rebuilt now, so lookups are served before ZooKeeper answers. */
 	if (zkh_pub_needs_publish(pub) && zkh_pub_count(pub) > 0)
 		batch_request_publish(&d->b, zkd_now_ms());
-	batch_tick(&d->b, pub, zkd_now_ms(), true, snapshot_flags(d), d->m.last_sync_us);
+	batch_tick(&d->b, pub, zkd_now_ms(), true, snapshot_flags(d), fed_sync_us(d));
 	collect_changes(d);
 }
 
@@ -815,7 +1048,7 @@ void zkd_shutdown(struct zkd *d, uint64_t now)
 		e = next;
 	}
 	if (d->pub)
-		batch_tick(&d->b, d->pub, now, true, snapshot_flags(d), d->m.last_sync_us);
+		batch_tick(&d->b, d->pub, now, true, snapshot_flags(d), fed_sync_us(d));
 	session_set_state(&d->s, ZST_STOPPED);
 	collect_changes(d);
 	if (d->pub)
@@ -827,6 +1060,8 @@ void zkd_free(struct zkd *d)
 	zkio_free(d->io);
 	d->io = NULL;
 	mirror_free(&d->m);
+	indexer_free(&d->x);
+	consumer_free(&d->c);
 	batch_free(&d->b);
 	if (d->q_ready)
 		evq_destroy(&d->q);

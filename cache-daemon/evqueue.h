@@ -39,8 +39,10 @@ enum zkio_mode { ZKIO_PERSISTENT, ZKIO_EPHEMERAL };
 /* What zkcached reads of a node's stat. */
 struct zkio_stat {
 	int64_t czxid, mzxid;
+	int64_t pzxid;			/* last change of the children */
 	int64_t ephemeral_owner;	/* session id, 0 if persistent */
 	int32_t version;
+	int32_t num_children;
 };
 
 enum zkd_ev_kind {
@@ -55,6 +57,11 @@ enum zkd_ev_kind {
 enum zkd_ev_tag {
 	TAG_NONE, TAG_ENSURE, TAG_AUTH, TAG_REG_EXISTS, TAG_REG_CREATE,
 	TAG_REG_REPLACE, TAG_MIRROR_EXISTS,
+	/* the fleet index (indexer.c, consumer.c) */
+	TAG_IX_ENSURE, TAG_IX_SLOT, TAG_IX_SLOT_CREATE, TAG_IX_HEAD,
+	TAG_IX_BUCKET, TAG_IX_VERIFY, TAG_IX_WRITE,
+	TAG_CS_HEAD, TAG_CS_EXISTS, TAG_CS_BUCKET, TAG_CS_HOSTS,
+	TAG_CS_SLOT_DELETE,
 };
 
 /*

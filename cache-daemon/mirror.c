@@ -612,6 +612,7 @@ void mirror_on_data(struct zkd_mirror *m, const struct mirror_env *env,
 		zkd_log(ZKH_LOG_WARN, "%s/%s and %s/%s differ only in case, so they are "
 			"one host name: serving %s, the one written last",
 			m->hosts, n->name, m->hosts, sib->name, n->name);
+	batch_note_mzxid(env->batch, mzxid);	/* for the fleet index */
 	if (batch_upsert(env->batch, n->name, czxid, addrs, na, env->now)) {
 		m->resync = true;	/* out of memory: resync later */
 		goto out;

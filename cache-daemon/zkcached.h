@@ -10,6 +10,9 @@
  *   batch     pending changes applied and published; the end-of-sync sweep
  *   register  this host's ephemeral record
  *   report    status file, metrics, systemd notifications
+ *   indexer   the fleet index's writer (elected), fed by the batch's tap
+ *   consumer  the fleet index's reader: feeds the batch instead of the
+ *             mirror (docs/scale.md)
  *
  * Who calls whom: main -> dispatch -> {session, mirror, register, batch,
  * report, zkio}; mirror -> {batch, zkio}; register -> {zkio, ifaddrs};
@@ -28,6 +31,7 @@
 #include "batch.h"
 #include "errslot.h"
 #include "evqueue.h"
+#include "index.h"
 #include "mirror.h"
 #include "register.h"
 #include "report.h"
@@ -37,6 +41,10 @@
 #include "zkhosts/status.h"
 #include "zkhosts/zkhandle.h"
 #include "zkio.h"
+
+/* Who feeds the batch: the mirror (an indexer, or the fallback while the
+ * directory is small) or the consumer of the fleet index. */
+enum zkd_mode { ZM_CONSUMER, ZM_MIRROR };
 
 struct zkd {
 	struct zkh_config cfg;
@@ -53,6 +61,11 @@ struct zkd {
 	struct zkd_batch b;
 	struct zkd_register r;
 	struct zkd_report rep;
+	struct zkd_indexer x;
+	struct zkd_consumer c;
+	enum zkd_mode mode;
+	uint64_t index_sync_us;	/* realtime of the consumer's first round */
+	uint64_t stale_since;	/* ms: the index seen stale since then */
 	struct zkd_error conn_err;	/* ZKH_ERR_CONNECTION */
 	struct zkd_error auth_err;	/* ZKH_ERR_AUTH */
 	uint64_t connect_deadline;	/* ms: no session by then: new handle */

@@ -60,8 +60,10 @@ static void copy_stat(struct zkd_event *e, const struct Stat *st)
 {
 	e->stat.czxid = st->czxid;
 	e->stat.mzxid = st->mzxid;
+	e->stat.pzxid = st->pzxid;
 	e->stat.ephemeral_owner = st->ephemeralOwner;
 	e->stat.version = st->version;
+	e->stat.num_children = st->numChildren;
 	e->has_stat = true;
 }
 
@@ -375,4 +377,113 @@ void zkio_replace(struct zkio *io, const char *path, int version,
 		free(c);	/* no completion will run */
 		submitted(io, e, rc);
 	}
+}
+
+/* ---- fleet index requests (main loop) ------------------------------------ */
+
+void zkio_read(struct zkio *io, const char *path, bool watch,
+	       enum zkd_ev_tag tag)
+{
+	struct zkd_event *e = req(io, EV_DATA, tag, path);
+
+	if (e)
+		submitted(io, e, io->zh ?
+			  zoo_aget(io->zh, path, watch, data_cb, e) : ZINVALIDSTATE);
+}
+
+void zkio_stat(struct zkio *io, const char *path, bool watch,
+	       enum zkd_ev_tag tag)
+{
+	struct zkd_event *e = req(io, EV_EXISTS, tag, path);
+
+	if (e)
+		submitted(io, e, io->zh ?
+			  zoo_aexists(io->zh, path, watch, stat_cb, e) : ZINVALIDSTATE);
+}
+
+void zkio_delete(struct zkio *io, const char *path, int version,
+		 enum zkd_ev_tag tag)
+{
+	struct zkd_event *e = req(io, EV_VOID, tag, path);
+
+	if (e)
+		submitted(io, e, io->zh ?
+			  zoo_adelete(io->zh, path, version, void_cb, e) : ZINVALIDSTATE);
+}
+
+/* A multi's operations own copies of paths and data until it completes. */
+struct bigmulti_ctx {
+	struct zkd_event *e;
+	size_t n;
+	zoo_op_t ops[ZKIO_MULTI_MAX];
+	zoo_op_result_t res[ZKIO_MULTI_MAX];
+	struct Stat stats[ZKIO_MULTI_MAX];
+	char *paths[ZKIO_MULTI_MAX], *datas[ZKIO_MULTI_MAX];
+	char created[ZKIO_MULTI_MAX][512];
+};
+
+static void bigmulti_free(struct bigmulti_ctx *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->paths[i]);
+		free(c->datas[i]);
+	}
+	free(c);
+}
+
+static void bigmulti_cb(int rc, const void *data)
+{
+	struct bigmulti_ctx *c = (struct bigmulti_ctx *)data;
+	struct zkd_event *e = c->e;
+
+	bigmulti_free(c);
+	e->rc = rc;
+	evq_push(g_q, e);
+}
+
+void zkio_multi(struct zkio *io, const struct zkio_op *ops, size_t n,
+		enum zkd_ev_tag tag)
+{
+	struct zkd_event *e = req(io, EV_VOID, tag, n ? ops[0].path : NULL);
+	struct bigmulti_ctx *c;
+	int rc;
+
+	if (!e)
+		return;
+	if (!io->zh || n == 0 || n > ZKIO_MULTI_MAX) {
+		submitted(io, e, io->zh ? ZBADARGUMENTS : ZINVALIDSTATE);
+		return;
+	}
+	c = calloc(1, sizeof *c);
+	if (!c)
+		goto oom;
+	c->e = e;
+	for (size_t i = 0; i < n; i++) {
+		c->paths[i] = strdup(ops[i].path);
+		c->datas[i] = malloc(ops[i].len ? ops[i].len : 1);
+		c->n = i + 1;
+		if (!c->paths[i] || !c->datas[i])
+			goto oom;
+		memcpy(c->datas[i], ops[i].data, ops[i].len);
+		if (ops[i].kind == ZKIO_OP_CREATE)
+			zoo_create_op_init(&c->ops[i], c->paths[i], c->datas[i],
+					   (int)ops[i].len,
+					   &io->acl_vec,
+					   ZOO_PERSISTENT, c->created[i],
+					   sizeof c->created[i]);
+		else
+			zoo_set_op_init(&c->ops[i], c->paths[i], c->datas[i],
+					(int)ops[i].len, ops[i].version, &c->stats[i]);
+	}
+	rc = zoo_amulti(io->zh, (int)n, c->ops, c->res, bigmulti_cb, c);
+	if (rc != ZOK) {
+		bigmulti_free(c);	/* no completion will run */
+		submitted(io, e, rc);
+	}
+	return;
+oom:
+	if (c)
+		bigmulti_free(c);
+	zkd_ev_free(e);
+	evq_push(io->q, NULL);	/* counted as lost: full resync */
 }

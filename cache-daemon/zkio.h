@@ -83,4 +83,32 @@ void zkio_exists(struct zkio *io, const char *path, enum zkd_ev_tag tag);
 void zkio_replace(struct zkio *io, const char *path, int version,
 		  const char *data, enum zkio_mode mode, enum zkd_ev_tag tag);
 
+/*
+ * Requests of the fleet index (zkindex.h; indexer.c and consumer.c).
+ * zkio_read: EV_DATA with `tag`, a data watch only if `watch`.
+ * zkio_stat: EV_EXISTS with `tag` (stat with pzxid and num_children), an
+ * exists/data watch only if `watch`. zkio_delete: EV_VOID, ZBADVERSION if
+ * `version` (>= 0) does not match. zkio_multi: the `n` operations in one
+ * transaction, EV_VOID with `tag` and the first failing operation's
+ * error; every create gets the ACL of zkio_set_acl, as zkio_create's
+ * nodes do. The data is copied before the call returns.
+ */
+enum zkio_op_kind { ZKIO_OP_CREATE, ZKIO_OP_SET };
+struct zkio_op {
+	enum zkio_op_kind kind;
+	const char *path;
+	const char *data;
+	size_t len;
+	int version;		/* ZKIO_OP_SET: expected version */
+};
+#define ZKIO_MULTI_MAX 40
+void zkio_read(struct zkio *io, const char *path, bool watch,
+	       enum zkd_ev_tag tag);
+void zkio_stat(struct zkio *io, const char *path, bool watch,
+	       enum zkd_ev_tag tag);
+void zkio_delete(struct zkio *io, const char *path, int version,
+		 enum zkd_ev_tag tag);
+void zkio_multi(struct zkio *io, const struct zkio_op *ops, size_t n,
+		enum zkd_ev_tag tag);
+
 #endif

@@ -377,6 +377,39 @@ static const char *set_max_records(struct zkh_config *c, const char *v,
 	return NULL;
 }
 
+static const char *set_indexer(struct zkh_config *c, const char *v, size_t n,
+			       struct problem *p)
+{
+	(void)p;
+	if (word_eq(v, n, "auto"))
+		c->indexer = ZKH_INDEXER_AUTO;
+	else if (word_eq(v, n, "yes"))
+		c->indexer = ZKH_INDEXER_YES;
+	else if (word_eq(v, n, "no"))
+		c->indexer = ZKH_INDEXER_NO;
+	else
+		return "must be auto, yes or no";
+	return NULL;
+}
+
+static const char *set_indexers(struct zkh_config *c, const char *v, size_t n,
+				struct problem *p)
+{
+	(void)p;
+	if (!parse_uint(v, n, 1, 16, &c->indexers))
+		return "must be an integer from 1 to 16 (election slots)";
+	return NULL;
+}
+
+static const char *set_index_fallback_max(struct zkh_config *c, const char *v,
+					  size_t n, struct problem *p)
+{
+	(void)p;
+	if (!parse_uint(v, n, 0, 1000000, &c->index_fallback_max))
+		return "must be an integer from 0 to 1000000 (hosts)";
+	return NULL;
+}
+
 static const char *set_fsync(struct zkh_config *c, const char *v, size_t n,
 			     struct problem *p)
 {
@@ -885,6 +918,9 @@ static const struct key_def {
 	{ "dns_zone", set_dns_zone },
 	{ "dns_reverse_zones", set_dns_reverse_zones },
 	{ "log_level", set_log_level },
+	{ "indexer", set_indexer },
+	{ "indexers", set_indexers },
+	{ "index_fallback_max", set_index_fallback_max },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 #define CACHE_KEY 2
@@ -1016,6 +1052,9 @@ void zkh_config_defaults(struct zkh_config *c)
 	c->dns_listen[0].port = ZKH_DEFAULT_DNS_PORT;
 	c->dns_ttl = ZKH_DEFAULT_DNS_TTL;
 	c->dns_reverse = ZKH_DNS_REV_AUTO;
+	c->indexer = ZKH_INDEXER_AUTO;
+	c->indexers = ZKH_DEFAULT_INDEXERS;
+	c->index_fallback_max = ZKH_DEFAULT_INDEX_FALLBACK_MAX;
 }
 
 int zkh_config_parse(const char *text, size_t len, const char *file,

@@ -162,6 +162,26 @@ static const struct field {
 	F("disconnected_us", K_US, disconnected_us,
 	  "zkhosts_disconnected_since_timestamp_seconds", "gauge",
 	  "Since when ZooKeeper is unusable, Unix seconds (0: connected)."),
+	F("index_role", K_STATE, index_role, NULL, NULL, NULL),
+	F("index_epoch", K_U64, index_epoch, "zkhosts_index_epoch", "gauge",
+	  "Epoch of the fleet index followed or written."),
+	F("index_seq", K_U64, index_seq, "zkhosts_index_seq", "gauge",
+	  "Sequence of the last index write applied."),
+	F("index_buckets", K_U64, index_buckets, "zkhosts_index_buckets", "gauge",
+	  "Buckets of the fleet index."),
+	F("index_lag_ms", K_U64, index_lag_ms, "zkhosts_index_lag_milliseconds", "gauge",
+	  "How long the index has been seen behind <root>/hosts (0: in step)."),
+	F("index_writes", K_U64, index_writes, "zkhosts_index_writes_total", "counter",
+	  "Index writes (multis) this indexer made."),
+	F("index_conflicts", K_U64, index_conflicts, "zkhosts_index_conflicts_total",
+	  "counter", "Index writes refused by compare-and-set."),
+	F("index_head_reads", K_U64, index_head_reads, "zkhosts_index_head_reads_total",
+	  "counter", "Reads of the index head."),
+	F("index_bucket_reads", K_U64, index_bucket_reads,
+	  "zkhosts_index_bucket_reads_total", "counter", "Reads of index buckets."),
+	F("index_exists_reads", K_U64, index_exists_reads,
+	  "zkhosts_index_exists_reads_total", "counter",
+	  "Version checks (exists) of index buckets and of <root>/hosts."),
 #undef F
 };
 
@@ -172,6 +192,7 @@ static const char *const source_names[ZKH_ERR_NSOURCES] = {
 	[ZKH_ERR_PUBLISH] = "publish",
 	[ZKH_ERR_SYNC] = "sync",
 	[ZKH_ERR_BUDGET] = "budget",
+	[ZKH_ERR_INDEX] = "index",
 };
 
 const char *zkh_status_source_name(enum zkh_err_source src)

@@ -39,6 +39,15 @@
  *                    ZKH_DNS_REVZONES_MAX
  *   log_level        zkcached's: error|warning|info|debug (info); -v and
  *                    -q on its command line win
+ *   indexer          auto|yes|no: may this zkcached write the fleet index
+ *                    (docs/scale.md)? auto (default): stands for a free
+ *                    election slot after a random delay; yes: at once; no:
+ *                    never, it only reads the index
+ *   indexers         election slots, i.e. most indexers at once, default 2
+ *                    (1..16)
+ *   index_fallback_max  with no usable index, mirror <root>/hosts directly
+ *                    only while it has fewer children than this, default
+ *                    2000 (0..1000000); above, wait for the index
  *
  * File path resolution: an explicit path (-c FILE) wins; else the
  * ZKHOSTS_CONF environment variable (read with secure_getenv, so set-id
@@ -109,6 +118,11 @@ struct zkh_acl {
 	size_t n;
 	struct zkh_acl_entry e[ZKH_ACL_MAX];
 };
+#define ZKH_DEFAULT_INDEXERS 2
+#define ZKH_DEFAULT_INDEX_FALLBACK_MAX 2000
+
+/* Values of `indexer`. */
+enum { ZKH_INDEXER_AUTO = 0, ZKH_INDEXER_YES = 1, ZKH_INDEXER_NO = 2 };
 
 struct zkh_config {
 	char zookeeper[1024];	/* "" if unset */
@@ -133,6 +147,9 @@ struct zkh_config {
 	struct zkh_dns_prefix dns_reverse_zones[ZKH_DNS_REVZONES_MAX];
 	size_t dns_nreverse;	/* ZKH_DNS_REV_LIST: 1.. */
 	int log_level;		/* syslog number: 3, 4, 6 or 7 (zkh_log_level) */
+	int indexer;		/* ZKH_INDEXER_* */
+	int indexers;		/* election slots */
+	int index_fallback_max;	/* hosts */
 };
 
 /* Parsing strictness. */

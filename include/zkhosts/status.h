@@ -37,6 +37,11 @@
  *   last_publish_us ...         (3: last snapshot published, 0 if none)
  *   disconnected_us ...         (3: ZooKeeper unusable since, 0 if usable)
  *   errors_<source> 3           (3: times that source's error was raised)
+ *   index_role consumer         (fleet index, docs/scale.md: indexer|
+ *                               consumer|mirror|waiting|refused|off)
+ *   index_epoch, index_seq, index_buckets, index_lag_ms, index_writes,
+ *   index_conflicts, index_head_reads, index_bucket_reads,
+ *   index_exists_reads  (decimal)
  *   error_<source> <text>       (one line per ACTIVE error, see below)
  *   last_error <text>           (the active error set last; "" if none)
  *
@@ -44,7 +49,8 @@
  * (ZooKeeper unreachable, lost, expired), auth (credentials refused),
  * registration (own record not held), publish (cache master or snapshot
  * write failed), sync (the listing or reads refused, retried), budget
- * (max_records exceeded).
+ * (max_records exceeded), index (the fleet index refused, stale, or not
+ * writable).
  * Texts are one line and never hold a secret.
  *
  * The daemon rewrites the file on every state change and at least every
@@ -70,7 +76,7 @@
 /* Sources of errors, one slot each (status keys error_<name>). */
 enum zkh_err_source {
 	ZKH_ERR_CONNECTION, ZKH_ERR_AUTH, ZKH_ERR_REGISTRATION,
-	ZKH_ERR_PUBLISH, ZKH_ERR_SYNC, ZKH_ERR_BUDGET,
+	ZKH_ERR_PUBLISH, ZKH_ERR_SYNC, ZKH_ERR_BUDGET, ZKH_ERR_INDEX,
 	ZKH_ERR_NSOURCES
 };
 
@@ -98,6 +104,10 @@ struct zkh_status {
 	uint64_t last_publish_us;
 	uint64_t disconnected_us;
 	uint64_t error_counts[ZKH_ERR_NSOURCES];	/* errors_<source> */
+	char index_role[16];	/* "" when the daemon does not say */
+	uint64_t index_epoch, index_seq, index_buckets, index_lag_ms;
+	uint64_t index_writes, index_conflicts;
+	uint64_t index_head_reads, index_bucket_reads, index_exists_reads;
 	char errors[ZKH_ERR_NSOURCES][ZKH_STATUS_TEXT_MAX];	/* "" = none */
 	char last_error[ZKH_STATUS_TEXT_MAX];
 };

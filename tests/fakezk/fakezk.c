@@ -41,12 +41,21 @@ struct fz_watch {
 	char *path;
 };
 
+struct fz_mop {		/* one operation of a generic multi */
+	enum zkio_op_kind kind;
+	char *path, *data;
+	int version;
+};
+
 struct fz_req {
 	struct fz_req *next;
 	unsigned op;
 	char *path, *data;
 	int version;
 	enum zkio_mode mode;
+	bool nowatch;		/* read/exists without a watch */
+	struct fz_mop *mops;	/* generic multi (zkio_multi), else NULL */
+	size_t nmops;
 	struct zkd_event *e;	/* the answer to fill */
 };
 
@@ -346,7 +355,76 @@ static void names_of(struct zkd_event *e, const char *path)
 static void fill_stat(struct zkd_event *e, const struct fz_node *n)
 {
 	e->stat = n->st;
+	e->stat.pzxid = n->pzxid;
+	e->stat.num_children = 0;
+	for (struct fz_node *c = fz.nodes; c; c = c->next)
+		if (is_child(n->path, c->path))
+			e->stat.num_children++;
 	e->has_stat = true;
+}
+
+/* Set a node's data as one transaction's part (zxid given). */
+static void do_set(struct fz_node *n, const char *data, int64_t zxid)
+{
+	free(n->data);
+	n->data = xstrdup(data);
+	n->st.mzxid = zxid;
+	n->st.version++;
+	fire(1u << W_DATA, n->path, ZKIO_CHANGED_EVENT, n->protect);
+}
+
+/* A generic multi: every operation checked against the tree as the
+ * earlier ones of the same multi leave it, then all applied with one
+ * zxid, or none. Returns the first failing operation's code. */
+static int generic_multi(struct fz_req *r, int64_t sid)
+{
+	char parent[FZ_MAX_WATCH_PATH];
+	int64_t zxid;
+
+	for (size_t i = 0; i < r->nmops; i++) {
+		struct fz_mop *m = &r->mops[i];
+		struct fz_node *n = find(m->path);
+		bool made_here = false;
+
+		for (size_t j = 0; j < i; j++)
+			if (r->mops[j].kind == ZKIO_OP_CREATE &&
+			    strcmp(r->mops[j].path, m->path) == 0)
+				made_here = true;
+		if (m->kind == ZKIO_OP_SET) {
+			if (!n && !made_here)
+				return ZNONODE;
+			if (n && m->version >= 0 && n->st.version != m->version)
+				return ZBADVERSION;
+			if (refused(n, sid))
+				return ZNOAUTH;
+		} else {
+			if (n || made_here)
+				return ZNODEEXISTS;
+			parent_of(m->path, parent, sizeof parent);
+			if (!find(parent)) {
+				bool parent_here = false;
+
+				for (size_t j = 0; j < i; j++)
+					if (r->mops[j].kind == ZKIO_OP_CREATE &&
+					    strcmp(r->mops[j].path, parent) == 0)
+						parent_here = true;
+				if (!parent_here)
+					return ZNONODE;
+			}
+			if (refused(find(parent), sid))
+				return ZNOAUTH;
+		}
+	}
+	zxid = ++fz.zxid;
+	for (size_t i = 0; i < r->nmops; i++) {
+		struct fz_mop *m = &r->mops[i];
+
+		if (m->kind == ZKIO_OP_CREATE)
+			do_create(m->path, m->data, 0, zxid, daemon_acl());
+		else
+			do_set(find(m->path), m->data, zxid);
+	}
+	return ZOK;
 }
 
 static int scripted_failure(unsigned op, const char *path)
@@ -420,7 +498,8 @@ static void answer(struct fz_req *r)
 				e->data = xstrdup(n->data);
 				e->data_len = (int)strlen(n->data);
 			}
-			add_watch(W_DATA, r->path);
+			if (!r->nowatch)
+				add_watch(W_DATA, r->path);
 		}
 		break;
 	case FZ_LIST:
@@ -439,8 +518,22 @@ static void answer(struct fz_req *r)
 		e->rc = n ? ZOK : ZNONODE;
 		if (n)
 			fill_stat(e, n);
-		add_watch(n ? W_DATA : W_EXIST, r->path);
+		if (!r->nowatch)
+			add_watch(n ? W_DATA : W_EXIST, r->path);
 		break;
+	case FZ_DELETE: {
+		char parent[FZ_MAX_WATCH_PATH];
+
+		parent_of(r->path, parent, sizeof parent);
+		if (refused(find(parent), sid)) {
+			e->rc = ZNOAUTH;
+			break;
+		}
+		e->rc = do_delete(r->path, r->version, fz.zxid + 1);
+		if (e->rc == ZOK)
+			fz.zxid++;
+		break;
+	}
 	case FZ_CREATE: {
 		char parent[FZ_MAX_WATCH_PATH];
 
@@ -456,6 +549,10 @@ static void answer(struct fz_req *r)
 		break;
 	}
 	case FZ_MULTI:
+		if (r->mops) {
+			e->rc = generic_multi(r, sid);
+			break;
+		}
 		/* delete(version) + create, one transaction: check first */
 		if (!n) {
 			e->rc = ZNONODE;
@@ -490,6 +587,11 @@ static struct fz_req *pop(void)
 
 static void free_req(struct fz_req *r)
 {
+	for (size_t i = 0; i < r->nmops; i++) {
+		free(r->mops[i].path);
+		free(r->mops[i].data);
+	}
+	free(r->mops);
 	free(r->path);
 	free(r->data);
 	free(r);
@@ -550,9 +652,9 @@ size_t fakezk_pending(void)
 
 /* ---- zkio.h over the model -------------------------------------------------- */
 
-static void enqueue(unsigned op, enum zkd_ev_kind kind, enum zkd_ev_tag tag,
-		    const char *path, const char *data, int version,
-		    enum zkio_mode mode)
+static struct fz_req *enqueue(unsigned op, enum zkd_ev_kind kind,
+			      enum zkd_ev_tag tag, const char *path,
+			      const char *data, int version, enum zkio_mode mode)
 {
 	struct zkio *io = fz.io;
 	struct zkd_event *e = zkd_ev_new(kind, tag, io->gen, path);
@@ -564,12 +666,12 @@ static void enqueue(unsigned op, enum zkd_ev_kind kind, enum zkd_ev_tag tag,
 	if (!io->open || io->dead) {
 		e->rc = ZINVALIDSTATE;	/* the client refuses at once */
 		evq_push(io->q, e);
-		return;
+		return NULL;
 	}
 	if (!io->connected && io->session) {
 		e->rc = ZCONNECTIONLOSS;	/* sent into a lost connection */
 		evq_push(io->q, e);
-		return;
+		return NULL;
 	}
 	r = calloc(1, sizeof *r);
 	if (!r)
@@ -585,6 +687,7 @@ static void enqueue(unsigned op, enum zkd_ev_kind kind, enum zkd_ev_tag tag,
 	else
 		fz.head = r;
 	fz.tail = r;
+	return r;
 }
 
 struct zkio *zkio_new(struct zkd_evq *q)
@@ -736,6 +839,65 @@ void zkio_replace(struct zkio *io, const char *path, int version,
 	enqueue(FZ_MULTI, EV_VOID, tag, path, data, version, mode);
 }
 
+void zkio_read(struct zkio *io, const char *path, bool watch,
+	       enum zkd_ev_tag tag)
+{
+	struct fz_req *r = enqueue(FZ_GET, EV_DATA, tag, path, NULL, -1,
+				   ZKIO_PERSISTENT);
+
+	(void)io;
+	if (r)
+		r->nowatch = !watch;
+}
+
+void zkio_stat(struct zkio *io, const char *path, bool watch,
+	       enum zkd_ev_tag tag)
+{
+	struct fz_req *r = enqueue(FZ_EXISTS, EV_EXISTS, tag, path, NULL, -1,
+				   ZKIO_PERSISTENT);
+
+	(void)io;
+	if (r)
+		r->nowatch = !watch;
+}
+
+void zkio_delete(struct zkio *io, const char *path, int version,
+		 enum zkd_ev_tag tag)
+{
+	(void)io;
+	enqueue(FZ_DELETE, EV_VOID, tag, path, NULL, version, ZKIO_PERSISTENT);
+}
+
+void zkio_multi(struct zkio *io, const struct zkio_op *ops, size_t n,
+		enum zkd_ev_tag tag)
+{
+	struct fz_req *r;
+
+	(void)io;
+	for (size_t i = 1; i < n; i++)
+		log_req(FZ_MULTI, ops[i].path);	/* every path, for counts */
+	r = enqueue(FZ_MULTI, EV_VOID, tag, n ? ops[0].path : "/", NULL, -1,
+		    ZKIO_PERSISTENT);
+	if (!r)
+		return;
+	r->mops = calloc(n ? n : 1, sizeof *r->mops);
+	if (!r->mops)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		char *d = malloc(ops[i].len + 1);
+
+		if (!d)
+			abort();
+		memcpy(d, ops[i].data, ops[i].len);
+		d[ops[i].len] = '\0';
+		r->mops[i].kind = ops[i].kind;
+		r->mops[i].path = xstrdup(ops[i].path);
+		r->mops[i].data = d;
+		r->mops[i].version = ops[i].version;
+	}
+	r->nmops = n;
+}
+
 /* ---- the test's side ------------------------------------------------------- */
 
 void fakezk_init(void)
@@ -847,11 +1009,7 @@ int fakezk_set(const char *path, const char *data)
 
 	if (!n)
 		return ZNONODE;
-	free(n->data);
-	n->data = xstrdup(data);
-	n->st.mzxid = ++fz.zxid;
-	n->st.version++;
-	fire(1u << W_DATA, path, ZKIO_CHANGED_EVENT, n->protect);
+	do_set(n, data, ++fz.zxid);
 	return ZOK;
 }
 
@@ -969,8 +1127,10 @@ const char *fakezk_get(const char *path, struct zkio_stat *st)
 {
 	struct fz_node *n = find(path);
 
-	if (n && st)
+	if (n && st) {
 		*st = n->st;
+		st->pzxid = n->pzxid;
+	}
 	return n ? n->data : NULL;
 }
 

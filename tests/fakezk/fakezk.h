@@ -12,7 +12,10 @@
  * delivered before the replies to later requests, as ZooKeeper orders
  * them, connection loss (pending requests fail with ZCONNECTIONLOSS, the
  * watches are re-armed on reconnect and fire for what changed meanwhile)
- * and expiry.
+ * and expiry. Reads and exists may go without a watch; a generic multi
+ * (zkio_multi: creates and versioned sets) is checked whole, then
+ * applied with one zxid; fakezk_count(FZ_MULTI, path) counts every
+ * path a multi touches.
  *
  * The daemon's requests wait in a queue until the test lets the "server"
  * answer them (fakezk_step / fakezk_run), so a test can change the tree
@@ -36,7 +39,7 @@
 
 /* Request kinds, for fakezk_fail and fakezk_count. */
 enum fz_op { FZ_GET = 1, FZ_LIST = 2, FZ_CREATE = 4, FZ_EXISTS = 8,
-	     FZ_MULTI = 16, FZ_AUTH = 32, FZ_ANY = 63 };
+	     FZ_MULTI = 16, FZ_AUTH = 32, FZ_DELETE = 128, FZ_ANY = 191 };
 
 /* Create the model (the root "/" exists) and make it the current one. */
 void fakezk_init(void);

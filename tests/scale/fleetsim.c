@@ -1,0 +1,348 @@
+/*
+ * fleetsim.c - many simulated zkcached consumers in one process, for the
+ * fleet simulator (tests/scale/fleet.py, `make scale`). Each of SESSIONS
+ * ZooKeeper sessions (libzookeeper_st: one thread, every handle driven by
+ * one poll loop) reads the fleet index like a consumer daemon: it holds a
+ * data watch on the head and reads the head on every notification (one
+ * read in flight, notifications coalesced); it publishes nothing. For a
+ * probe name it records when each session first saw it: in the head's
+ * ring, or - when the ring no longer holds it - in its bucket, read
+ * then. Bytes received are those of the whole process (/proc/self/io
+ * rchar), reported per session by the driver.
+ *
+ * Protocol (stdin -> stdout, one line each):
+ *   probe NAME        -> "ready": watch for NAME from now on
+ *   ack NAME T_NS     the create of NAME was acknowledged at T_NS
+ *                     (CLOCK_MONOTONIC, system-wide); once every session
+ *                     saw it (or after 30 s): "result NAME SEEN P50_MS
+ *                     P99_MS MAX_MS"
+ *   stats             -> "stats CONNECTED HEAD_READS BUCKET_READS RCHAR
+ *                     SESSIONS_LOST"
+ *   quit
+ * At start, once every session is connected and read the head once:
+ * "up N".
+ *
+ * Usage: fleetsim -z CONNECT -r ROOT -n SESSIONS [-t SESSION_TIMEOUT_MS]
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zookeeper/zookeeper.h>
+
+#include "zkhosts/names.h"
+#include "zkhosts/zkindex.h"
+
+#define MAX_PROBES 8
+
+struct sess {
+	zhandle_t *zh;
+	int idx;
+	bool connected, ever, head_inflight, again, read_once;
+	uint64_t seen[MAX_PROBES];	/* ns, 0 = not yet */
+};
+
+struct probe {
+	char name[ZKH_NAME_MAX + 1];
+	bool active;
+	uint64_t ack_ns, start_ns;
+};
+
+static struct sess *S;
+static int NS;
+static char HEAD[1100], DIR_[1024];
+static struct probe P[MAX_PROBES];
+static uint64_t head_reads, bucket_reads, lost;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void read_head(struct sess *s);
+
+static void bucket_done(int rc, const char *value, int len,
+			const struct Stat *st, const void *data)
+{
+	struct sess *s = &S[(intptr_t)data / MAX_PROBES];
+	int k = (int)((intptr_t)data % MAX_PROBES);
+	char pat[ZKH_NAME_MAX + 8];
+
+	(void)st;
+	if (rc != ZOK || !P[k].active || s->seen[k] || !value)
+		return;
+	snprintf(pat, sizeof pat, "\n%.253s ", P[k].name);
+	if (memmem(value, (size_t)len, pat, strlen(pat)))
+		s->seen[k] = now_ns();
+}
+
+static void head_done(int rc, const char *value, int len,
+		      const struct Stat *st, const void *data)
+{
+	struct sess *s = &S[(intptr_t)data];
+	struct zkx_head h;
+	size_t body;
+
+	(void)st;
+	s->head_inflight = false;
+	s->read_once = true;
+	if (rc == ZOK && value && zkx_head_parse(value, (size_t)len, &h, &body) == 0) {
+		for (int k = 0; k < MAX_PROBES; k++) {
+			char pat[ZKH_NAME_MAX + 8], path[1100];
+			char key[ZKH_NAME_MAX + 1];
+
+			if (!P[k].active || s->seen[k])
+				continue;
+			snprintf(pat, sizeof pat, "\n+ %.253s ", P[k].name);
+			if (memmem(value, (size_t)len, pat, strlen(pat))) {
+				s->seen[k] = now_ns();
+				continue;
+			}
+			if (!P[k].ack_ns)
+				continue;
+			/* not in the ring: was it there and trimmed? read its bucket */
+			zkh_name_fold(P[k].name, strlen(P[k].name), key);
+			snprintf(path, sizeof path, "%s/b%u", DIR_,
+				 zkx_bucket_of(zkx_hash(key, strlen(key)), h.nbuckets));
+			bucket_reads++;
+			zoo_aget(s->zh, path, 0, bucket_done,
+				 (const void *)(intptr_t)(s->idx * MAX_PROBES + k));
+		}
+	}
+	if (s->again)
+		read_head(s);
+}
+
+static void read_head(struct sess *s)
+{
+	if (s->head_inflight) {
+		s->again = true;
+		return;
+	}
+	s->again = false;
+	s->head_inflight = true;
+	head_reads++;
+	if (zoo_aget(s->zh, HEAD, 1, head_done, (const void *)(intptr_t)s->idx) != ZOK)
+		s->head_inflight = false;
+}
+
+static void watcher(zhandle_t *zh, int type, int state, const char *path,
+		    void *ctx)
+{
+	struct sess *s = ctx;
+
+	(void)zh;
+	(void)path;
+	if (type == ZOO_SESSION_EVENT) {
+		if (state == ZOO_CONNECTED_STATE) {
+			bool first = !s->ever;
+
+			s->connected = s->ever = true;
+			if (first)
+				read_head(s);
+		} else if (state == ZOO_EXPIRED_SESSION_STATE) {
+			s->connected = false;
+			lost++;
+		} else {
+			s->connected = false;
+		}
+		return;
+	}
+	if (type == ZOO_CHANGED_EVENT || type == ZOO_CREATED_EVENT)
+		read_head(s);
+}
+
+static uint64_t rchar(void)
+{
+	FILE *f = fopen("/proc/self/io", "r");
+	char line[128];
+	uint64_t v = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "rchar: %" SCNu64, &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Report probe k if every session saw it or it timed out. */
+static void maybe_report(int k)
+{
+	uint64_t *lat;
+	int n = 0;
+
+	if (!P[k].active || !P[k].ack_ns)
+		return;
+	for (int i = 0; i < NS; i++)
+		if (S[i].seen[k])
+			n++;
+	if (n < NS && now_ns() - P[k].ack_ns < 30000000000ull)
+		return;
+	lat = calloc((size_t)(n ? n : 1), sizeof *lat);
+	if (!lat)
+		exit(1);
+	n = 0;
+	for (int i = 0; i < NS; i++)
+		if (S[i].seen[k])
+			lat[n++] = S[i].seen[k] > P[k].ack_ns ? S[i].seen[k] - P[k].ack_ns : 0;
+	qsort(lat, (size_t)n, sizeof *lat, cmp_u64);
+	printf("result %s %d %.3f %.3f %.3f\n", P[k].name, n,
+	       n ? lat[n / 2] / 1e6 : -1.0,
+	       n ? lat[(size_t)((n - 1) * 0.99)] / 1e6 : -1.0,
+	       n ? lat[n - 1] / 1e6 : -1.0);
+	fflush(stdout);
+	free(lat);
+	P[k].active = false;
+}
+
+static void command(char *line)
+{
+	char name[ZKH_NAME_MAX + 1];
+	uint64_t t;
+
+	if (sscanf(line, "probe %253s", name) == 1) {
+		for (int k = 0; k < MAX_PROBES; k++)
+			if (!P[k].active) {
+				memset(&P[k], 0, sizeof P[k]);
+				snprintf(P[k].name, sizeof P[k].name, "%s", name);
+				P[k].active = true;
+				P[k].start_ns = now_ns();
+				for (int i = 0; i < NS; i++)
+					S[i].seen[k] = 0;
+				break;
+			}
+		printf("ready\n");
+	} else if (sscanf(line, "ack %253s %" SCNu64, name, &t) == 2) {
+		for (int k = 0; k < MAX_PROBES; k++)
+			if (P[k].active && strcmp(P[k].name, name) == 0)
+				P[k].ack_ns = t;
+	} else if (strncmp(line, "stats", 5) == 0) {
+		int c = 0;
+
+		for (int i = 0; i < NS; i++)
+			c += S[i].connected;
+		printf("stats %d %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", c,
+		       head_reads, bucket_reads, rchar(), lost);
+	} else if (strncmp(line, "quit", 4) == 0) {
+		exit(0);
+	}
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	const char *connect = NULL, *root = "/zkhosts";
+	int timeout = 20000, opt;
+	struct pollfd *pfd;
+	char buf[4096];
+	size_t blen = 0;
+	bool up = false;
+
+	while ((opt = getopt(argc, argv, "z:r:n:t:")) != -1) {
+		if (opt == 'z')
+			connect = optarg;
+		else if (opt == 'r')
+			root = optarg;
+		else if (opt == 'n')
+			NS = atoi(optarg);
+		else if (opt == 't')
+			timeout = atoi(optarg);
+	}
+	if (!connect || NS <= 0) {
+		fprintf(stderr, "usage: fleetsim -z CONNECT -r ROOT -n SESSIONS [-t MS]\n");
+		return 2;
+	}
+	zoo_set_log_stream(fopen("/dev/null", "w"));
+	zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+	snprintf(DIR_, sizeof DIR_, "%s" ZKX_DIR, root);
+	snprintf(HEAD, sizeof HEAD, "%s/" ZKX_HEAD_NAME, DIR_);
+	S = calloc((size_t)NS, sizeof *S);
+	pfd = calloc((size_t)NS + 1, sizeof *pfd);
+	if (!S || !pfd)
+		return 1;
+	for (int i = 0; i < NS; i++) {
+		S[i].idx = i;
+		S[i].zh = zookeeper_init(connect, watcher, timeout, NULL, &S[i], 0);
+		if (!S[i].zh) {
+			fprintf(stderr, "fleetsim: zookeeper_init: %s\n", strerror(errno));
+			return 1;
+		}
+	}
+	for (;;) {
+		int tmo = 100;
+
+		for (int i = 0; i < NS; i++) {
+			int fd = -1, interest = 0;
+			struct timeval tv = { 0, 0 };
+
+			zookeeper_interest(S[i].zh, &fd, &interest, &tv);
+			pfd[i].fd = fd;
+			pfd[i].events = (short)((interest & ZOOKEEPER_READ ? POLLIN : 0) |
+						(interest & ZOOKEEPER_WRITE ? POLLOUT : 0));
+			pfd[i].revents = 0;
+			int ms = (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+
+			if (ms < tmo)
+				tmo = ms < 1 ? 1 : ms;
+		}
+		pfd[NS].fd = 0;
+		pfd[NS].events = POLLIN;
+		pfd[NS].revents = 0;
+		if (poll(pfd, (nfds_t)NS + 1, tmo) < 0 && errno != EINTR)
+			return 1;
+		for (int i = 0; i < NS; i++) {
+			int ev = 0;
+
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				ev |= ZOOKEEPER_READ;
+			if (pfd[i].revents & POLLOUT)
+				ev |= ZOOKEEPER_WRITE;
+			zookeeper_process(S[i].zh, ev);
+		}
+		if (pfd[NS].revents & (POLLIN | POLLHUP)) {
+			ssize_t r = read(0, buf + blen, sizeof buf - blen - 1);
+			char *nl;
+
+			if (r <= 0)
+				return 0;
+			blen += (size_t)r;
+			buf[blen] = '\0';
+			while ((nl = strchr(buf, '\n'))) {
+				*nl = '\0';
+				command(buf);
+				blen -= (size_t)(nl + 1 - buf);
+				memmove(buf, nl + 1, blen + 1);
+			}
+		}
+		for (int k = 0; k < MAX_PROBES; k++)
+			maybe_report(k);
+		if (!up) {
+			int ready = 0;
+
+			for (int i = 0; i < NS; i++)
+				ready += S[i].read_once;
+			if (ready == NS) {
+				up = true;
+				printf("up %d\n", NS);
+				fflush(stdout);
+			}
+		}
+	}
+}

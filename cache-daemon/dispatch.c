@@ -791,24 +791,6 @@ static int split_chroot(const char *zk, char *out, char *err, size_t err_cap)
 	return 0;
 }
 
-/* Set up the index roles (indexer, consumer) from d->cfg under the
- * mirror's root. Returns 0 or -errno. */
-static int index_init(struct zkd *d)
-{
-	char host[64] = "", ident[128];
-	int rc;
-
-	gethostname(host, sizeof host - 1);
-	snprintf(ident, sizeof ident, "%s pid %d", host, (int)getpid());
-	rc = indexer_init(&d->x, (enum ix_mode)d->cfg.indexer,
-			  (unsigned)d->cfg.indexers, d->m.root, ident);
-	if (!rc)
-		rc = consumer_init(&d->c, d->m.root,
-				   (unsigned)d->cfg.index_fallback_max,
-				   (uint64_t)getpid() * 2654435761u ^ zkd_realtime_us());
-	return rc;
-}
-
 /* True if the keys that need a new session differ between a and b. */
 static bool session_keys_differ(const struct zkh_config *a, const struct zkh_config *b)
 {
@@ -821,6 +803,22 @@ static bool session_keys_differ(const struct zkh_config *a, const struct zkh_con
 		       a->register_naddrs * sizeof a->register_addrs[0]) ||
 		memcmp(&a->acl, &b->acl, sizeof a->acl) ||
 		a->indexer != b->indexer || a->indexers != b->indexers;
+}
+
+/* The fleet index roles for d->m.root and the index keys of d->cfg. */
+static int init_index(struct zkd *d)
+{
+	char host[64] = "", ident[128];
+	int rc;
+
+	gethostname(host, sizeof host - 1);
+	snprintf(ident, sizeof ident, "%s pid %d", host, (int)getpid());
+	rc = indexer_init(&d->x, (enum ix_mode)d->cfg.indexer,
+			  (unsigned)d->cfg.indexers, d->m.root, ident);
+	if (!rc)
+		rc = consumer_init(&d->c, d->m.root, (unsigned)d->cfg.index_fallback_max,
+				   (uint64_t)getpid() * 2654435761u ^ zkd_realtime_us());
+	return rc;
 }
 
 /* The delayed half of a reload: close the session (our ephemeral record
@@ -844,6 +842,9 @@ static void switch_session(struct zkd *d, uint64_t now)
 	consumer_on_session_end(&d->c);
 	batch_set_syncing(&d->b, false);
 	d->connect_deadline = 0;
+	c->indexer = n->indexer;
+	c->indexers = n->indexers;
+	c->index_fallback_max = n->index_fallback_max;
 	memcpy(c->zookeeper, n->zookeeper, sizeof c->zookeeper);
 	memcpy(c->root, n->root, sizeof c->root);
 	memcpy(c->auth_file, n->auth_file, sizeof c->auth_file);
@@ -852,8 +853,6 @@ static void switch_session(struct zkd *d, uint64_t now)
 	memcpy(c->register_addrs, n->register_addrs, sizeof c->register_addrs);
 	c->register_naddrs = n->register_naddrs;
 	c->acl = n->acl;
-	c->indexer = n->indexer;
-	c->indexers = n->indexers;
 	zkh_zk_auth_wipe(&d->auth);
 	d->auth = d->next_auth;
 	d->have_auth = d->next_have_auth;
@@ -878,7 +877,7 @@ static void switch_session(struct zkd *d, uint64_t now)
 	indexer_free(&d->x);
 	consumer_free(&d->c);
 	if (rc == 0)
-		rc = index_init(d);
+		rc = init_index(d);
 	if (rc == 0)
 		rc = register_init(&d->r, c->register_name, c->register_addrs,
 				   c->register_naddrs, d->m.hosts, c->cache);
@@ -1033,7 +1032,7 @@ int zkd_init(struct zkd *d, char *err, size_t err_cap)
 		snprintf(err, err_cap, "root %s: %s", d->cfg.root, strerror(-rc));
 		return rc == -ENOMEM ? rc : -EINVAL;
 	}
-	rc = index_init(d);
+	rc = init_index(d);
 	if (rc) {
 		snprintf(err, err_cap, "fleet index: %s", strerror(-rc));
 		return rc == -ENOMEM ? rc : -EINVAL;

@@ -917,10 +917,10 @@ static const struct key_def {
 	{ "dns_ttl", set_dns_ttl },
 	{ "dns_zone", set_dns_zone },
 	{ "dns_reverse_zones", set_dns_reverse_zones },
+	{ "log_level", set_log_level },
 	{ "indexer", set_indexer },
 	{ "indexers", set_indexers },
 	{ "index_fallback_max", set_index_fallback_max },
-	{ "log_level", set_log_level },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 #define CACHE_KEY 2

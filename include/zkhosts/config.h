@@ -37,6 +37,8 @@
  *                    octet boundaries 8/16/24/32, IPv6 on nibble
  *                    boundaries 4..128, host bits zero), at most
  *                    ZKH_DNS_REVZONES_MAX
+ *   log_level        zkcached's: error|warning|info|debug (info); -v and
+ *                    -q on its command line win
  *   indexer          auto|yes|no: may this zkcached write the fleet index
  *                    (docs/scale.md)? auto (default): stands for a free
  *                    election slot after a random delay; yes: at once; no:
@@ -46,8 +48,6 @@
  *   index_fallback_max  with no usable index, mirror <root>/hosts directly
  *                    only while it has fewer children than this, default
  *                    2000 (0..1000000); above, wait for the index
- *   log_level        zkcached's: error|warning|info|debug (info); -v and
- *                    -q on its command line win
  *
  * File path resolution: an explicit path (-c FILE) wins; else the
  * ZKHOSTS_CONF environment variable (read with secure_getenv, so set-id
@@ -146,10 +146,10 @@ struct zkh_config {
 	enum zkh_dns_reverse dns_reverse;
 	struct zkh_dns_prefix dns_reverse_zones[ZKH_DNS_REVZONES_MAX];
 	size_t dns_nreverse;	/* ZKH_DNS_REV_LIST: 1.. */
+	int log_level;		/* syslog number: 3, 4, 6 or 7 (zkh_log_level) */
 	int indexer;		/* ZKH_INDEXER_* */
 	int indexers;		/* election slots */
 	int index_fallback_max;	/* hosts */
-	int log_level;		/* syslog number: 3, 4, 6 or 7 (zkh_log_level) */
 };
 
 /* Parsing strictness. */

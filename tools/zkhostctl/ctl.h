@@ -2,7 +2,8 @@
  * ctl.h - the commands of zkhostctl, split by role: records in ZooKeeper
  * (add, rm, get, ls, export: ctl_records.c), bulk import (ctl_import.c),
  * the layout's ACLs (acl show/apply: ctl_acl.c) and the local daemon's
- * health (status: ctl_status.c), plus the helpers
+ * health (status: ctl_status.c), the explanation of one answer (resolve:
+ * ctl_resolve.c), plus the helpers
  * they share (ctl_common.c). Each command returns an exit status (enum
  * zkc_exit) and prints its own messages, to stderr prefixed "zkhostctl: ".
  */
@@ -45,6 +46,13 @@ int ctl_ls(struct ctl *c);
 int ctl_export(struct ctl *c);
 int ctl_import(struct ctl *c, const char *file);
 int ctl_status(struct ctl *c);
+/*
+ * resolve NAME|ADDRESS [--json] (ctl_resolve.c): explain the answer from
+ * this host's snapshot (opened with the module's trust rules) and from
+ * this process's NSS chain. 0 found in the snapshot, 1 not found, 2 bad
+ * argument, 3 snapshot missing or refused, 4 other error.
+ */
+int ctl_resolve(struct ctl *c, const char *query);
 /* acl show (apply false) / acl apply [--dry-run] (ctl_acl.c). show exits
  * 1 when some node's ACL differs from the configured one. */
 int ctl_acl(struct ctl *c, bool apply);

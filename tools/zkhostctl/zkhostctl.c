@@ -1,7 +1,7 @@
 /*
  * zkhostctl.c - the admin command line: parse options and arguments, load
  * the config strictly and run one command (ctl_records.c, ctl_import.c,
- * ctl_acl.c, ctl_status.c).
+ * ctl_acl.c, ctl_status.c, ctl_resolve.c).
  *
  * Exit statuses (documented in zkhostctl(8)):
  *   0 done / healthy; 1 not found, some import entries skipped, status
@@ -38,6 +38,9 @@ static void usage(FILE *f)
 	      "  status [--json] [--live] [--max-age SECS]\n"
 	      "                          health of this host's cache and zkcached;\n"
 	      "                          --live: only whether zkcached's loop runs\n"
+	      "  resolve NAME|ADDRESS [--json]\n"
+	      "                          explain this host's answer: the snapshot's\n"
+	      "                          record and rules, then the NSS chain's answer\n"
 	      "\n"
 	      "Options:\n"
 	      "  -c, --config FILE   config file (default: $ZKHOSTS_CONF or /etc/zkhosts.conf)\n"
@@ -70,6 +73,8 @@ static const struct command commands[] = {
 	{ "export", 0, 0, false, false, false, true, true, "" },
 	{ "acl", 1, 1, false, true, false, true, false, "show or apply [--dry-run]" },
 	{ "status", 0, 0, true, false, true, false, false, "" },
+	{ "resolve", 1, 1, true, false, false, false, false,
+	  "NAME or ADDRESS" },
 };
 
 int main(int argc, char **argv)
@@ -188,6 +193,8 @@ int main(int argc, char **argv)
 		rc = ctl_export(&c);
 	else if (strcmp(cmd->name, "acl") == 0)
 		rc = ctl_acl(&c, strcmp(args[0], "apply") == 0);
+	else if (strcmp(cmd->name, "resolve") == 0)
+		rc = ctl_resolve(&c, args[0]);
 	else
 		rc = ctl_status(&c);
 	zkc_close(&c.z);

@@ -184,6 +184,7 @@ docker_entrypoint() {
 		fail "the Dockerfile has no ENTRYPOINT or CMD"
 	chroot_argv --user "${DOCKER_ENTRYPOINT[@]}" "${DOCKER_CMD[@]}"
 	"${CHROOT_ARGV[@]}" </dev/null >"$log" 2>&1 &
+	# shellcheck disable=SC2034 # for the caller
 	DOCKER_PID=$!
 }
 
@@ -301,8 +302,10 @@ run_dockerfile() {
 			fi
 			;;
 		HEALTHCHECK)
+			# shellcheck disable=SC2034 # for the caller
 			DOCKER_HEALTHCHECK=() DOCKER_HEALTHCHECK_OPTS=() DOCKER_HEALTHCHECK_NONE=0
 			if [[ $args == NONE ]]; then
+				# shellcheck disable=SC2034 # for the caller
 				DOCKER_HEALTHCHECK_NONE=1
 				continue
 			fi

@@ -3,8 +3,11 @@
 # minimal Debian tree (bookworm by default, or any release the mirror has:
 # trixie) made with mmdebstrap, a way to run commands inside it, and an
 # interpreter for the subset of Dockerfile instructions our image recipe
-# uses (FROM, ARG, ENV, COPY, shell-form RUN), so the chroot test executes
-# the recipe's own steps. Nothing here writes outside the chroot, the cache
+# uses (FROM, ARG, ENV, COPY and shell-form RUN are executed; USER, WORKDIR,
+# VOLUME, ENTRYPOINT, CMD and HEALTHCHECK are recorded, and later RUNs honour
+# USER and WORKDIR as Docker does), so the chroot test executes the recipe's
+# own steps and can then start its entry point and health check
+# (docker_entrypoint, docker_healthcheck). Nothing here writes outside the chroot, the cache
 # directory it is given, or the caller's private mount namespace.
 #
 # Callers set: ZKH_TOP (repo root), CHROOT (where the tree is unpacked).
@@ -115,16 +118,82 @@ chroot_setup() {
 
 # Variables (ARG/ENV) the Dockerfile set, as NAME=VALUE words.
 DOCKER_ENV=()
+# The image metadata the Dockerfile recorded: USER (name[:group], "" for
+# root), WORKDIR ("" for /), VOLUME paths, ENTRYPOINT and CMD (exec form
+# words), HEALTHCHECK command words (CMD-SHELL becomes /bin/sh -c) and its
+# options (--interval=... words); DOCKER_HEALTHCHECK_NONE=1 after
+# HEALTHCHECK NONE.
+DOCKER_USER="" DOCKER_WORKDIR="" DOCKER_HEALTHCHECK_NONE=0
+DOCKER_VOLUMES=() DOCKER_ENTRYPOINT=() DOCKER_CMD=()
+DOCKER_HEALTHCHECK=() DOCKER_HEALTHCHECK_OPTS=()
 
-# Run a command inside the chroot with a clean, Docker-like environment.
-in_chroot() {
-	chroot "$CHROOT" /usr/bin/env -i \
-		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		HOME=/root LC_ALL=C.UTF-8 "${DOCKER_ENV[@]}" "$@"
+# Set CHROOT_ARGV to the command line that runs "$@" inside the chroot
+# with a clean, Docker-like environment, in WORKDIR: as root, or with
+# --user as the image's USER, the way Docker runs RUN steps after USER, the
+# entry point and the health check (that user's uid, its primary group or
+# the named one, its supplementary groups, its home directory). Every
+# program in it exec()s the next, so a background job of it has the
+# command's own pid.
+chroot_argv() {
+	local as_user=0 user group="" home=/root
+	local -a priv=()
+	[[ $1 == --user ]] && { as_user=1; shift; }
+	if [[ $as_user == 1 && -n $DOCKER_USER ]]; then
+		user=${DOCKER_USER%%:*}
+		[[ $DOCKER_USER == *:* ]] && group=${DOCKER_USER#*:}
+		[[ -n $group ]] || group=$(chroot "$CHROOT" id -gn "$user") ||
+			fail "USER $DOCKER_USER: no such user in the image"
+		home=$(chroot "$CHROOT" getent passwd "$user" | cut -d: -f6)
+		priv=(setpriv --reuid="$user" --regid="$group" --init-groups)
+	fi
+	CHROOT_ARGV=(chroot "$CHROOT" /usr/bin/env -i -C "${DOCKER_WORKDIR:-/}"
+		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+		HOME="${home:-/}" LC_ALL=C.UTF-8 "${DOCKER_ENV[@]}" "${priv[@]}" "$@")
 }
 
+# Run a command inside the chroot as root (in_chroot) or as the image's
+# USER (in_chroot_user).
+in_chroot() { chroot_argv "$@"; "${CHROOT_ARGV[@]}"; }
+in_chroot_user() { chroot_argv --user "$@"; "${CHROOT_ARGV[@]}"; }
+
 # Run a shell snippet inside the chroot, the way Docker's RUN does.
-in_chroot_sh() { in_chroot /bin/sh -c "$1"; }
+in_chroot_sh() { in_chroot_user /bin/sh -c "$1"; }
+
+# Set JSON_WORDS to the words of the JSON array of strings $1; fail naming
+# $2 when $1 is not one.
+json_words() {
+	mapfile -d '' -t JSON_WORDS < <(python3 -c '
+import json, sys
+try:
+    a = json.loads(sys.argv[1])
+except ValueError as e:
+    sys.exit("not JSON: %s" % e)
+if not isinstance(a, list) or not all(isinstance(w, str) for w in a):
+    sys.exit("not a JSON array of strings")
+sys.stdout.write("".join(w + "\0" for w in a))' "$1")
+	wait $! || fail "$2: $1: the exec form must be a JSON array of strings"
+}
+
+# Start the image's entry point (ENTRYPOINT then CMD, exec form) inside
+# the chroot as USER, in the background, stdout and stderr to the file $1
+# outside the chroot; the pid (the entry point's own, every wrapper
+# exec()s) is left in DOCKER_PID.
+docker_entrypoint() {
+	local log=$1
+	[[ ${#DOCKER_ENTRYPOINT[@]} -gt 0 || ${#DOCKER_CMD[@]} -gt 0 ]] ||
+		fail "the Dockerfile has no ENTRYPOINT or CMD"
+	chroot_argv --user "${DOCKER_ENTRYPOINT[@]}" "${DOCKER_CMD[@]}"
+	"${CHROOT_ARGV[@]}" </dev/null >"$log" 2>&1 &
+	# shellcheck disable=SC2034 # for the caller
+	DOCKER_PID=$!
+}
+
+# Run the image's HEALTHCHECK command once inside the chroot as USER;
+# return its exit status, its output on stdout.
+docker_healthcheck() {
+	[[ ${#DOCKER_HEALTHCHECK[@]} -gt 0 ]] || fail "the Dockerfile has no HEALTHCHECK"
+	in_chroot_user "${DOCKER_HEALTHCHECK[@]}" </dev/null 2>&1
+}
 
 # Execute the Dockerfile $1 with build context $2 inside $CHROOT.
 # Instructions this does not understand are an error, so the recipe cannot
@@ -193,7 +262,69 @@ run_dockerfile() {
 			[[ $args != \[* ]] || fail "$file: RUN in exec form is not supported here"
 			in_chroot_sh "$args" || fail "$file: step $n (RUN) failed"
 			;;
-		LABEL | CMD | ENTRYPOINT | EXPOSE | STOPSIGNAL)
+		USER)
+			[[ $args =~ ^[A-Za-z_][A-Za-z0-9_-]*(:[A-Za-z_][A-Za-z0-9_-]*)?$ ]] ||
+				fail "$file: USER $args: only USER name[:group] is supported here"
+			in_chroot getent passwd "${args%%:*}" >/dev/null ||
+				fail "$file: USER $args: no such user in the image at this step"
+			DOCKER_USER=$args
+			;;
+		WORKDIR)
+			[[ $args == /* && $args != *[[:space:]]* ]] ||
+				fail "$file: WORKDIR $args: only an absolute path is supported here"
+			mkdir -p "$CHROOT$args"
+			DOCKER_WORKDIR=$args
+			;;
+		VOLUME)
+			local -a vols=()
+			if [[ $args == \[* ]]; then
+				json_words "$args" "$file: VOLUME"
+				vols=("${JSON_WORDS[@]}")
+			else
+				read -r -a vols <<<"$args"
+			fi
+			local v
+			for v in "${vols[@]}"; do
+				[[ $v == /* ]] || fail "$file: VOLUME $v is not an absolute path"
+				DOCKER_VOLUMES+=("$v")
+			done
+			;;
+		ENTRYPOINT | CMD)
+			[[ $args == \[* ]] ||
+				fail "$file: $inst in shell form is not supported here (signals would go to /bin/sh)"
+			json_words "$args" "$file: $inst"
+			local -a argv=("${JSON_WORDS[@]}")
+			if [[ $inst == ENTRYPOINT ]]; then
+				[[ ${#argv[@]} -gt 0 ]] || fail "$file: ENTRYPOINT []"
+				DOCKER_ENTRYPOINT=("${argv[@]}")
+			else
+				DOCKER_CMD=("${argv[@]}")
+			fi
+			;;
+		HEALTHCHECK)
+			# shellcheck disable=SC2034 # for the caller
+			DOCKER_HEALTHCHECK=() DOCKER_HEALTHCHECK_OPTS=() DOCKER_HEALTHCHECK_NONE=0
+			if [[ $args == NONE ]]; then
+				# shellcheck disable=SC2034 # for the caller
+				DOCKER_HEALTHCHECK_NONE=1
+				continue
+			fi
+			while [[ $args =~ ^(--(interval|timeout|start-period|start-interval|retries)=[0-9a-z.]+)[[:space:]]+(.*)$ ]]; do
+				DOCKER_HEALTHCHECK_OPTS+=("${BASH_REMATCH[1]}")
+				args=${BASH_REMATCH[3]}
+			done
+			[[ $args =~ ^CMD[[:space:]]+(.+)$ ]] ||
+				fail "$file: HEALTHCHECK: expected [--option=VALUE...] CMD ..., got '$args'"
+			args=${BASH_REMATCH[1]}
+			if [[ $args == \[* ]]; then
+				json_words "$args" "$file: HEALTHCHECK"
+				DOCKER_HEALTHCHECK=("${JSON_WORDS[@]}")
+				[[ ${#DOCKER_HEALTHCHECK[@]} -gt 0 ]] || fail "$file: HEALTHCHECK CMD []"
+			else
+				DOCKER_HEALTHCHECK=(/bin/sh -c "$args")
+			fi
+			;;
+		LABEL | EXPOSE | STOPSIGNAL)
 			info "(image metadata; nothing to do in a chroot)"
 			;;
 		*)

@@ -91,8 +91,11 @@ def setup():
 def test_structured_entries():
     wait_for(lambda: any(x.get("ZKHOSTS_STATE") == "connected" for x in list(entries)),
              "an entry in state connected")
-    wait_for(lambda: any(x.get("ZKHOSTS_ZNODE") for x in list(entries)),
-             "an entry about one znode")
+    # Layout lines name a znode too and come first: wait for the one
+    # about the bad record itself.
+    wait_for(lambda: any(x.get("ZKHOSTS_ZNODE") == env.host_path("j-bad") and
+                         "skipping" in x.get("MESSAGE", "") for x in list(entries)),
+             "the entry about the bad znode j-bad")
     for x in list(entries):
         assert x.get("PRIORITY") in ("3", "4", "6", "7"), x
         assert x.get("SYSLOG_IDENTIFIER") == "zkcached", x

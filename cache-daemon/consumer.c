@@ -21,7 +21,9 @@
  * pzxid the directory had at the previous check is stale; the consumer
  * says so, deletes the election slots held since before that pzxid (the
  * election moves on), and asks for the mirror fallback only while the
- * directory is smaller than `index_fallback_max`.
+ * directory is smaller than `index_fallback_max`. A head read that
+ * failed (refused: an ACL, auth; such a read leaves no watch) is tried
+ * again at each of those checks until it succeeds.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -409,11 +411,14 @@ static void on_head(struct zkd_consumer *c, const struct cs_env *env,
 		return;
 	}
 	if (e->rc != ZOK) {
+		/* a refused read sets no watch: read again at the next check */
+		c->head_failed = true;
 		if (e->rc != ZCONNECTIONLOSS && e->rc != ZOPERATIONTIMEOUT &&
 		    e->rc != ZINVALIDSTATE && e->rc != ZSESSIONEXPIRED)
 			refuse(c, zkio_strerror(e->rc));
 		return;
 	}
+	c->head_failed = false;
 	rc = zkx_head_parse(buf, len, &nh, &body);
 	if (rc == -EPROTO) {
 		refuse(c, "written in a format this zkcached does not know (newer zkhosts?)");
@@ -634,6 +639,8 @@ void consumer_tick(struct zkd_consumer *c, const struct cs_env *env)
 		return;
 	c->check_at = next_check(c, env->now);
 	check_hosts(c, env);
+	if (c->head_failed)
+		read_head(c, env);
 }
 
 uint64_t consumer_deadline(const struct zkd_consumer *c)

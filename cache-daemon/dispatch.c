@@ -17,14 +17,18 @@
  * no usable index and the directory is below index_fallback_max; a
  * daemon that mirrors without being an indexer goes back to consuming as
  * soon as the index is usable. Results and watch events of the index go
- * to the indexer and the consumer first (by tag, by path).
+ * to the indexer and the consumer first (by tag, by path). The mirror's
+ * retries (refused reads, exists watches, mirror_tick/mirror_deadline)
+ * run only while it feeds the batch; to_mirror starts it afresh.
  *
  * Logging of the connection: one line per state change (logged where the
  * state is tracked, collect_changes), one line per backoff step of a new
  * handle, and while a live session is disconnected one "still
  * disconnected" line at doubling intervals (ZKD_PROGRESS_*): the client's
  * own reconnect loop stays quiet (debug). A reload (zkd_reload) applies
- * what can change live and schedules a new session for the rest.
+ * what can change live and schedules a new session for the rest; the
+ * index keys (indexer, indexers, index_fallback_max) are among the latter:
+ * election and fallback are decided at session start.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -198,12 +202,16 @@ static void after_mirror(struct zkd *d, uint64_t now)
  * reads reaches the indexer's view through the tap. */
 static void to_mirror(struct zkd *d, uint64_t now, const char *why)
 {
+	uint64_t retries;
+
 	zkd_log(ZKH_LOG_INFO, "index: %s; mirroring %s", why, d->m.hosts);
 	d->mode = ZM_MIRROR;
 	consumer_stop(&d->c);
+	retries = d->m.retries;	/* a counter since start */
 	mirror_free(&d->m);
 	if (mirror_init(&d->m, d->chroot, d->cfg.root))
 		zkd_log(ZKH_LOG_ERR, "out of memory restarting the mirror");
+	d->m.retries = retries;
 	indexer_reset_view(&d->x);
 	d->b.tap = indexer_tap;
 	d->b.tap_arg = &d->x;
@@ -488,7 +496,7 @@ void zkd_dispatch(struct zkd *d, const struct zkd_event *e, uint64_t now)
 		break;
 	case EV_EXISTS:
 		if (e->tag == TAG_MIRROR_EXISTS) {
-			if (mirroring)
+			if (mirroring)	/* else a watch of the mirror we left */
 				mirror_on_exists(&d->m, &menv, e);
 		} else
 			register_on_result(&d->r, &renv, e);
@@ -554,11 +562,21 @@ void zkd_fill_status(const struct zkd *d, struct zkh_status *st)
 	st->last_sync_us = fed_sync_us(d);
 	st->records = d->pub ? zkh_pub_count(d->pub) : 0;
 	st->skipped = d->m.skipped;
-	st->pending_reads = d->m.pending;
-	st->pending_listing = d->m.list_retry.failures != 0;
+	/* the mirror's refusals, while it feeds the batch */
+	st->pending_reads = d->mode == ZM_MIRROR ? d->m.pending : 0;
+	st->pending_listing = d->mode == ZM_MIRROR && d->m.list_retry.failures != 0;
 	st->retries = d->m.retries;
 	st->publishes = d->b.publishes;
 	st->generation = d->pub ? zkh_pub_generation(d->pub) : 0;
+	st->heartbeat_us = st->updated_us;
+	st->heartbeat_interval_s = ZKH_STATUS_HEARTBEAT_S;
+	st->pidns = d->pidns;
+	snprintf(st->daemon_version, sizeof st->daemon_version, "%s", ZKH_VERSION);
+	st->sessions = d->s.sessions;
+	st->reconnects = d->s.reconnects;
+	st->expiries = d->s.expiries;
+	st->last_publish_us = d->b.last_publish_us;
+	st->disconnected_us = d->disconnected_us;
 	snprintf(st->index_role, sizeof st->index_role, "%s",
 		 !session_usable(&d->s) && !d->c.in_step && !d->x.loaded ? "off" :
 		 indexer_is_writer(&d->x) ? "indexer" :
@@ -580,15 +598,6 @@ void zkd_fill_status(const struct zkd *d, struct zkh_status *st)
 	st->index_head_reads = d->c.head_reads;
 	st->index_bucket_reads = d->c.bucket_reads;
 	st->index_exists_reads = d->c.exists_reads;
-	st->heartbeat_us = st->updated_us;
-	st->heartbeat_interval_s = ZKH_STATUS_HEARTBEAT_S;
-	st->pidns = d->pidns;
-	snprintf(st->daemon_version, sizeof st->daemon_version, "%s", ZKH_VERSION);
-	st->sessions = d->s.sessions;
-	st->reconnects = d->s.reconnects;
-	st->expiries = d->s.expiries;
-	st->last_publish_us = d->b.last_publish_us;
-	st->disconnected_us = d->disconnected_us;
 	for (int i = 0; i < ZKH_ERR_NSOURCES; i++) {
 		st->error_counts[i] = slots[i]->count;
 		if (!slots[i]->text[0])
@@ -724,7 +733,7 @@ uint64_t zkd_deadline(const struct zkd *d)
 	dl = min_deadline(dl, register_deadline(&d->r));
 	dl = min_deadline(dl, indexer_deadline(&d->x));
 	dl = min_deadline(dl, consumer_deadline(&d->c));
-	if (d->mode == ZM_MIRROR)
+	if (d->mode == ZM_MIRROR)	/* a consumer's mirror has no retries due */
 		dl = min_deadline(dl, mirror_deadline(&d->m));
 	dl = min_deadline(dl, report_deadline(&d->rep));
 	dl = min_deadline(dl, d->switch_at);
@@ -793,8 +802,7 @@ static bool session_keys_differ(const struct zkh_config *a, const struct zkh_con
 		memcmp(a->register_addrs, b->register_addrs,
 		       a->register_naddrs * sizeof a->register_addrs[0]) ||
 		memcmp(&a->acl, &b->acl, sizeof a->acl) ||
-		a->indexer != b->indexer || a->indexers != b->indexers ||
-		a->index_fallback_max != b->index_fallback_max;
+		a->indexer != b->indexer || a->indexers != b->indexers;
 }
 
 /* The fleet index roles for d->m.root and the index keys of d->cfg. */
@@ -814,8 +822,10 @@ static int init_index(struct zkd *d)
 }
 
 /* The delayed half of a reload: close the session (our ephemeral record
- * goes with it), take the new session keys, open a new session (a full
- * sync follows, which also sweeps what an old root held). */
+ * and election slot go with it), take the new session keys, set up the
+ * mirror and the index roles afresh (new root, indexer, indexers), open a
+ * new session (it starts as a consumer of the index; the first round or
+ * full sync also sweeps what an old root held). */
 static void switch_session(struct zkd *d, uint64_t now)
 {
 	struct zkh_config *c = &d->cfg, *n = &d->next_cfg;
@@ -853,14 +863,21 @@ static void switch_session(struct zkd *d, uint64_t now)
 		zkd_log(ZKH_LOG_ERR, "reload: %s", err);
 	/* checked by zkd_reload: cannot fail but for memory */
 	(void)split_chroot(c->zookeeper, d->chroot, err, sizeof err);
-	mirror_free(&d->m);
-	rc = mirror_init(&d->m, d->chroot, c->root);
-	if (rc == 0) {
-		d->b.tap = NULL;
-		indexer_free(&d->x);
-		consumer_free(&d->c);
-		rc = init_index(d);
+	{
+		uint64_t retries = d->m.retries;	/* a counter since start */
+
+		mirror_free(&d->m);
+		rc = mirror_init(&d->m, d->chroot, c->root);
+		d->m.retries = retries;
 	}
+	/* the new session chooses who feeds the batch (to_consumer) */
+	d->mode = ZM_CONSUMER;
+	d->b.tap = NULL;
+	d->stale_since = 0;
+	indexer_free(&d->x);
+	consumer_free(&d->c);
+	if (rc == 0)
+		rc = init_index(d);
 	if (rc == 0)
 		rc = register_init(&d->r, c->register_name, c->register_addrs,
 				   c->register_naddrs, d->m.hosts, c->cache);
@@ -943,6 +960,13 @@ int zkd_reload(struct zkd *d, const struct zkh_config *nc, uint64_t now,
 		report_mark(&d->rep);
 	}
 	c->log_level = nc->log_level;
+	if (c->index_fallback_max != nc->index_fallback_max) {
+		zkd_log(ZKH_LOG_INFO, "reload: index_fallback_max %d -> %d (applies "
+			"at the next check of the index)", c->index_fallback_max,
+			nc->index_fallback_max);
+		c->index_fallback_max = nc->index_fallback_max;
+		d->c.fallback_max = (unsigned)nc->index_fallback_max;
+	}
 	if (strcmp(c->cache, nc->cache))
 		zkd_log(ZKH_LOG_WARN, "reload: cache %s -> %s needs a restart of "
 			"zkcached; still using %s", c->cache, nc->cache, c->cache);
@@ -967,7 +991,8 @@ int zkd_reload(struct zkd *d, const struct zkh_config *nc, uint64_t now,
 
 		d->switch_at = now + delay ? now + delay : 1;
 		zkd_log(ZKH_LOG_INFO, "reload: zookeeper, root, auth_file, acl, "
-			"session_timeout or register changed: a new session in %.1f s",
+			"session_timeout, register, indexer or indexers changed: "
+			"a new session in %.1f s",
 			(double)delay / 1000.0);
 	}
 	return 0;

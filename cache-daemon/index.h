@@ -193,6 +193,7 @@ struct zkd_consumer {
 	enum cs_state state;
 	bool active;		/* following (consumer mode) */
 	bool head_inflight, head_again;
+	bool head_failed;	/* the last head read was refused: retry at the check */
 	int64_t head_czxid;	/* the index's identity with epoch */
 	struct zkx_head h;	/* head as last applied */
 	bool have_head;

@@ -36,12 +36,12 @@
  *   expiries 1                  (3: sessions expired since start)
  *   last_publish_us ...         (3: last snapshot published, 0 if none)
  *   disconnected_us ...         (3: ZooKeeper unusable since, 0 if usable)
- *   errors_<source> 3           (3: times that source's error was raised)
- *   index_role consumer         (fleet index, docs/scale.md: indexer|
+ *   index_role consumer         (3: fleet index, docs/scale.md: indexer|
  *                               consumer|mirror|waiting|refused|off)
  *   index_epoch, index_seq, index_buckets, index_lag_ms, index_writes,
  *   index_conflicts, index_head_reads, index_bucket_reads,
- *   index_exists_reads  (decimal)
+ *   index_exists_reads          (3: decimal)
+ *   errors_<source> 3           (3: times that source's error was raised)
  *   error_<source> <text>       (one line per ACTIVE error, see below)
  *   last_error <text>           (the active error set last; "" if none)
  *
@@ -69,7 +69,7 @@
 #define ZKH_STATUS_HEARTBEAT_S 5
 /* 1: no version line, no error_* lines; 2: none of pending_reads,
  * pending_listing, retries (refused reads counted as skipped), heartbeat,
- * counters, pidns */
+ * counters, pidns, the fleet index's index_* fields */
 #define ZKH_STATUS_VERSION 3
 #define ZKH_STATUS_TEXT_MAX 256	/* an error text, NUL included */
 
@@ -103,11 +103,11 @@ struct zkh_status {
 	uint64_t sessions, reconnects, expiries;
 	uint64_t last_publish_us;
 	uint64_t disconnected_us;
-	uint64_t error_counts[ZKH_ERR_NSOURCES];	/* errors_<source> */
-	char index_role[16];	/* "" when the daemon does not say */
+	char index_role[16];	/* 3; "" when the daemon does not say */
 	uint64_t index_epoch, index_seq, index_buckets, index_lag_ms;
 	uint64_t index_writes, index_conflicts;
 	uint64_t index_head_reads, index_bucket_reads, index_exists_reads;
+	uint64_t error_counts[ZKH_ERR_NSOURCES];	/* errors_<source> */
 	char errors[ZKH_ERR_NSOURCES][ZKH_STATUS_TEXT_MAX];	/* "" = none */
 	char last_error[ZKH_STATUS_TEXT_MAX];
 };

@@ -12,6 +12,8 @@
  * behind the ring compares versions and reads only the changed bucket;
  * an expiry costs one exists per bucket and reads only what changed; a
  * head of an unknown format leaves the snapshot as it was and says why;
+ * a refused head read (ACL) is read again at the next check, not only at
+ * the next session;
  * no index: mirror while the directory is small, wait when it is not;
  * a stuck indexer is noticed and its slot freed.
  */
@@ -491,6 +493,32 @@ static void consumer_refuses_unknown_format(void **state)
 	h_stop();
 }
 
+static void consumer_retries_refused_head(void **state)
+{
+	struct zkh_status st;
+
+	(void)state;
+	fakezk_init();
+	fakezk_mkdirs(HOSTS);
+	write_index(RECS, 1, 3, NULL);
+	fakezk_protect(HEAD);
+	h_start_cfg("indexer = no\n", true);
+	h_publish();
+	st = h_status();
+	assert_string_equal(st.index_role, "refused");
+	assert_non_null(strstr(st.errors[ZKH_ERR_INDEX], HEAD));
+	assert_string_equal(h_addr("a"), "");
+	/* the operator fixes the ACL (no event): the next check reads it */
+	fakezk_unprotect(HEAD);
+	h_advance(ZKD_IX_CHECK_MS * 6 / 5 + 1);
+	h_publish();
+	st = h_status();
+	assert_string_equal(st.index_role, "consumer");
+	assert_string_equal(st.errors[ZKH_ERR_INDEX], "");
+	assert_string_equal(h_addr("a"), "10.0.0.1");
+	h_stop();
+}
+
 static void no_index_small_directory_mirrors_then_follows(void **state)
 {
 	struct zkh_status st;
@@ -570,6 +598,7 @@ int main(void)
 		cmocka_unit_test(consumer_behind_the_ring_reads_only_changed),
 		cmocka_unit_test(consumer_expiry_bounded_reads),
 		cmocka_unit_test(consumer_refuses_unknown_format),
+		cmocka_unit_test(consumer_retries_refused_head),
 		cmocka_unit_test(no_index_small_directory_mirrors_then_follows),
 		cmocka_unit_test(no_index_big_directory_waits),
 		cmocka_unit_test(stuck_indexer_is_noticed),

@@ -5,7 +5,10 @@
  * here) are switched by one new session after a delay within the spread,
  * whose full sync follows the new root and sweeps the old one's records;
  * an unusable auth_file refuses the whole reload and changes nothing;
- * `cache` is kept. SIGUSR1's resync is zkd_resync (test_daemon_mirror).
+ * `cache` is kept. The fleet index's keys: index_fallback_max changes at
+ * once; indexer and indexers by the new session, which gives up the old
+ * one's election slot and stands (or not) as now configured. SIGUSR1's
+ * resync is zkd_resync (test_daemon_mirror).
  */
 #include "harness.h"
 
@@ -78,6 +81,44 @@ static void root_switches_by_a_new_session(void **state)
 	h_stop();
 }
 
+static void index_keys_by_a_new_session(void **state)
+{
+	struct zkh_config nc;
+	struct zkio_stat st;
+	char err[256];
+	uint64_t sid;
+
+	(void)state;
+	fakezk_init();
+	fakezk_mkdirs(HOSTS);
+	fakezk_create(HOSTS "/a", "10.0.0.1", 0);
+	h_start_cfg("indexer = yes\n", true);
+	h_publish();
+	sid = H.s.id;
+	assert_string_equal(h_status().index_role, "indexer");
+	assert_non_null(fakezk_get("/zkhosts/index/v1/indexer-0", &st));
+	assert_int_equal(st.ephemeral_owner, (int64_t)sid);
+	nc = H.cfg;
+	nc.indexer = ZKH_INDEXER_NO;
+	nc.index_fallback_max = 0;
+	assert_int_equal(zkd_reload(&H, &nc, H_now, err, sizeof err), 0);
+	assert_int_equal(H.cfg.index_fallback_max, 0);	/* at once */
+	assert_int_equal(H.c.fallback_max, 0);
+	assert_int_not_equal(H.switch_at, 0);		/* indexer: new session */
+	assert_int_equal(H.cfg.indexer, ZKH_INDEXER_YES);	/* not yet */
+	h_publish();
+	assert_string_equal(h_status().index_role, "indexer");
+	h_advance(H.switch_at - H_now);
+	h_publish();
+	assert_int_not_equal(H.s.id, sid);
+	assert_int_equal(H.cfg.indexer, ZKH_INDEXER_NO);
+	assert_string_equal(h_status().index_role, "consumer");
+	assert_null(fakezk_get("/zkhosts/index/v1/indexer-0", NULL));	/* slot gone */
+	assert_string_equal(h_addr("a"), "10.0.0.1");	/* from the index */
+	assert_string_equal(h_status().state, "connected");
+	h_stop();
+}
+
 static void bad_auth_file_refused(void **state)
 {
 	struct zkh_config nc;
@@ -104,6 +145,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(live_keys_no_resync),
 		cmocka_unit_test(root_switches_by_a_new_session),
+		cmocka_unit_test(index_keys_by_a_new_session),
 		cmocka_unit_test(bad_auth_file_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -727,27 +727,35 @@ static bool is_list_sep(char ch)
 	return is_ws(ch) || ch == ',';
 }
 
+/* The next item of a list separated by commas and/or whitespace, from
+ * v[*i] on: true with p->tok/p->toklen set to it (so an error names it)
+ * and *i past it; false at the end. */
+static bool next_list_item(const char *v, size_t n, size_t *i,
+			   struct problem *p)
+{
+	size_t start;
+
+	while (*i < n && is_list_sep(v[*i]))
+		(*i)++;
+	if (*i == n)
+		return false;
+	start = *i;
+	while (*i < n && !is_list_sep(v[*i]))
+		(*i)++;
+	p->tok = v + start;
+	p->toklen = *i - start;
+	return true;
+}
+
 static const char *set_dns_listen(struct zkh_config *c, const char *v,
 				  size_t n, struct problem *p)
 {
 	struct zkh_dns_endpoint eps[ZKH_DNS_LISTEN_MAX];
 	size_t neps = 0, i = 0;
 
-	while (i < n) {
+	while (next_list_item(v, n, &i, p)) {
 		struct zkh_dns_endpoint ep;
-		const char *why;
-		size_t start;
-
-		if (is_list_sep(v[i])) {
-			i++;
-			continue;
-		}
-		start = i;
-		while (i < n && !is_list_sep(v[i]))
-			i++;
-		p->tok = v + start;
-		p->toklen = i - start;
-		why = parse_endpoint(v + start, i - start, &ep);
+		const char *why = parse_endpoint(p->tok, p->toklen, &ep);
 		if (why != NULL)
 			return why;
 		for (size_t k = 0; k < neps; k++)
@@ -839,21 +847,9 @@ static const char *set_dns_reverse_zones(struct zkh_config *c,
 		c->dns_nreverse = 0;
 		return NULL;
 	}
-	while (i < n) {
+	while (next_list_item(v, n, &i, p)) {
 		struct zkh_dns_prefix z;
-		const char *why;
-		size_t start;
-
-		if (is_list_sep(v[i])) {
-			i++;
-			continue;
-		}
-		start = i;
-		while (i < n && !is_list_sep(v[i]))
-			i++;
-		p->tok = v + start;
-		p->toklen = i - start;
-		why = parse_prefix(v + start, i - start, &z);
+		const char *why = parse_prefix(p->tok, p->toklen, &z);
 		if (why != NULL)
 			return why;
 		for (size_t k = 0; k < nz; k++)

@@ -8,7 +8,10 @@
  * cannot explain (the consumer fell behind the ring, a group marked '*',
  * a split, a version it did not expect, a new epoch, a new session) is
  * settled by reading buckets: the ones named, or after a pipelined
- * `exists` of every bucket, only those whose (czxid, version) changed.
+ * `exists` of the buckets the head's recent-writes map marks as written
+ * since the consumer's last sequence (of every bucket when the map does
+ * not reach back that far, or the index is new to it), only those whose
+ * (czxid, version) changed.
  * One head read and one round of bucket reads at a time: notifications
  * that arrive meanwhile are coalesced into one more head read.
  *
@@ -122,6 +125,7 @@ void consumer_start(struct zkd_consumer *c, const struct cs_env *env)
 void consumer_stop(struct zkd_consumer *c)
 {
 	c->active = false;
+	c->resume = false;
 	c->in_step = false;
 	c->want_fallback = false;
 	c->waiting = false;
@@ -144,12 +148,16 @@ void consumer_on_reconnect(struct zkd_consumer *c, const struct cs_env *env)
 
 void consumer_on_session_end(struct zkd_consumer *c)
 {
+	/* What we hold is still the index at my_seq unless a round was cut
+	 * short: then the new session's first head compares only the
+	 * buckets its map marks as written since (every bucket otherwise). */
+	c->resume = c->active && c->have_head && c->in_step && !c->round && !c->pending;
 	c->head_inflight = false;
 	c->head_again = false;
 	c->round = false;
 	c->pending = 0;
 	c->in_step = false;
-	c->have_head = false;	/* a new session compares every bucket */
+	c->have_head = c->resume;
 	c->changed = true;
 }
 
@@ -185,12 +193,21 @@ static void reread(struct zkd_consumer *c, const struct cs_env *env, unsigned i)
 	zkio_read(env->io, path, false, TAG_CS_BUCKET);
 }
 
-static void compare_all(struct zkd_consumer *c, const struct cs_env *env)
+/* Compare bucket versions (exists): every bucket, or with `since` only
+ * those the head's map marks as written after *since (and any we do not
+ * know). */
+static void compare(struct zkd_consumer *c, const struct cs_env *env,
+		    const uint64_t *since)
 {
 	char path[ZKD_PATH_CAP];
 
 	c->round = true;
+	if (since)
+		c->map_rounds++;
 	for (unsigned i = 0; i < c->h.nbuckets; i++) {
+		if (since && i < c->nb && c->b[i].known &&
+		    !zkx_map_written(&c->h, *since, i))
+			continue;
 		c->pending++;
 		c->exists_reads++;
 		ix_bucket_path(&c->p, i, path);
@@ -284,9 +301,14 @@ static void commit(struct zkd_consumer *c, const struct cs_env *env)
 		read_head(c, env);
 }
 
-/* Apply the ring of a head whose identity we know. Returns false if the
- * ring cannot bring us to its seq (then compare every bucket). */
-static bool apply_ring(struct zkd_consumer *c, const struct cs_env *env,
+enum ring_result {
+	RING_APPLIED,	/* the ring brought us to its seq (reads may follow) */
+	RING_BEHIND,	/* it does not reach back to my_seq + 1: nothing done */
+	RING_FAILED	/* malformed, or out of memory: compare every bucket */
+};
+
+/* Apply the ring of a head whose identity we know. */
+static enum ring_result apply_ring(struct zkd_consumer *c, const struct cs_env *env,
 		       const char *buf, size_t len, size_t pos,
 		       const struct zkx_head *nh)
 {
@@ -298,18 +320,22 @@ static bool apply_ring(struct zkd_consumer *c, const struct cs_env *env,
 	struct cs_bucket *gb = NULL;
 
 	if (!r)
-		return false;
+		return RING_FAILED;
 	/* the ring must reach back to my_seq + 1 */
 	while ((rc = zkx_ring_next(buf, len, &p, r)) == 1)
 		if ((r->kind == ZKX_R_GROUP || r->kind == ZKX_R_SPLIT) && !oldest)
 			oldest = r->seq;
-	if (rc < 0 || (nh->seq > c->my_seq && (!oldest || oldest > c->my_seq + 1))) {
+	if (rc < 0) {
 		free(r);
-		return false;
+		return RING_FAILED;
+	}
+	if (nh->seq > c->my_seq && (!oldest || oldest > c->my_seq + 1)) {
+		free(r);
+		return RING_BEHIND;
 	}
 	if (resize(c, nh->nbuckets)) {
 		free(r);
-		return false;
+		return RING_FAILED;
 	}
 	p = pos;
 	while (ok && (rc = zkx_ring_next(buf, len, &p, r)) == 1) {
@@ -361,12 +387,12 @@ static bool apply_ring(struct zkd_consumer *c, const struct cs_env *env,
 	}
 	free(r);
 	if (!ok || rc < 0 || left)
-		return false;
+		return RING_FAILED;
 	/* buckets the ring did not mention but the head has: read them */
 	for (unsigned i = 0; i < nh->nbuckets; i++)
 		if (!c->b[i].known && !c->b[i].reread)
 			reread(c, env, i);
-	return true;
+	return RING_APPLIED;
 }
 
 static void refuse(struct zkd_consumer *c, const char *why)
@@ -393,6 +419,7 @@ static void on_head(struct zkd_consumer *c, const struct cs_env *env,
 	size_t body;
 	const char *buf = e->data ? e->data : "";
 	size_t len = (size_t)(e->data_len > 0 ? e->data_len : 0);
+	enum ring_result ring;
 	int rc;
 
 	c->head_inflight = false;
@@ -445,7 +472,7 @@ static void on_head(struct zkd_consumer *c, const struct cs_env *env,
 		return;
 	}
 	if (!c->have_head || c->head_czxid != e->stat.czxid || c->h.epoch != nh.epoch ||
-	    !c->in_step) {
+	    (!c->in_step && !c->resume)) {
 		/* a new index, or we do not know where we are: compare all */
 		if (c->have_head && (c->head_czxid != e->stat.czxid || c->h.epoch != nh.epoch))
 			zkd_log(ZKH_LOG_INFO, "index: new epoch %" PRIu64 "; comparing every bucket",
@@ -454,19 +481,34 @@ static void on_head(struct zkd_consumer *c, const struct cs_env *env,
 		c->have_head = true;
 		c->head_czxid = e->stat.czxid;
 		c->my_seq = nh.seq;
+		c->resume = false;
 		if (resize(c, nh.nbuckets) == 0)
-			compare_all(c, env);
+			compare(c, env, NULL);
 		if (!c->pending) {
 			c->round = true;
 			commit(c, env);
 		}
 		return;
 	}
-	if (nh.nbuckets < c->h.nbuckets || !apply_ring(c, env, buf, len, body, &nh)) {
+	if (c->resume) {
+		/* a new session, same index: the buckets written since my_seq
+		 * (all if the map does not reach back that far) */
+		ring = RING_BEHIND;
+		c->resume = false;
+	} else if (nh.nbuckets < c->h.nbuckets) {
+		ring = RING_FAILED;
+	} else {
+		ring = apply_ring(c, env, buf, len, body, &nh);
+	}
+	if (ring != RING_APPLIED) {
+		uint64_t since = c->my_seq;
+		bool by_map = ring == RING_BEHIND && nh.nbuckets >= c->h.nbuckets &&
+			      zkx_map_covers(&nh, since);
+
 		c->h = nh;
 		c->my_seq = nh.seq;
 		if (resize(c, nh.nbuckets) == 0)
-			compare_all(c, env);
+			compare(c, env, by_map ? &since : NULL);
 		if (!c->pending) {
 			c->round = true;
 			commit(c, env);

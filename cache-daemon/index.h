@@ -199,6 +199,7 @@ struct zkd_consumer {
 	bool have_head;
 	uint64_t my_seq;
 	bool in_step;		/* caught up at least once (this mode) */
+	bool resume;		/* a new session may resume from my_seq */
 	struct cs_bucket *b;
 	unsigned nb;
 	unsigned pending;	/* exists + reads in flight */
@@ -216,6 +217,7 @@ struct zkd_consumer {
 	uint64_t seed;		/* jitter */
 	/* counters */
 	uint64_t head_reads, bucket_reads, exists_reads, ring_applied;
+	uint64_t map_rounds;	/* compare rounds narrowed by the head's map */
 	bool changed;
 	struct zkd_error err;	/* ZKH_ERR_INDEX (shared slot with indexer: its own) */
 };

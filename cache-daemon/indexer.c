@@ -714,7 +714,7 @@ static int group_text(struct text *t, uint64_t seq, unsigned i, int32_t v,
 static int build_head(struct zkd_indexer *x, const struct text *groups,
 		      char **out, size_t *len)
 {
-	char hl[128], *buf;
+	char hl[ZKX_HEAD_HDR_MAX], *buf;
 	int n = zkx_head_format(&x->w_head, hl, sizeof hl);
 	size_t rl = x->ring_len + groups->n;
 	char *ring = malloc(rl + 1);
@@ -725,7 +725,10 @@ static int build_head(struct zkd_indexer *x, const struct text *groups,
 	}
 	memcpy(ring, x->ring, x->ring_len);
 	memcpy(ring + x->ring_len, groups->s ? groups->s : "", groups->n);
-	zkx_ring_trim(ring, &rl, ZKX_HEAD_TARGET > (size_t)n ? ZKX_HEAD_TARGET - (size_t)n : 0);
+	/* the ring gets what the first line and the map leave of the
+	 * target, but never less than half of it (a map of many buckets) */
+	zkx_ring_trim(ring, &rl, (size_t)n + ZKX_HEAD_TARGET / 2 < ZKX_HEAD_TARGET ?
+			 ZKX_HEAD_TARGET - (size_t)n : ZKX_HEAD_TARGET / 2);
 	buf = malloc((size_t)n + rl + 1);
 	if (!buf) {
 		free(ring);
@@ -817,6 +820,9 @@ static void write_split(struct zkd_indexer *x, const struct ix_env *env)
 	x->w_head.nbuckets = nb + 1;
 	x->w_head.seq = x->h.seq + 1;
 	x->w_head.pzxid = x->h.pzxid;
+	zkx_map_roll(&x->w_head, x->h.seq);
+	zkx_map_mark(&x->w_head, src);
+	zkx_map_mark(&x->w_head, nb);
 	if (text_add(&g, "s %" PRIu64 " %u %d %u %d\n", x->w_head.seq, src,
 		     (int)(x->b[src].version + 1), nb, (int)(x->b[nb].version + 1)))
 		goto fail;
@@ -870,6 +876,7 @@ static void flush(struct zkd_indexer *x, const struct ix_env *env)
 	x->w_head = x->h;
 	x->w_head.seq = x->h.seq + 1;
 	x->w_head.pzxid = x->reflected > x->h.pzxid ? x->reflected : x->h.pzxid;
+	zkx_map_roll(&x->w_head, x->h.seq);
 	for (unsigned i = 0; i < nb && x->w_n < ZKD_IX_MULTI_BUCKETS; i++) {
 		if (!x->b[i].dirty)
 			continue;
@@ -884,14 +891,18 @@ static void flush(struct zkd_indexer *x, const struct ix_env *env)
 		if (group_text(&groups, x->w_head.seq, i, x->b[i].version + 1,
 			       &x->b[i].zk, &want))
 			goto fail;
+		zkx_map_mark(&x->w_head, i);
 		x->w_buckets[x->w_n] = i;
 		ixset_take(&x->w_sets[x->w_n], &want);
 		x->w_n++;
 	}
 	if (!x->w_n && x->w_head.pzxid == x->h.pzxid && x->head_version >= 0)
 		goto fail;	/* nothing at all: no write */
-	if (!x->w_n)
-		x->w_head.seq = x->h.seq;	/* pzxid only: no new group */
+	if (!x->w_n) {
+		/* pzxid only: no new group, no new sequence, the same map */
+		x->w_head = x->h;
+		x->w_head.pzxid = x->reflected > x->h.pzxid ? x->reflected : x->h.pzxid;
+	}
 	send_write(x, env, &groups);
 	goto out;
 fail:

@@ -271,13 +271,129 @@ int zkx_bucket_parse(const char *buf, size_t len, unsigned index,
 	return rc;
 }
 
+/* Bitmap of nbits buckets as hex (digit k: buckets 4k..4k+3), trailing
+ * zero digits dropped, "0" if empty. Returns the length. */
+static size_t map_hex(const uint8_t *bits, unsigned nbits, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned ndig = (nbits + 3) / 4;
+	size_t n = 0;
+
+	for (unsigned k = 0; k < ndig; k++) {
+		unsigned d = (bits[k / 2] >> (k % 2 ? 4 : 0)) & 0xfu;
+
+		out[k] = digits[d];
+		if (d)
+			n = k + 1;
+	}
+	if (!n)
+		out[n++] = '0';
+	return n;
+}
+
 int zkx_head_format(const struct zkx_head *h, char *out, size_t cap)
 {
+	char prev[ZKX_MAP_MAX_BUCKETS / 4 + 1], cur[ZKX_MAP_MAX_BUCKETS / 4 + 1];
+	size_t pl, cl;
 	int w = snprintf(out, cap, ZKX_HEAD_MAGIC " %u %" PRIu64 " %u %" PRIu64
 			 " %" PRIx64 "\n", h->format, h->epoch, h->nbuckets,
-			 h->seq, h->pzxid);
+			 h->seq, h->pzxid), m;
 
-	return w < 0 || (size_t)w >= cap ? -ENOSPC : w;
+	if (w < 0 || (size_t)w >= cap)
+		return -ENOSPC;
+	if (!h->has_map || h->nbuckets > ZKX_MAP_MAX_BUCKETS)
+		return w;
+	pl = map_hex(h->map_prev, h->nbuckets, prev);
+	cl = map_hex(h->map_cur, h->nbuckets, cur);
+	m = snprintf(out + w, cap - (size_t)w, "w %" PRIu64 " %" PRIu64 " %.*s %.*s\n",
+		     h->map_from, h->map_mid, (int)pl, prev, (int)cl, cur);
+	return m < 0 || (size_t)m >= cap - (size_t)w ? -ENOSPC : w + m;
+}
+
+/* Parse a canonical map bitmap of at most nbits buckets into bits. */
+static int parse_map_hex(const char *s, size_t len, unsigned nbits, uint8_t *bits)
+{
+	memset(bits, 0, ZKX_MAP_MAX_BUCKETS / 8);
+	if (len == 1 && s[0] == '0')
+		return 0;
+	if (len == 0 || len > (nbits + 3) / 4 || s[len - 1] == '0')
+		return -EINVAL;
+	for (size_t k = 0; k < len; k++) {
+		unsigned d;
+
+		if (s[k] >= '0' && s[k] <= '9')
+			d = (unsigned)(s[k] - '0');
+		else if (s[k] >= 'a' && s[k] <= 'f')
+			d = (unsigned)(s[k] - 'a' + 10);
+		else
+			return -EINVAL;
+		if (4 * k + 4 > nbits && (d >> (nbits - 4 * k)) != 0)
+			return -EINVAL;	/* a bucket that does not exist */
+		bits[k / 2] |= (uint8_t)(d << (k % 2 ? 4 : 0));
+	}
+	return 0;
+}
+
+/* The optional map line at buf[*pos..len) into h (h->has_map). */
+static int parse_map(const char *buf, size_t len, size_t *pos, struct zkx_head *h)
+{
+	const char *line, *f[5];
+	size_t ll, fl[5], p = *pos;
+
+	h->has_map = false;
+	if (len - p < 2 || buf[p] != 'w' || buf[p + 1] != ' ')
+		return 0;
+	if (next_line(buf, len, &p, &line, &ll) != 1 || fields(line, ll, f, fl, 5) != 5 ||
+	    h->nbuckets > ZKX_MAP_MAX_BUCKETS ||
+	    parse_dec(f[1], fl[1], UINT64_MAX, &h->map_from) ||
+	    parse_dec(f[2], fl[2], UINT64_MAX, &h->map_mid) ||
+	    h->map_from > h->map_mid || h->map_mid > h->seq ||
+	    parse_map_hex(f[3], fl[3], h->nbuckets, h->map_prev) ||
+	    parse_map_hex(f[4], fl[4], h->nbuckets, h->map_cur))
+		return -EINVAL;
+	h->has_map = true;
+	*pos = p;
+	return 0;
+}
+
+void zkx_map_roll(struct zkx_head *w, uint64_t prev_seq)
+{
+	if (w->nbuckets > ZKX_MAP_MAX_BUCKETS) {
+		w->has_map = false;
+		return;
+	}
+	if (!w->has_map) {
+		w->has_map = true;
+		w->map_from = w->map_mid = prev_seq;
+		memset(w->map_prev, 0, sizeof w->map_prev);
+		memset(w->map_cur, 0, sizeof w->map_cur);
+	} else if (prev_seq - w->map_mid >= ZKX_MAP_SPAN) {
+		memcpy(w->map_prev, w->map_cur, sizeof w->map_prev);
+		memset(w->map_cur, 0, sizeof w->map_cur);
+		w->map_from = w->map_mid;
+		w->map_mid = prev_seq;
+	}
+}
+
+void zkx_map_mark(struct zkx_head *w, unsigned bucket)
+{
+	if (w->has_map && bucket < ZKX_MAP_MAX_BUCKETS)
+		w->map_cur[bucket / 8] |= (uint8_t)(1u << (bucket % 8));
+}
+
+bool zkx_map_covers(const struct zkx_head *h, uint64_t my_seq)
+{
+	return h->has_map && my_seq >= h->map_from && my_seq <= h->seq;
+}
+
+bool zkx_map_written(const struct zkx_head *h, uint64_t my_seq, unsigned bucket)
+{
+	uint8_t bit = (uint8_t)(1u << (bucket % 8));
+
+	if (!zkx_map_covers(h, my_seq) || bucket >= ZKX_MAP_MAX_BUCKETS)
+		return true;
+	return (h->map_cur[bucket / 8] & bit) ||
+	       (my_seq < h->map_mid && (h->map_prev[bucket / 8] & bit));
 }
 
 int zkx_head_parse(const char *buf, size_t len, struct zkx_head *h,
@@ -309,7 +425,7 @@ int zkx_head_parse(const char *buf, size_t len, struct zkx_head *h,
 		return -EINVAL;
 	h->nbuckets = (unsigned)v;
 	if (parse_dec(f[4], fl[4], UINT64_MAX, &h->seq) ||
-	    parse_hex(f[5], fl[5], &h->pzxid))
+	    parse_hex(f[5], fl[5], &h->pzxid) || parse_map(buf, len, &pos, h))
 		return -EINVAL;
 	*body = pos;
 	return 0;

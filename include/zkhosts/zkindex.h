@@ -38,6 +38,15 @@
  *   bucket        "zkhosts-bucket 1 <i>\n" then entry lines, folded names
  *                 distinct and sorted (byte order of the folded name).
  *   head          "zkhosts-index 1 <epoch> <nbuckets> <seq> <pzxid>\n"
+ *                 then, optionally, the recent-writes map:
+ *                   "w <from> <mid> <prev> <cur>\n": <cur> is the set of
+ *                   buckets written by the writes of sequence (mid, seq],
+ *                   <prev> by those of (from, mid] (from <= mid <= seq);
+ *                   each a bitmap in hex, digit k holding buckets 4k..4k+3
+ *                   (bit j = bucket 4k+j), no trailing '0' digit, "0" for
+ *                   the empty set, no bit at or above nbuckets. Writers
+ *                   keep it while nbuckets <= ZKX_MAP_MAX_BUCKETS and roll
+ *                   it every ZKX_MAP_SPAN writes (prev = cur, cur = {}).
  *                 then ring lines, oldest first:
  *                   "g <seq> <bucket> <version> <n>\n" followed by n lines
  *                   "+ <entry line>\n" (upsert) or "- <name>\n" (delete):
@@ -53,9 +62,10 @@
  *                 none (writers trim with zkx_ring_trim).
  *
  * A consumer that knows bucket b at version v-1 applies a "g" group of
- * version v; otherwise (or when its last seq is older than the ring's
- * oldest) it compares bucket versions (exists) and reads those that
- * changed. A head of a format or shape it does not know is refused:
+ * version v. When its last seq is older than the ring's oldest but not
+ * than the map's <from>, it compares the versions (exists) of only the
+ * buckets the map marks and reads those that changed; otherwise every
+ * bucket's. A head of a format or shape it does not know is refused:
  * the consumer keeps serving its last snapshot and says why in status.
  */
 #ifndef ZKHOSTS_ZKINDEX_H
@@ -89,6 +99,11 @@
  * would make it so; names are short, so 64 records use ~4 KB). */
 #define ZKX_BUCKET_MAX (256 * 1024)
 #define ZKX_MAX_BUCKETS 1048576u
+/* The recent-writes map: kept only up to this many buckets (two hex
+ * bitmaps of at most 512 characters each), rolled every ZKX_MAP_SPAN
+ * writes, so it covers the last ZKX_MAP_SPAN to 2 * ZKX_MAP_SPAN writes. */
+#define ZKX_MAP_MAX_BUCKETS 2048u
+#define ZKX_MAP_SPAN 256u
 /* Longest entry line: name, two 16-digit zxids, 32 IPv6 addresses. */
 #define ZKX_LINE_MAX (ZKH_NAME_MAX + 2 * 17 + ZKH_MAX_ADDRS * 40 + 4)
 
@@ -109,6 +124,11 @@ struct zkx_head {
 	unsigned nbuckets;	/* 1..ZKX_MAX_BUCKETS */
 	uint64_t seq;		/* sequence of the last write, 0: none yet */
 	uint64_t pzxid;		/* <root>/hosts pzxid reflected */
+	/* the recent-writes map ("w" line); has_map false: none */
+	bool has_map;
+	uint64_t map_from, map_mid;
+	uint8_t map_prev[ZKX_MAP_MAX_BUCKETS / 8];	/* (from, mid] */
+	uint8_t map_cur[ZKX_MAP_MAX_BUCKETS / 8];	/* (mid, seq] */
 };
 
 /* One line of the ring. */
@@ -168,16 +188,39 @@ int zkx_bucket_parse(const char *buf, size_t len, unsigned index,
 				 size_t line_len, void *arg),
 		     void *arg);
 
-/* Format the head's first line (with '\n'). Length or -ENOSPC. */
+/* Format the head's first line and, if h->has_map, its map line (each
+ * with '\n'). Length or -ENOSPC (ZKX_HEAD_HDR_MAX always suffices). */
+#define ZKX_HEAD_HDR_MAX (128 + 2 * (ZKX_MAP_MAX_BUCKETS / 4) + 64)
 int zkx_head_format(const struct zkx_head *h, char *out, size_t cap);
 
 /*
- * Parse an untrusted head's first line. *body gets the offset of the
- * ring. 0; -EPROTO if the magic is right but the format is not
- * ZKX_FORMAT (a newer index: refuse, keep serving); -EINVAL otherwise.
+ * Parse an untrusted head's first line and its map line if there is one
+ * (h->has_map says). *body gets the offset of the ring. 0; -EPROTO if
+ * the magic is right but the format is not ZKX_FORMAT (a newer index:
+ * refuse, keep serving); -EINVAL otherwise (a malformed map included).
  */
 int zkx_head_parse(const char *buf, size_t len, struct zkx_head *h,
 		   size_t *body);
+
+/*
+ * Writers: start the map of w, a head about to be written as the write
+ * after sequence prev_seq (w->seq and w->nbuckets already set for it):
+ * begin an empty map if there is none (from = mid = prev_seq), roll it if
+ * cur has covered ZKX_MAP_SPAN writes (prev = cur, from = mid, mid =
+ * prev_seq, cur = {}), drop it if nbuckets passed ZKX_MAP_MAX_BUCKETS.
+ * Then mark each bucket the write changes with zkx_map_mark. Pure.
+ */
+void zkx_map_roll(struct zkx_head *w, uint64_t prev_seq);
+void zkx_map_mark(struct zkx_head *w, unsigned bucket);
+
+/*
+ * Readers: true if h's map lists every bucket written after sequence
+ * my_seq (my_seq within [from, seq]); then zkx_map_written tells whether
+ * bucket may have been written after my_seq (a superset: buckets of the
+ * covering generations). Pure.
+ */
+bool zkx_map_covers(const struct zkx_head *h, uint64_t my_seq);
+bool zkx_map_written(const struct zkx_head *h, uint64_t my_seq, unsigned bucket);
 
 /*
  * Trim a ring (its lines, without the head's first line) from the front

@@ -45,6 +45,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(h.format == ZKX_FORMAT);
 		FUZZ_CHECK(h.nbuckets >= 1 && h.nbuckets <= ZKX_MAX_BUCKETS);
 		FUZZ_CHECK(body <= len);
+		if (h.has_map) {
+			/* a map that parses formats back to the same bytes */
+			char hdr[ZKX_HEAD_HDR_MAX];
+			int n = zkx_head_format(&h, hdr, sizeof hdr);
+
+			FUZZ_CHECK(h.map_from <= h.map_mid && h.map_mid <= h.seq);
+			FUZZ_CHECK(n > 0 && (size_t)n == body && memcmp(hdr, buf, body) == 0);
+		}
 		pos = body;
 		while (zkx_ring_next(buf, len, &pos, &r) == 1) {
 			FUZZ_CHECK(pos <= len);

@@ -182,7 +182,7 @@ static void bucket_parse_checks_order_and_membership(void **state)
 
 static void head_and_ring(void **state)
 {
-	struct zkx_head h = { ZKX_FORMAT, 7, 3, 42, 0x1f }, back;
+	struct zkx_head h = { .format = ZKX_FORMAT, .epoch = 7, .nbuckets = 3, .seq = 42, .pzxid = 0x1f }, back;
 	struct zkx_ring_rec r;
 	char buf[ZKX_HEAD_MAX];
 	size_t body, pos;
@@ -227,6 +227,82 @@ static void head_and_ring(void **state)
 	assert_int_equal(zkx_ring_next("x 1\n", 4, &pos, &r), -EINVAL);
 	pos = 0;
 	assert_int_equal(zkx_ring_next("g 1 2 3\n", 8, &pos, &r), -EINVAL);
+}
+
+/* The recent-writes map: its line round-trips in canonical form, only
+ * canonical maps of existing buckets parse, and writers roll it every
+ * ZKX_MAP_SPAN writes so it covers between one and two spans. */
+static void recent_writes_map(void **state)
+{
+	struct zkx_head h = { .format = ZKX_FORMAT, .epoch = 7, .nbuckets = 10, .seq = 100 }, back;
+	char buf[ZKX_HEAD_MAX];
+	size_t body;
+	int n;
+
+	(void)state;
+	zkx_map_roll(&h, 99);
+	assert_true(h.has_map);
+	assert_int_equal(h.map_from, 99);
+	zkx_map_mark(&h, 0);
+	zkx_map_mark(&h, 5);
+	zkx_map_mark(&h, 9);
+	n = zkx_head_format(&h, buf, sizeof buf);
+	assert_string_equal(buf, "zkhosts-index 1 7 10 100 0\nw 99 99 0 122\n");
+	assert_int_equal(zkx_head_parse(buf, (size_t)n, &back, &body), 0);
+	assert_int_equal(body, (size_t)n);
+	assert_true(back.has_map);
+	assert_true(zkx_map_covers(&back, 99));
+	assert_true(zkx_map_covers(&back, 100));
+	assert_false(zkx_map_covers(&back, 98));
+	assert_false(zkx_map_covers(&back, 101));
+	for (unsigned i = 0; i < 10; i++)
+		assert_int_equal(zkx_map_written(&back, 99, i), i == 0 || i == 5 || i == 9);
+	/* not covered: everything may have been written */
+	assert_true(zkx_map_written(&back, 50, 3));
+	/* a head without a map has none */
+	assert_int_equal(zkx_head_parse("zkhosts-index 1 7 10 100 0\ng 100 1 2 *\n", 39,
+					&back, &body), 0);
+	assert_false(back.has_map);
+	assert_int_equal(body, 27);
+	/* refused: a bucket beyond nbuckets, a trailing 0, a letter, order */
+	static const char *const bad[] = {
+		"zkhosts-index 1 7 10 100 0\nw 99 99 0 1224\n",	/* bucket 12 */
+		"zkhosts-index 1 7 10 100 0\nw 99 99 0 120\n",	/* not canonical */
+		"zkhosts-index 1 7 10 100 0\nw 99 99 0 12g\n",
+		"zkhosts-index 1 7 10 100 0\nw 99 99 0 12A\n",
+		"zkhosts-index 1 7 10 100 0\nw 99 98 0 1\n",	/* from > mid */
+		"zkhosts-index 1 7 10 100 0\nw 99 101 0 1\n",	/* mid > seq */
+		"zkhosts-index 1 7 10 100 0\nw 99 99 0\n",
+		"zkhosts-index 1 7 10 100 0\nw 99 99 0 1 1\n",
+		"zkhosts-index 1 7 10 100 0\nw 99 99 0 \n",
+		"zkhosts-index 1 7 3000 100 0\nw 99 99 0 1\n",	/* too many buckets */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		assert_int_equal(zkx_head_parse(bad[i], strlen(bad[i]), &back, &body), -EINVAL);
+	/* rolling: cur moves to prev after a span, prev is dropped after two */
+	for (uint64_t seq = 100; seq < 100 + ZKX_MAP_SPAN; seq++) {
+		h.seq = seq + 1;
+		zkx_map_roll(&h, seq);
+	}
+	assert_int_equal(h.map_from, 99);
+	assert_int_equal(h.map_mid, 99 + ZKX_MAP_SPAN);
+	assert_true(zkx_map_written(&h, 99, 5));	/* in prev */
+	assert_false(zkx_map_written(&h, 99 + ZKX_MAP_SPAN, 5));	/* not in cur */
+	zkx_map_mark(&h, 3);
+	assert_true(zkx_map_written(&h, h.seq - 1, 3));
+	for (uint64_t seq = 100 + ZKX_MAP_SPAN; seq < 100 + 2 * ZKX_MAP_SPAN; seq++) {
+		h.seq = seq + 1;
+		zkx_map_roll(&h, seq);
+	}
+	assert_false(zkx_map_covers(&h, 99));
+	assert_false(zkx_map_written(&h, 99 + ZKX_MAP_SPAN, 5));
+	assert_true(zkx_map_written(&h, 99 + ZKX_MAP_SPAN, 3));
+	/* too many buckets: no map at all */
+	h.nbuckets = ZKX_MAP_MAX_BUCKETS + 1;
+	zkx_map_roll(&h, h.seq);
+	assert_false(h.has_map);
+	n = zkx_head_format(&h, buf, sizeof buf);
+	assert_null(strchr(buf, 'w'));
 }
 
 /* Trimming drops whole writes: never part of a sequence's groups. */
@@ -296,6 +372,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(entry_round_trip),
+		cmocka_unit_test(recent_writes_map),
 		cmocka_unit_test(entry_only_canonical_parses),
 		cmocka_unit_test(linear_hashing_moves_only_the_split_bucket),
 		cmocka_unit_test(bucket_parse_checks_order_and_membership),

@@ -10,7 +10,9 @@
  * (indexer = no, the index written by the test with the codec): one
  * change costs one head read and no bucket read; a consumer that fell
  * behind the ring compares versions and reads only the changed bucket;
- * an expiry costs one exists per bucket and reads only what changed; a
+ * an expiry costs one exists per bucket and reads only what changed; the
+ * head's recent-writes map narrows both to the buckets written since
+ * (the indexer marks exactly the buckets it writes); a
  * head of an unknown format leaves the snapshot as it was and says why;
  * a refused head read (ACL) is read again at the next check, not only at
  * the next session;
@@ -304,6 +306,18 @@ static void grows_by_splitting(void **state)
 
 /* ---- consumers ---------------------------------------------------------- */
 
+/* The recent-writes map test-written heads carry (none: has_map false). */
+static struct zkx_head g_map;
+
+static void with_map(struct zkx_head *h)
+{
+	h->has_map = g_map.has_map;
+	h->map_from = g_map.map_from;
+	h->map_mid = g_map.map_mid;
+	memcpy(h->map_prev, g_map.map_prev, sizeof h->map_prev);
+	memcpy(h->map_cur, g_map.map_cur, sizeof h->map_cur);
+}
+
 /* An index written by the test: nb buckets from name/addr pairs, head
  * with epoch 7, seq `seq`, the given ring text. */
 static void write_index(const char *const *recs, unsigned nb, uint64_t seq,
@@ -311,7 +325,7 @@ static void write_index(const char *const *recs, unsigned nb, uint64_t seq,
 {
 	struct ix_set *s = calloc(nb, sizeof *s);
 	char line[ZKX_LINE_MAX + 1], p[128], head[ZKX_HEAD_MAX + 1];
-	struct zkx_head h = { ZKX_FORMAT, 7, nb, seq, 0 };
+	struct zkx_head h = { .format = ZKX_FORMAT, .epoch = 7, .nbuckets = nb, .seq = seq };
 	struct zkio_stat st;
 	int n;
 
@@ -340,6 +354,7 @@ static void write_index(const char *const *recs, unsigned nb, uint64_t seq,
 	free(s);
 	if (fakezk_get(HOSTS, &st))
 		h.pzxid = (uint64_t)st.pzxid;
+	with_map(&h);
 	n = zkx_head_format(&h, head, sizeof head);
 	snprintf(head + n, sizeof head - (size_t)n, "%s", ring ? ring : "");
 	if (fakezk_get(HEAD, NULL))
@@ -355,7 +370,7 @@ static void index_update(unsigned nb, uint64_t seq, const char *name,
 {
 	char key[ZKH_NAME_MAX + 1], p[128], line[ZKX_LINE_MAX + 1];
 	char head[ZKX_HEAD_MAX + 1], *text;
-	struct zkx_head h = { ZKX_FORMAT, 7, nb, seq, 0 };
+	struct zkx_head h = { .format = ZKX_FORMAT, .epoch = 7, .nbuckets = nb, .seq = seq };
 	struct zkio_stat st;
 	struct ix_set s;
 	unsigned i;
@@ -372,6 +387,9 @@ static void index_update(unsigned nb, uint64_t seq, const char *name,
 	free(text);
 	ixset_clear(&s);
 	fakezk_get(p, &st);
+	with_map(&h);
+	zkx_map_mark(&h, i);
+	g_map = h;
 	n = zkx_head_format(&h, head, sizeof head);
 	snprintf(head + n, sizeof head - (size_t)n, "%sg %" PRIu64 " %u %d 1\n+ %s\n",
 		 extra_ring ? extra_ring : "", seq, i, st.version, line);
@@ -462,6 +480,139 @@ static void consumer_expiry_bounded_reads(void **state)
 	assert_int_equal(fakezk_count(FZ_GET, IDX "/b0") + fakezk_count(FZ_GET, IDX "/b1"), 0);
 	assert_int_equal(fakezk_count(FZ_LIST, NULL), 0);
 	assert_string_equal(h_addr("c"), "10.0.0.3");
+	h_stop();
+}
+
+/* The indexer keeps the recent-writes map: the buckets a write changes
+ * are marked in it, nothing else. */
+static void indexer_marks_written_buckets(void **state)
+{
+	char p[64], addr[32];
+	struct zkx_head h, before;
+	uint64_t seq;
+	unsigned marked = 0, ib;
+	char key[8];
+
+	(void)state;
+	start_with(NULL, NULL);
+	for (int i = 0; i < 3 * ZKX_BUCKET_TARGET; i++) {
+		snprintf(p, sizeof p, HOSTS "/n%03d", i);
+		snprintf(addr, sizeof addr, "10.1.%d.%d", i / 250, i % 250 + 1);
+		assert_int_equal(fakezk_create(p, addr, 0), ZOK);
+	}
+	h_publish();
+	h_publish();
+	h = head_now();
+	assert_true(h.nbuckets >= 3);
+	assert_true(h.has_map);
+	seq = h.seq;
+	before = h;
+	/* one change: the next write marks its bucket, and only it */
+	assert_int_equal(fakezk_set(HOSTS "/n007", "10.9.9.9"), ZOK);
+	h_publish();
+	h = head_now();
+	assert_int_equal(h.seq, seq + 1);
+	assert_int_equal(h.map_mid, before.map_mid);	/* not rolled */
+	assert_true(zkx_map_covers(&h, seq));
+	snprintf(key, sizeof key, "n007");
+	ib = zkx_bucket_of(zkx_hash(key, 4), h.nbuckets);
+	assert_true(zkx_map_written(&h, seq, ib));
+	for (unsigned i = 0; i < h.nbuckets; i++)
+		marked += (h.map_cur[i / 8] & ~before.map_cur[i / 8] & (1u << (i % 8))) != 0;
+	assert_true(marked <= 1);
+	for (unsigned i = 0; i < h.nbuckets; i++)
+		if (i != ib)
+			assert_int_equal(zkx_map_written(&h, seq, i),
+					 zkx_map_written(&before, before.seq, i));
+	h_stop();
+}
+
+/* Eight buckets; the consumer misses two writes to one bucket and the
+ * ring holds only the last: the head's map sends it to that bucket
+ * alone, not to the other seven. */
+static void consumer_behind_the_ring_uses_the_map(void **state)
+{
+	char key[8] = "b", path[64];
+	unsigned ib = zkx_bucket_of(zkx_hash(key, 1), 8);
+
+	(void)state;
+	memset(&g_map, 0, sizeof g_map);
+	g_map.nbuckets = 8;
+	zkx_map_roll(&g_map, 3);
+	fakezk_init();
+	fakezk_mkdirs(HOSTS);
+	write_index(RECS, 8, 3, NULL);
+	h_start_cfg("indexer = no\n", true);
+	h_publish();
+	fakezk_disconnect();
+	h_settle();
+	index_update(8, 4, "b", "10.0.9.2", NULL);
+	index_update(8, 5, "b", "10.0.9.3", NULL);
+	fakezk_clear_log();
+	fakezk_reconnect();
+	h_publish();
+	assert_string_equal(h_addr("b"), "10.0.9.3");
+	assert_string_equal(h_addr("a"), "10.0.0.1");
+	snprintf(path, sizeof path, IDX "/b%u", ib);
+	assert_int_equal(fakezk_count(FZ_EXISTS, path), 1);
+	assert_int_equal(fakezk_count(FZ_GET, path), 1);
+	assert_int_equal(fakezk_count(FZ_EXISTS, NULL), 1);	/* no other bucket */
+	assert_int_equal(H.c.map_rounds, 1);
+	/* a map that does not reach back to the consumer: every bucket */
+	fakezk_disconnect();
+	h_settle();
+	g_map.map_from = g_map.map_mid = 6;	/* rolled past seq 5 */
+	memset(g_map.map_cur, 0, sizeof g_map.map_cur);
+	index_update(8, 7, "b", "10.0.9.4", NULL);
+	index_update(8, 8, "b", "10.0.9.5", NULL);
+	fakezk_clear_log();
+	fakezk_reconnect();
+	h_publish();
+	assert_string_equal(h_addr("b"), "10.0.9.5");
+	assert_int_equal(fakezk_count(FZ_EXISTS, NULL), 8);
+	memset(&g_map, 0, sizeof g_map);
+	h_stop();
+}
+
+/* An expiry with the same index behind it: the new session compares
+ * only what the map marks since the consumer's sequence (nothing here,
+ * then one bucket), and still serves every record. */
+static void consumer_expiry_uses_the_map(void **state)
+{
+	char key[8] = "c", path[64];
+	unsigned ic = zkx_bucket_of(zkx_hash(key, 1), 8);
+
+	(void)state;
+	memset(&g_map, 0, sizeof g_map);
+	g_map.nbuckets = 8;
+	zkx_map_roll(&g_map, 3);
+	fakezk_init();
+	fakezk_mkdirs(HOSTS);
+	write_index(RECS, 8, 3, NULL);
+	h_start_cfg("indexer = no\n", true);
+	h_publish();
+	fakezk_expire();
+	h_settle();
+	fakezk_clear_log();
+	h_advance(ZKD_BACKOFF_MAX_MS);
+	h_publish();
+	assert_string_equal(h_status().state, "connected");
+	assert_int_equal(fakezk_count(FZ_GET, HEAD), 1);
+	assert_int_equal(fakezk_count(FZ_EXISTS, NULL) - fakezk_count(FZ_EXISTS, HOSTS), 0);
+	assert_string_equal(h_addr("d"), "10.0.0.4");
+	/* expired again, one write meanwhile (the ring is not consulted) */
+	fakezk_expire();
+	h_settle();
+	index_update(8, 4, "c", "10.0.7.3", NULL);
+	fakezk_clear_log();
+	h_advance(ZKD_BACKOFF_MAX_MS);
+	h_publish();
+	snprintf(path, sizeof path, IDX "/b%u", ic);
+	assert_int_equal(fakezk_count(FZ_EXISTS, NULL) - fakezk_count(FZ_EXISTS, HOSTS), 1);
+	assert_int_equal(fakezk_count(FZ_GET, path), 1);
+	assert_string_equal(h_addr("c"), "10.0.7.3");
+	assert_string_equal(h_addr("a"), "10.0.0.1");
+	memset(&g_map, 0, sizeof g_map);
 	h_stop();
 }
 
@@ -594,9 +745,12 @@ int main(void)
 		cmocka_unit_test(beaten_by_another_indexer),
 		cmocka_unit_test(lagging_view_cannot_resurrect),
 		cmocka_unit_test(grows_by_splitting),
+		cmocka_unit_test(indexer_marks_written_buckets),
 		cmocka_unit_test(consumer_one_change_one_head_read),
 		cmocka_unit_test(consumer_behind_the_ring_reads_only_changed),
 		cmocka_unit_test(consumer_expiry_bounded_reads),
+		cmocka_unit_test(consumer_behind_the_ring_uses_the_map),
+		cmocka_unit_test(consumer_expiry_uses_the_map),
 		cmocka_unit_test(consumer_refuses_unknown_format),
 		cmocka_unit_test(consumer_retries_refused_head),
 		cmocka_unit_test(no_index_small_directory_mirrors_then_follows),

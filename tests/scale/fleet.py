@@ -18,13 +18,16 @@ cost      For each design and each fleet size (--daemons A,B): C creates,
           stime of the three JVMs) and bytes they wrote (wchar: network
           and transaction log). The marginal cost of one more daemon is
           (cost at B - cost at A) / (B - A).
-propagate On the new fleet at the largest size plus --sessions simulated
+propagate On a few real daemons of the new design (--prop-daemons: two
+          indexers, the rest consumers) plus --sessions simulated
           consumers (build/tests/scale/fleetsim, libzookeeper_st): for P
-          probe creates, ack -> visible: through getaddrinfo in a
+          probe creates, ack -> visible: through getaddrinfo in each
           consumer daemon's cache and in an indexer's (the single-daemon
-          path: it reads the directory itself), and in every simulated
-          session (head ring or bucket read).
-faults    On that fleet: an indexer killed with SIGKILL, then one stopped
+          path: it reads the directory itself, as every zkcached did
+          before the index), and in every simulated session (head ring or
+          bucket read). The fleet's p99 is compared with the single
+          daemon's p99 of the same probes.
+faults    On that fleet grown to the largest size: an indexer killed with SIGKILL, then one stopped
           with SIGSTOP (the other keeps writing): creates and deletes
           made meanwhile, the longest ack -> visible at a consumer, and
           the index compared with the directory (nothing lost or
@@ -123,12 +126,18 @@ class Fleet:
 
     def __init__(self, zk, root, m, indexers, rest_mode, extra=None):
         self.envs, self.daemons = [], []
-        for k in range(m):
-            conf = dict(root=root, session_timeout=SESSION_MS,
-                        indexer="yes" if k < indexers else rest_mode,
+        self.zk, self.root, self.indexers = zk, root, indexers
+        self.rest_mode, self.extra = rest_mode, extra
+        self.grow(m)
+
+    def grow(self, m):
+        """Start daemons until the fleet has m."""
+        for k in range(len(self.envs), m):
+            conf = dict(root=self.root, session_timeout=SESSION_MS,
+                        indexer="yes" if k < self.indexers else self.rest_mode,
                         publish_delay=5)
-            conf.update(extra or {})
-            e = Env(zk, **conf).__enter__()
+            conf.update(self.extra or {})
+            e = Env(self.zk, **conf).__enter__()
             self.envs.append(e)
             self.daemons.append(e.daemon())
 
@@ -347,43 +356,66 @@ def probe(kz, root, name, addr, pollers, sim):
     return out
 
 
-def propagate_and_faults(zk, kz, n, m, sessions, probes, rng):
+def propagate_and_faults(zk, kz, n, m, prop_daemons, sessions, probes, rng):
+    """Propagation on a small real fleet (2 indexers and prop_daemons - 2
+    consumers) among `sessions` simulated consumers: on two cores a
+    hundred daemons each republishing measure the scheduler, not the
+    index. Then the fleet grows to m daemons for the faults."""
     root = "/new"
-    fleet = Fleet(zk, root, m, 2, "no")
+    fleet = Fleet(zk, root, max(3, prop_daemons), 2, "no")
     res = {}
     sim = None
     pollers = {}
     try:
         fleet.wait_records(n)
         sim = Sim(zk, root, sessions) if sessions else None
-        pollers = {"indexer": Poller(fleet.envs[0]), "consumer": Poller(fleet.envs[-1])}
-        lat = {"indexer": [], "consumer": [], "sim_p99": [], "sim_max": []}
+        pollers = {"indexer": Poller(fleet.envs[0])}
+        for k, e in enumerate(fleet.envs[2:]):
+            pollers["consumer%d" % k] = Poller(e)
+        consumers = [k for k in pollers if k.startswith("consumer")]
+        lat = {"indexer": [], "consumer": [], "fleet_max": [], "sim_p99": [], "sim_max": []}
         res["probes"] = []
         s0 = sim.stats() if sim else None
         for j in range(probes):
             o = probe(kz, root, "p%05d" % j, addr_of(j, 5), pollers, sim)
             res["probes"].append(o)
-            for k in ("indexer", "consumer"):
-                if o[k] is not None:
-                    lat[k].append(o[k])
+            if o["indexer"] is not None:
+                lat["indexer"].append(o["indexer"])
+            seen = [o[k] for k in consumers if o[k] is not None]
+            lat["consumer"] += seen
             if sim:
                 lat["sim_p99"].append(o["sim_p99"])
                 lat["sim_max"].append(o["sim_max"])
+            # the whole fleet: the last real consumer and the simulated
+            # sessions' p99 of this probe
+            if seen:
+                lat["fleet_max"].append(max(seen + ([o["sim_p99"]] if sim else [])))
             time.sleep(rng.uniform(0.05, 0.2))
-        res["propagation_ms"] = {
+        pr = {
+            "real_daemons": len(fleet.envs), "sim_sessions": sessions, "probes": probes,
             "single_daemon_p50": pct(lat["indexer"], 0.5), "single_daemon_p99": pct(lat["indexer"], 0.99),
             "fleet_daemon_p50": pct(lat["consumer"], 0.5), "fleet_daemon_p99": pct(lat["consumer"], 0.99),
-            "sim_sessions": sessions,
+            "fleet_all_p99": pct(lat["fleet_max"], 0.99),
             "sim_p99_of_p99": pct(lat["sim_p99"], 0.99) if sim else None,
             "sim_max": max(lat["sim_max"]) if sim else None}
+        if pr["single_daemon_p99"] is not None and pr["fleet_daemon_p99"] is not None:
+            pr["fleet_minus_single_p99"] = pr["fleet_daemon_p99"] - pr["single_daemon_p99"]
+        res["propagation_ms"] = pr
         if sim:
             s1 = sim.stats()
             res["sim_bytes_per_create_per_session"] = (s1["rx"] - s0["rx"]) / probes / sessions
             res["sim_head_reads_per_create_per_session"] = (s1["head_reads"] - s0["head_reads"]) / probes / sessions
         log("  propagation (ms): %s" % json.dumps(res["propagation_ms"]))
+        for p in list(pollers):
+            if p.startswith("consumer") and p != "consumer0":
+                pollers.pop(p).close()
+        pollers["consumer"] = pollers.pop("consumer0")
+        fleet.grow(m)
+        fleet.wait_records(n + probes)
+        log("  fleet grown to %d daemons for the faults" % m)
 
         # ---- faults ----------------------------------------------------
-        cons = fleet.envs[-1]
+        cons = fleet.envs[2]
 
         def visible_delay(tag, k):
             worst = 0.0
@@ -553,6 +585,8 @@ def main():
     ap.add_argument("--changes", type=int, default=20)
     ap.add_argument("--rate", type=float, default=20.0)
     ap.add_argument("--sessions", type=int, default=200)
+    ap.add_argument("--prop-daemons", type=int, default=4,
+                    help="real daemons during the propagation probes (2 indexers, the rest consumers)")
     ap.add_argument("--probes", type=int, default=30)
     ap.add_argument("--reconnect", type=int, default=0)
     ap.add_argument("--phases", default="cost,propagate,reconnect")
@@ -586,11 +620,18 @@ def main():
                             (cb["bytes_per_change"] - ca["bytes_per_change"]) / (b - a)
                         summ["%s_%s_fleet_bytes" % (design, kind)] = cb["bytes_per_change"]
                         summ["%s_%s_zk_cpu_ms" % (design, kind)] = cb["zk_cpu_ms_per_change"]
+                for kind in ("create", "change", "delete"):
+                    o, x = summ["old_%s_marginal_bytes_per_daemon" % kind], summ["new_%s_marginal_bytes_per_daemon" % kind]
+                    summ["ratio_%s_marginal_bytes" % kind] = x / o if o > 0 else None
+                    o, x = summ["old_%s_fleet_bytes" % kind], summ["new_%s_fleet_bytes" % kind]
+                    summ["ratio_%s_fleet_bytes" % kind] = x / o if o > 0 else None
+                    o, x = summ["old_%s_zk_cpu_ms" % kind], summ["new_%s_zk_cpu_ms" % kind]
+                    summ["ratio_%s_zk_cpu" % kind] = x / o if o > 0 else None
                 report["cost_summary"] = summ
                 log("cost summary: %s" % json.dumps(summ, indent=1))
         if "propagate" in phases:
-            report["fleet"] = propagate_and_faults(zk, kz, args.records, sizes[-1], args.sessions,
-                                                   args.probes, rng)
+            report["fleet"] = propagate_and_faults(zk, kz, args.records, sizes[-1], args.prop_daemons,
+                                                   args.sessions, args.probes, rng)
         if "reconnect" in phases and args.reconnect:
             report["reconnect"] = reconnect_run(zk, kz, args.reconnect)
     finally:

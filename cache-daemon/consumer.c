@@ -26,7 +26,10 @@
  * election moves on), and asks for the mirror fallback only while the
  * directory is smaller than `index_fallback_max`. A head read that
  * failed (refused: an ACL, auth; such a read leaves no watch) is tried
- * again at each of those checks until it succeeds.
+ * again at each of those checks until it succeeds; a refused bucket
+ * read keeps that bucket as it was and is tried again with a backoff
+ * (ZKD_IX_RETRY_MIN_MS doubling to ZKD_IX_RETRY_MAX_MS) until it
+ * succeeds, and every later compare includes it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -42,6 +45,7 @@ struct cs_bucket {
 	int32_t version;	/* -1: absent */
 	int64_t czxid;
 	bool known;
+	bool failed;		/* its last read or exists was refused: retry */
 	bool reread;		/* read in the round under way */
 	bool fresh_ok;		/* fresh holds what the read found */
 	int32_t fresh_version;
@@ -205,7 +209,7 @@ static void compare(struct zkd_consumer *c, const struct cs_env *env,
 	if (since)
 		c->map_rounds++;
 	for (unsigned i = 0; i < c->h.nbuckets; i++) {
-		if (since && i < c->nb && c->b[i].known &&
+		if (since && i < c->nb && c->b[i].known && !c->b[i].failed &&
 		    !zkx_map_written(&c->h, *since, i))
 			continue;
 		c->pending++;
@@ -520,6 +524,46 @@ static void on_head(struct zkd_consumer *c, const struct cs_env *env,
 	c->changed = true;
 }
 
+/* A bucket's exists or read failed. A lost connection is the session's
+ * business (reconnect, new session); a refusal (ACL, auth) is retried
+ * with a backoff (1 s doubling to 60 s, jittered) until it succeeds, and
+ * until then the bucket keeps what it had and the error says why. */
+static void bucket_failed(struct zkd_consumer *c, const struct cs_env *env,
+			  unsigned i, int rc)
+{
+	char why[96];
+
+	if (rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT || rc == ZINVALIDSTATE ||
+	    rc == ZSESSIONEXPIRED || rc == ZCLOSING)
+		return;
+	c->b[i].failed = true;
+	snprintf(why, sizeof why, "bucket %u refused (%s); retrying", i, zkio_strerror(rc));
+	if (zkd_error_set(&c->err, ZKH_LOG_ERR, "index %s: %s", c->p.dir, why))
+		c->changed = true;
+	if (c->retry_at)
+		return;
+	c->retry_ms = c->retry_ms ? c->retry_ms * 2 : ZKD_IX_RETRY_MIN_MS;
+	if (c->retry_ms > ZKD_IX_RETRY_MAX_MS)
+		c->retry_ms = ZKD_IX_RETRY_MAX_MS;
+	c->retry_at = env->now + c->retry_ms / 2 + rnd(c) % (c->retry_ms / 2 + 1);
+}
+
+/* A bucket read succeeded: it no longer needs a retry; once none does,
+ * the backoff starts over and the error clears. */
+static void bucket_ok(struct zkd_consumer *c, unsigned i)
+{
+	if (!c->b[i].failed)
+		return;
+	c->b[i].failed = false;
+	for (unsigned k = 0; k < c->nb; k++)
+		if (c->b[k].failed)
+			return;
+	c->retry_ms = 0;
+	c->retry_at = 0;
+	if (c->state == CS_FOLLOWING && zkd_error_clear(&c->err))
+		c->changed = true;
+}
+
 static void on_exists(struct zkd_consumer *c, const struct cs_env *env,
 		      const struct zkd_event *e)
 {
@@ -530,7 +574,7 @@ static void on_exists(struct zkd_consumer *c, const struct cs_env *env,
 	if (i >= 0 && (unsigned long)i < c->nb) {
 		struct cs_bucket *b = &c->b[i];
 
-		if (e->rc == ZOK && (!b->known || b->czxid != e->stat.czxid ||
+		if (e->rc == ZOK && (!b->known || b->failed || b->czxid != e->stat.czxid ||
 				     b->version != e->stat.version))
 			reread(c, env, (unsigned)i);
 		else if (e->rc == ZNONODE && (!b->known || b->version != -1)) {
@@ -539,6 +583,9 @@ static void on_exists(struct zkd_consumer *c, const struct cs_env *env,
 			b->fresh_ok = true;
 			b->fresh_version = -1;
 			b->fresh_czxid = 0;
+			bucket_ok(c, (unsigned)i);
+		} else if (e->rc != ZOK && e->rc != ZNONODE) {
+			bucket_failed(c, env, (unsigned)i, e->rc);
 		}
 	}
 	if (!c->pending && c->round)
@@ -564,6 +611,7 @@ static void on_bucket(struct zkd_consumer *c, const struct cs_env *env,
 				b->fresh_ok = true;
 				b->fresh_version = e->stat.version;
 				b->fresh_czxid = e->stat.czxid;
+				bucket_ok(c, (unsigned)i);
 			} else {
 				char why[64];
 
@@ -575,6 +623,9 @@ static void on_bucket(struct zkd_consumer *c, const struct cs_env *env,
 			b->fresh_ok = true;
 			b->fresh_version = -1;
 			b->fresh_czxid = 0;
+			bucket_ok(c, (unsigned)i);
+		} else {
+			bucket_failed(c, env, (unsigned)i, e->rc);
 		}
 	}
 	if (!c->pending && c->round)
@@ -677,6 +728,12 @@ bool consumer_on_event(struct zkd_consumer *c, const struct cs_env *env,
 
 void consumer_tick(struct zkd_consumer *c, const struct cs_env *env)
 {
+	if (env->usable && c->active && c->retry_at && env->now >= c->retry_at && !c->round) {
+		c->retry_at = 0;
+		for (unsigned i = 0; i < c->nb && i < c->h.nbuckets; i++)
+			if (c->b[i].failed)
+				reread(c, env, i);
+	}
 	if (!env->usable || !c->check_at || env->now < c->check_at)
 		return;
 	c->check_at = next_check(c, env->now);
@@ -687,6 +744,8 @@ void consumer_tick(struct zkd_consumer *c, const struct cs_env *env)
 
 uint64_t consumer_deadline(const struct zkd_consumer *c)
 {
+	if (c->retry_at && (!c->check_at || c->retry_at < c->check_at))
+		return c->retry_at;
 	return c->check_at;
 }
 

@@ -42,6 +42,10 @@ enum ix_mode { IX_AUTO, IX_YES, IX_NO };
 #define ZKD_IX_STAND_JITTER_MS 3000
 /* Consumers compare the head with <root>/hosts this often (+-20 %). */
 #define ZKD_IX_CHECK_MS 60000
+/* A consumer reads a bucket ZooKeeper refused again after this backoff
+ * (full jitter over its upper half), doubling up to the maximum. */
+#define ZKD_IX_RETRY_MIN_MS 1000
+#define ZKD_IX_RETRY_MAX_MS 60000
 
 /* One entry of a bucket: folded name and the entry line (no '\n'). */
 struct ix_kv {
@@ -212,6 +216,8 @@ struct zkd_consumer {
 	int64_t hosts_children;	/* from the last exists(<root>/hosts), -1 */
 	uint64_t hosts_pzxid;
 	uint64_t check_at;	/* ms: next stuck check */
+	uint64_t retry_at;	/* ms: read refused buckets again (0: none) */
+	unsigned retry_ms;	/* their backoff, 0 after a success */
 	uint64_t suspect_pzxid;	/* hosts pzxid the index must reach */
 	bool stale;
 	uint64_t seed;		/* jitter */

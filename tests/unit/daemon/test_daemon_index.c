@@ -15,7 +15,7 @@
  * (the indexer marks exactly the buckets it writes); a
  * head of an unknown format leaves the snapshot as it was and says why;
  * a refused head read (ACL) is read again at the next check, not only at
- * the next session;
+ * the next session; a refused bucket read is retried with a backoff;
  * no index: mirror while the directory is small, wait when it is not;
  * a stuck indexer is noticed and its slot freed.
  */
@@ -670,6 +670,50 @@ static void consumer_retries_refused_head(void **state)
 	h_stop();
 }
 
+/* A bucket ZooKeeper refuses to read (an ACL) keeps what the consumer
+ * had, says why, and is read again with a backoff - no head change or
+ * new session needed - until it succeeds; later compares include it. */
+static void consumer_retries_refused_bucket(void **state)
+{
+	char key[8] = "b", path[64];
+	unsigned ib = zkx_bucket_of(zkx_hash(key, 1), 2);
+	struct zkh_status st;
+	int reads;
+
+	(void)state;
+	fakezk_init();
+	fakezk_mkdirs(HOSTS);
+	write_index(RECS, 2, 3, NULL);
+	h_start_cfg("indexer = no\n", true);
+	h_publish();
+	snprintf(path, sizeof path, IDX "/b%u", ib);
+	fakezk_protect(path);
+	index_update(2, 5, "b", "10.0.9.2", NULL);	/* behind the ring: compare, read */
+	h_publish();
+	st = h_status();
+	assert_non_null(strstr(st.errors[ZKH_ERR_INDEX], "refused"));
+	assert_string_equal(h_addr("b"), "10.0.0.2");	/* kept */
+	assert_string_equal(h_addr("a"), "10.0.0.1");
+	reads = fakezk_count(FZ_GET, path);
+	/* retried with a backoff while refused */
+	h_advance(ZKD_IX_RETRY_MIN_MS + 1);
+	h_publish();
+	assert_true(fakezk_count(FZ_GET, path) > reads);
+	/* the operator fixes the ACL (no event): a retry reads it */
+	fakezk_unprotect(path);
+	h_advance(2 * ZKD_IX_RETRY_MIN_MS + 1);
+	h_publish();
+	st = h_status();
+	assert_string_equal(st.errors[ZKH_ERR_INDEX], "");
+	assert_string_equal(h_addr("b"), "10.0.9.2");
+	/* and no more retries once it succeeded */
+	reads = fakezk_count(FZ_GET, path);
+	h_advance(ZKD_IX_RETRY_MAX_MS + 1);
+	h_publish();
+	assert_int_equal(fakezk_count(FZ_GET, path), reads);
+	h_stop();
+}
+
 static void no_index_small_directory_mirrors_then_follows(void **state)
 {
 	struct zkh_status st;
@@ -753,6 +797,7 @@ int main(void)
 		cmocka_unit_test(consumer_expiry_uses_the_map),
 		cmocka_unit_test(consumer_refuses_unknown_format),
 		cmocka_unit_test(consumer_retries_refused_head),
+		cmocka_unit_test(consumer_retries_refused_bucket),
 		cmocka_unit_test(no_index_small_directory_mirrors_then_follows),
 		cmocka_unit_test(no_index_big_directory_waits),
 		cmocka_unit_test(stuck_indexer_is_noticed),

@@ -305,8 +305,9 @@ int zkx_head_format(const struct zkx_head *h, char *out, size_t cap)
 		return w;
 	pl = map_hex(h->map_prev, h->nbuckets, prev);
 	cl = map_hex(h->map_cur, h->nbuckets, cur);
-	m = snprintf(out + w, cap - (size_t)w, "w %" PRIu64 " %" PRIu64 " %.*s %.*s\n",
-		     h->map_from, h->map_mid, (int)pl, prev, (int)cl, cur);
+	m = snprintf(out + w, cap - (size_t)w, "w %" PRIu64 " %" PRIu64 " %" PRIu64
+		     " %.*s %.*s\n", h->map_from, h->map_mid, h->map_at,
+		     (int)pl, prev, (int)cl, cur);
 	return m < 0 || (size_t)m >= cap - (size_t)w ? -ENOSPC : w + m;
 }
 
@@ -337,19 +338,20 @@ static int parse_map_hex(const char *s, size_t len, unsigned nbits, uint8_t *bit
 /* The optional map line at buf[*pos..len) into h (h->has_map). */
 static int parse_map(const char *buf, size_t len, size_t *pos, struct zkx_head *h)
 {
-	const char *line, *f[5];
-	size_t ll, fl[5], p = *pos;
+	const char *line, *f[6];
+	size_t ll, fl[6], p = *pos;
 
 	h->has_map = false;
 	if (len - p < 2 || buf[p] != 'w' || buf[p + 1] != ' ')
 		return 0;
-	if (next_line(buf, len, &p, &line, &ll) != 1 || fields(line, ll, f, fl, 5) != 5 ||
+	if (next_line(buf, len, &p, &line, &ll) != 1 || fields(line, ll, f, fl, 6) != 6 ||
 	    h->nbuckets > ZKX_MAP_MAX_BUCKETS ||
 	    parse_dec(f[1], fl[1], UINT64_MAX, &h->map_from) ||
 	    parse_dec(f[2], fl[2], UINT64_MAX, &h->map_mid) ||
-	    h->map_from > h->map_mid || h->map_mid > h->seq ||
-	    parse_map_hex(f[3], fl[3], h->nbuckets, h->map_prev) ||
-	    parse_map_hex(f[4], fl[4], h->nbuckets, h->map_cur))
+	    parse_dec(f[3], fl[3], UINT64_MAX, &h->map_at) ||
+	    h->map_from > h->map_mid || h->map_mid > h->map_at || h->map_at > h->seq ||
+	    parse_map_hex(f[4], fl[4], h->nbuckets, h->map_prev) ||
+	    parse_map_hex(f[5], fl[5], h->nbuckets, h->map_cur))
 		return -EINVAL;
 	h->has_map = true;
 	*pos = p;
@@ -362,7 +364,8 @@ void zkx_map_roll(struct zkx_head *w, uint64_t prev_seq)
 		w->has_map = false;
 		return;
 	}
-	if (!w->has_map) {
+	if (!w->has_map || w->map_at != prev_seq || w->map_mid > prev_seq) {
+		/* none, or not kept by the writer of prev_seq: start over */
 		w->has_map = true;
 		w->map_from = w->map_mid = prev_seq;
 		memset(w->map_prev, 0, sizeof w->map_prev);
@@ -373,6 +376,7 @@ void zkx_map_roll(struct zkx_head *w, uint64_t prev_seq)
 		w->map_from = w->map_mid;
 		w->map_mid = prev_seq;
 	}
+	w->map_at = w->seq;
 }
 
 void zkx_map_mark(struct zkx_head *w, unsigned bucket)
@@ -383,7 +387,8 @@ void zkx_map_mark(struct zkx_head *w, unsigned bucket)
 
 bool zkx_map_covers(const struct zkx_head *h, uint64_t my_seq)
 {
-	return h->has_map && my_seq >= h->map_from && my_seq <= h->seq;
+	return h->has_map && h->map_at == h->seq && my_seq >= h->map_from &&
+	       my_seq <= h->seq;
 }
 
 bool zkx_map_written(const struct zkx_head *h, uint64_t my_seq, unsigned bucket)

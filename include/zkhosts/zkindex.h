@@ -39,9 +39,12 @@
  *                 distinct and sorted (byte order of the folded name).
  *   head          "zkhosts-index 1 <epoch> <nbuckets> <seq> <pzxid>\n"
  *                 then, optionally, the recent-writes map:
- *                   "w <from> <mid> <prev> <cur>\n": <cur> is the set of
- *                   buckets written by the writes of sequence (mid, seq],
- *                   <prev> by those of (from, mid] (from <= mid <= seq);
+ *                   "w <from> <mid> <at> <prev> <cur>\n": <cur> is the set
+ *                   of buckets written by the writes of sequence (mid, at],
+ *                   <prev> by those of (from, mid] (from <= mid <= at <=
+ *                   seq); the map is current only if <at> is the head's
+ *                   seq (a writer that does not know the map may have
+ *                   carried it along unchanged: readers then ignore it);
  *                   each a bitmap in hex, digit k holding buckets 4k..4k+3
  *                   (bit j = bucket 4k+j), no trailing '0' digit, "0" for
  *                   the empty set, no bit at or above nbuckets. Writers
@@ -126,7 +129,7 @@ struct zkx_head {
 	uint64_t pzxid;		/* <root>/hosts pzxid reflected */
 	/* the recent-writes map ("w" line); has_map false: none */
 	bool has_map;
-	uint64_t map_from, map_mid;
+	uint64_t map_from, map_mid, map_at;
 	uint8_t map_prev[ZKX_MAP_MAX_BUCKETS / 8];	/* (from, mid] */
 	uint8_t map_cur[ZKX_MAP_MAX_BUCKETS / 8];	/* (mid, seq] */
 };
@@ -205,7 +208,8 @@ int zkx_head_parse(const char *buf, size_t len, struct zkx_head *h,
 /*
  * Writers: start the map of w, a head about to be written as the write
  * after sequence prev_seq (w->seq and w->nbuckets already set for it):
- * begin an empty map if there is none (from = mid = prev_seq), roll it if
+ * begin an empty map if there is none or it is not current (from = mid
+ * = prev_seq), roll it if
  * cur has covered ZKX_MAP_SPAN writes (prev = cur, from = mid, mid =
  * prev_seq, cur = {}), drop it if nbuckets passed ZKX_MAP_MAX_BUCKETS.
  * Then mark each bucket the write changes with zkx_map_mark. Pure.
@@ -215,7 +219,8 @@ void zkx_map_mark(struct zkx_head *w, unsigned bucket);
 
 /*
  * Readers: true if h's map lists every bucket written after sequence
- * my_seq (my_seq within [from, seq]); then zkx_map_written tells whether
+ * my_seq (the map is current, at == seq, and my_seq is within [from,
+ * seq]); then zkx_map_written tells whether
  * bucket may have been written after my_seq (a superset: buckets of the
  * covering generations). Pure.
  */

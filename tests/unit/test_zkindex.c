@@ -247,7 +247,7 @@ static void recent_writes_map(void **state)
 	zkx_map_mark(&h, 5);
 	zkx_map_mark(&h, 9);
 	n = zkx_head_format(&h, buf, sizeof buf);
-	assert_string_equal(buf, "zkhosts-index 1 7 10 100 0\nw 99 99 0 122\n");
+	assert_string_equal(buf, "zkhosts-index 1 7 10 100 0\nw 99 99 100 0 122\n");
 	assert_int_equal(zkx_head_parse(buf, (size_t)n, &back, &body), 0);
 	assert_int_equal(body, (size_t)n);
 	assert_true(back.has_map);
@@ -259,6 +259,21 @@ static void recent_writes_map(void **state)
 		assert_int_equal(zkx_map_written(&back, 99, i), i == 0 || i == 5 || i == 9);
 	/* not covered: everything may have been written */
 	assert_true(zkx_map_written(&back, 50, 3));
+	/* carried along unchanged by a writer that does not know the map
+	 * (seq moved on, at did not): not current, not trusted, restarted */
+	{
+		const char *carried = "zkhosts-index 1 7 10 101 0\nw 99 99 100 0 122\n";
+
+		assert_int_equal(zkx_head_parse(carried, strlen(carried), &back, &body), 0);
+	}
+	assert_true(back.has_map);
+	assert_false(zkx_map_covers(&back, 100));
+	assert_true(zkx_map_written(&back, 100, 1));
+	back.seq = 102;
+	zkx_map_roll(&back, 101);
+	assert_int_equal(back.map_from, 101);
+	assert_int_equal(back.map_at, 102);
+	assert_false(zkx_map_written(&back, 101, 0));
 	/* a head without a map has none */
 	assert_int_equal(zkx_head_parse("zkhosts-index 1 7 10 100 0\ng 100 1 2 *\n", 39,
 					&back, &body), 0);
@@ -266,16 +281,17 @@ static void recent_writes_map(void **state)
 	assert_int_equal(body, 27);
 	/* refused: a bucket beyond nbuckets, a trailing 0, a letter, order */
 	static const char *const bad[] = {
-		"zkhosts-index 1 7 10 100 0\nw 99 99 0 1224\n",	/* bucket 12 */
-		"zkhosts-index 1 7 10 100 0\nw 99 99 0 120\n",	/* not canonical */
-		"zkhosts-index 1 7 10 100 0\nw 99 99 0 12g\n",
-		"zkhosts-index 1 7 10 100 0\nw 99 99 0 12A\n",
-		"zkhosts-index 1 7 10 100 0\nw 99 98 0 1\n",	/* from > mid */
-		"zkhosts-index 1 7 10 100 0\nw 99 101 0 1\n",	/* mid > seq */
-		"zkhosts-index 1 7 10 100 0\nw 99 99 0\n",
-		"zkhosts-index 1 7 10 100 0\nw 99 99 0 1 1\n",
-		"zkhosts-index 1 7 10 100 0\nw 99 99 0 \n",
-		"zkhosts-index 1 7 3000 100 0\nw 99 99 0 1\n",	/* too many buckets */
+		"zkhosts-index 1 7 10 100 0\nw 99 99 100 0 1224\n",	/* bucket 12 */
+		"zkhosts-index 1 7 10 100 0\nw 99 99 100 0 120\n",	/* not canonical */
+		"zkhosts-index 1 7 10 100 0\nw 99 99 100 0 12g\n",
+		"zkhosts-index 1 7 10 100 0\nw 99 99 100 0 12A\n",
+		"zkhosts-index 1 7 10 100 0\nw 99 98 100 0 1\n",	/* from > mid */
+		"zkhosts-index 1 7 10 100 0\nw 99 100 99 0 1\n",	/* mid > at */
+		"zkhosts-index 1 7 10 100 0\nw 99 99 101 0 1\n",	/* at > seq */
+		"zkhosts-index 1 7 10 100 0\nw 99 99 100 0\n",
+		"zkhosts-index 1 7 10 100 0\nw 99 99 100 0 1 1\n",
+		"zkhosts-index 1 7 10 100 0\nw 99 99 100 0 \n",
+		"zkhosts-index 1 7 3000 100 0\nw 99 99 100 0 1\n",	/* too many buckets */
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
 		assert_int_equal(zkx_head_parse(bad[i], strlen(bad[i]), &back, &body), -EINVAL);

@@ -42,6 +42,11 @@ enum ix_mode { IX_AUTO, IX_YES, IX_NO };
 #define ZKD_IX_STAND_JITTER_MS 3000
 /* Consumers compare the head with <root>/hosts this often (+-20 %). */
 #define ZKD_IX_CHECK_MS 60000
+/* A head write that would only move the reflected pzxid (a delete's data
+ * watch fired before its listing came back, say) waits this long for a
+ * real write to carry it: every head write costs every consumer a read,
+ * and the stuck check only needs the pzxid within ZKD_IX_CHECK_MS. */
+#define ZKD_IX_PZXID_DELAY_MS 5000
 /* A consumer reads a bucket ZooKeeper refused again after this backoff
  * (full jitter over its upper half), doubling up to the maximum. */
 #define ZKD_IX_RETRY_MIN_MS 1000
@@ -139,6 +144,7 @@ struct zkd_indexer {
 	bool view_ready;	/* the mirror completed a full sync */
 	uint64_t listing_pzxid;	/* pzxid of the mirror's last listing */
 	uint64_t reflected;	/* pzxid the view reflects */
+	uint64_t pzxid_due;	/* ms: write a head for the pzxid alone then */
 	uint64_t dirty_any;	/* dirty buckets */
 	bool all_dirty;		/* compare every bucket (after a load) */
 	/* counters (status, metrics) */

@@ -383,6 +383,7 @@ void indexer_on_session_end(struct zkd_indexer *x)
 	x->slot = -1;
 	x->creating = false;
 	x->stand_at = 0;
+	x->pzxid_due = 0;
 	x->verifying = 0;
 	x->view_ready = false;
 	x->changed = true;
@@ -898,6 +899,14 @@ static void flush(struct zkd_indexer *x, const struct ix_env *env)
 	}
 	if (!x->w_n && x->w_head.pzxid == x->h.pzxid && x->head_version >= 0)
 		goto fail;	/* nothing at all: no write */
+	if (!x->w_n && x->head_version >= 0) {
+		/* the pzxid alone: later, unless a real write carries it */
+		if (!x->pzxid_due)
+			x->pzxid_due = env->now + ZKD_IX_PZXID_DELAY_MS;
+		if (env->now < x->pzxid_due)
+			goto fail;
+	}
+	x->pzxid_due = 0;
 	if (!x->w_n) {
 		/* pzxid only: no new group, no new sequence, the same map */
 		x->w_head = x->h;
@@ -1060,5 +1069,9 @@ void indexer_tick(struct zkd_indexer *x, const struct ix_env *env)
 
 uint64_t indexer_deadline(const struct zkd_indexer *x)
 {
-	return x->role == IXR_STANDING && !x->creating ? x->stand_at : 0;
+	uint64_t stand = x->role == IXR_STANDING && !x->creating ? x->stand_at : 0;
+
+	if (x->role == IXR_INDEXER && x->pzxid_due && (!stand || x->pzxid_due < stand))
+		return x->pzxid_due;
+	return stand;
 }

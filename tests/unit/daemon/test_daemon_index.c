@@ -136,6 +136,32 @@ static void changes_reach_bucket_and_ring(void **state)
 	h_stop();
 }
 
+/* A delete costs consumers one head: the head write that would only
+ * move the reflected pzxid (the delete's data watch fires before its
+ * listing returns) waits for a real write or ZKD_IX_PZXID_DELAY_MS,
+ * and then the head does reach the directory's pzxid (stuck check). */
+static void delete_costs_one_head_write(void **state)
+{
+	static const char *const nodes[] = { "a", "10.0.0.1", "b", "10.0.0.2", NULL };
+	struct zkio_stat st;
+	int writes;
+
+	(void)state;
+	start_with(NULL, nodes);
+	writes = fakezk_count(FZ_MULTI, HEAD);
+	assert_int_equal(fakezk_delete(HOSTS "/b"), ZOK);
+	h_settle();
+	h_advance(ZKD_IX_PZXID_DELAY_MS / 2);
+	assert_string_equal(entry_of("b"), "");
+	assert_int_equal(fakezk_count(FZ_MULTI, HEAD) - writes, 1);
+	/* the pzxid still reaches the head, in time for the stuck check */
+	fakezk_get(HOSTS, &st);
+	h_advance(ZKD_IX_PZXID_DELAY_MS);
+	assert_int_equal(head_now().pzxid, (uint64_t)st.pzxid);
+	assert_int_equal(fakezk_count(FZ_MULTI, HEAD) - writes, 2);
+	h_stop();
+}
+
 static void same_addresses_cost_no_write(void **state)
 {
 	static const char *const nodes[] = { "a", "10.0.0.1", NULL };
@@ -785,6 +811,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(indexer_writes_head_bucket_and_slot),
 		cmocka_unit_test(changes_reach_bucket_and_ring),
+		cmocka_unit_test(delete_costs_one_head_write),
 		cmocka_unit_test(same_addresses_cost_no_write),
 		cmocka_unit_test(case_siblings_are_one_entry),
 		cmocka_unit_test(beaten_by_another_indexer),

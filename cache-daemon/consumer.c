@@ -204,19 +204,27 @@ static void compare(struct zkd_consumer *c, const struct cs_env *env,
 		    const uint64_t *since)
 {
 	char path[ZKD_PATH_CAP];
+	bool *written = NULL;
 
 	c->round = true;
-	if (since)
-		c->map_rounds++;
+	if (since) {
+		written = calloc(c->h.nbuckets ? c->h.nbuckets : 1, sizeof *written);
+		if (written && zkx_map_since(&c->h, *since, written, c->h.nbuckets) == 0) {
+			c->map_rounds++;
+		} else {
+			free(written);
+			written = NULL;
+		}
+	}
 	for (unsigned i = 0; i < c->h.nbuckets; i++) {
-		if (since && i < c->nb && c->b[i].known && !c->b[i].failed &&
-		    !zkx_map_written(&c->h, *since, i))
+		if (written && i < c->nb && c->b[i].known && !c->b[i].failed && !written[i])
 			continue;
 		c->pending++;
 		c->exists_reads++;
 		ix_bucket_path(&c->p, i, path);
 		zkio_stat(env->io, path, false, TAG_CS_EXISTS);
 	}
+	free(written);
 }
 
 /* Hand one entry line to the batch (upsert). */

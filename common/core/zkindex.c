@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -271,134 +272,217 @@ int zkx_bucket_parse(const char *buf, size_t len, unsigned index,
 	return rc;
 }
 
-/* Bitmap of nbits buckets as hex (digit k: buckets 4k..4k+3), trailing
- * zero digits dropped, "0" if empty. Returns the length. */
-static size_t map_hex(const uint8_t *bits, unsigned nbits, char *out)
+/*
+ * Walk a map's groups: each(seq, bucket, arg) for every bucket of every
+ * group, seq = from + the group's position. Checks the canonical form
+ * (strictly increasing decimal buckets < nbuckets, no empty group).
+ * Returns the number of groups, or -EINVAL.
+ */
+static long map_walk(const char *m, size_t len, uint64_t from, unsigned nbuckets,
+		     void (*each)(uint64_t seq, unsigned bucket, void *arg), void *arg)
 {
-	static const char digits[] = "0123456789abcdef";
-	unsigned ndig = (nbits + 3) / 4;
-	size_t n = 0;
+	uint64_t groups = 1, v;
+	long prev = -1;
+	size_t p = 0;
 
-	for (unsigned k = 0; k < ndig; k++) {
-		unsigned d = (bits[k / 2] >> (k % 2 ? 4 : 0)) & 0xfu;
+	if (len == 0)
+		return 0;
+	for (;;) {
+		size_t q = p;
 
-		out[k] = digits[d];
-		if (d)
-			n = k + 1;
+		while (q < len && m[q] >= '0' && m[q] <= '9')
+			q++;
+		if (parse_dec(m + p, q - p, nbuckets - 1u, &v) || (long)v <= prev)
+			return -EINVAL;
+		if (each)
+			each(from + groups, (unsigned)v, arg);
+		prev = (long)v;
+		if (q == len)
+			break;
+		if (m[q] == ';') {
+			groups++;
+			prev = -1;
+		} else if (m[q] != ',') {
+			return -EINVAL;
+		}
+		p = q + 1;
+		if (p == len)
+			return -EINVAL;	/* a trailing separator */
 	}
-	if (!n)
-		out[n++] = '0';
-	return n;
+	return (long)groups;
 }
 
 int zkx_head_format(const struct zkx_head *h, char *out, size_t cap)
 {
-	char prev[ZKX_MAP_MAX_BUCKETS / 4 + 1], cur[ZKX_MAP_MAX_BUCKETS / 4 + 1];
-	size_t pl, cl;
 	int w = snprintf(out, cap, ZKX_HEAD_MAGIC " %u %" PRIu64 " %u %" PRIu64
 			 " %" PRIx64 "\n", h->format, h->epoch, h->nbuckets,
 			 h->seq, h->pzxid), m;
 
 	if (w < 0 || (size_t)w >= cap)
 		return -ENOSPC;
-	if (!h->has_map || h->nbuckets > ZKX_MAP_MAX_BUCKETS)
-		return w;
-	pl = map_hex(h->map_prev, h->nbuckets, prev);
-	cl = map_hex(h->map_cur, h->nbuckets, cur);
-	m = snprintf(out + w, cap - (size_t)w, "w %" PRIu64 " %" PRIu64 " %" PRIu64
-		     " %.*s %.*s\n", h->map_from, h->map_mid, h->map_at,
-		     (int)pl, prev, (int)cl, cur);
+	if (!h->has_map || h->map_from + h->map_groups != h->seq ||
+	    map_walk(h->map, h->map_len, h->map_from, h->nbuckets, NULL, NULL) !=
+	    (long)h->map_groups)
+		return w;	/* none, or not one readers would accept: none */
+	m = snprintf(out + w, cap - (size_t)w, "w %" PRIu64 " %s\n", h->map_from,
+		     h->map_len ? h->map : "-");
 	return m < 0 || (size_t)m >= cap - (size_t)w ? -ENOSPC : w + m;
-}
-
-/* Parse a canonical map bitmap of at most nbits buckets into bits. */
-static int parse_map_hex(const char *s, size_t len, unsigned nbits, uint8_t *bits)
-{
-	memset(bits, 0, ZKX_MAP_MAX_BUCKETS / 8);
-	if (len == 1 && s[0] == '0')
-		return 0;
-	if (len == 0 || len > (nbits + 3) / 4 || s[len - 1] == '0')
-		return -EINVAL;
-	for (size_t k = 0; k < len; k++) {
-		unsigned d;
-
-		if (s[k] >= '0' && s[k] <= '9')
-			d = (unsigned)(s[k] - '0');
-		else if (s[k] >= 'a' && s[k] <= 'f')
-			d = (unsigned)(s[k] - 'a' + 10);
-		else
-			return -EINVAL;
-		if (4 * k + 4 > nbits && (d >> (nbits - 4 * k)) != 0)
-			return -EINVAL;	/* a bucket that does not exist */
-		bits[k / 2] |= (uint8_t)(d << (k % 2 ? 4 : 0));
-	}
-	return 0;
 }
 
 /* The optional map line at buf[*pos..len) into h (h->has_map). */
 static int parse_map(const char *buf, size_t len, size_t *pos, struct zkx_head *h)
 {
-	const char *line, *f[6];
-	size_t ll, fl[6], p = *pos;
+	const char *line, *f[3];
+	size_t ll, fl[3], p = *pos;
+	long groups;
 
 	h->has_map = false;
 	if (len - p < 2 || buf[p] != 'w' || buf[p + 1] != ' ')
 		return 0;
-	if (next_line(buf, len, &p, &line, &ll) != 1 || fields(line, ll, f, fl, 6) != 6 ||
-	    h->nbuckets > ZKX_MAP_MAX_BUCKETS ||
-	    parse_dec(f[1], fl[1], UINT64_MAX, &h->map_from) ||
-	    parse_dec(f[2], fl[2], UINT64_MAX, &h->map_mid) ||
-	    parse_dec(f[3], fl[3], UINT64_MAX, &h->map_at) ||
-	    h->map_from > h->map_mid || h->map_mid > h->map_at || h->map_at > h->seq ||
-	    parse_map_hex(f[4], fl[4], h->nbuckets, h->map_prev) ||
-	    parse_map_hex(f[5], fl[5], h->nbuckets, h->map_cur))
+	if (next_line(buf, len, &p, &line, &ll) != 1 || fields(line, ll, f, fl, 3) != 3 ||
+	    parse_dec(f[1], fl[1], h->seq, &h->map_from) || fl[2] > ZKX_MAP_MAX)
 		return -EINVAL;
+	if (fl[2] == 1 && f[2][0] == '-') {
+		groups = 0;
+		h->map_len = 0;
+	} else {
+		groups = map_walk(f[2], fl[2], h->map_from, h->nbuckets, NULL, NULL);
+		if (groups <= 0)
+			return -EINVAL;
+		h->map_len = fl[2];
+	}
+	if ((uint64_t)groups > h->seq - h->map_from)
+		return -EINVAL;
+	memcpy(h->map, f[2], h->map_len);
+	h->map[h->map_len] = '\0';
+	h->map_groups = (uint64_t)groups;
 	h->has_map = true;
 	*pos = p;
 	return 0;
 }
 
+static bool map_current(const struct zkx_head *h)
+{
+	return h->has_map && h->map_from + h->map_groups == h->seq;
+}
+
+/* Drop the oldest group of w's map. */
+static void map_drop_oldest(struct zkx_head *w)
+{
+	char *semi = memchr(w->map, ';', w->map_len);
+	size_t cut = semi ? (size_t)(semi - w->map) + 1 : w->map_len;
+
+	memmove(w->map, w->map + cut, w->map_len - cut + 1);
+	w->map_len -= cut;
+	w->map_from++;
+	w->map_groups--;
+}
+
 void zkx_map_roll(struct zkx_head *w, uint64_t prev_seq)
 {
-	if (w->nbuckets > ZKX_MAP_MAX_BUCKETS) {
-		w->has_map = false;
-		return;
-	}
-	if (!w->has_map || w->map_at != prev_seq || w->map_mid > prev_seq) {
-		/* none, or not kept by the writer of prev_seq: start over */
+	if (!w->has_map || w->map_from + w->map_groups != prev_seq) {
 		w->has_map = true;
-		w->map_from = w->map_mid = prev_seq;
-		memset(w->map_prev, 0, sizeof w->map_prev);
-		memset(w->map_cur, 0, sizeof w->map_cur);
-	} else if (prev_seq - w->map_mid >= ZKX_MAP_SPAN) {
-		memcpy(w->map_prev, w->map_cur, sizeof w->map_prev);
-		memset(w->map_cur, 0, sizeof w->map_cur);
-		w->map_from = w->map_mid;
-		w->map_mid = prev_seq;
+		w->map_from = prev_seq;
+		w->map_groups = 0;
+		w->map_len = 0;
+		w->map[0] = '\0';
 	}
-	w->map_at = w->seq;
+	if (w->map_groups) {
+		while (w->map_len + 1 > ZKX_MAP_MAX)
+			map_drop_oldest(w);
+		if (w->map_groups) {
+			w->map[w->map_len++] = ';';
+			w->map[w->map_len] = '\0';
+		}
+	}
+	w->map_groups++;	/* the new group; its buckets come with mark */
+}
+
+/* Start of the current (last) group in w->map. */
+static size_t map_last_group(const struct zkx_head *w)
+{
+	const char *semi = w->map_len ? memrchr(w->map, ';', w->map_len) : NULL;
+
+	return semi ? (size_t)(semi - w->map) + 1 : 0;
 }
 
 void zkx_map_mark(struct zkx_head *w, unsigned bucket)
 {
-	if (w->has_map && bucket < ZKX_MAP_MAX_BUCKETS)
-		w->map_cur[bucket / 8] |= (uint8_t)(1u << (bucket % 8));
+	char num[16];
+	size_t start, n;
+
+	if (!w->has_map || !w->map_groups || bucket >= w->nbuckets)
+		return;
+	start = map_last_group(w);
+	if (w->map_len > start) {
+		const char *comma = memrchr(w->map + start, ',', w->map_len - start);
+
+		if (bucket <= strtoul(comma ? comma + 1 : w->map + start, NULL, 10))
+			return;	/* not increasing: already listed */
+	}
+	n = (size_t)snprintf(num, sizeof num, "%s%u", w->map_len > start ? "," : "", bucket);
+	while (w->map_len + n > ZKX_MAP_MAX && w->map_groups > 1)
+		map_drop_oldest(w);
+	if (w->map_len + n > ZKX_MAP_MAX) {
+		w->has_map = false;	/* one write too wide to list: no map */
+		return;
+	}
+	memcpy(w->map + w->map_len, num, n + 1);
+	w->map_len += n;
 }
 
 bool zkx_map_covers(const struct zkx_head *h, uint64_t my_seq)
 {
-	return h->has_map && h->map_at == h->seq && my_seq >= h->map_from &&
-	       my_seq <= h->seq;
+	return map_current(h) && my_seq >= h->map_from && my_seq <= h->seq;
+}
+
+struct since_q {
+	uint64_t after;
+	bool *written;
+	size_t n;
+};
+
+static void since_each(uint64_t seq, unsigned bucket, void *arg)
+{
+	struct since_q *q = arg;
+
+	if (seq > q->after && bucket < q->n)
+		q->written[bucket] = true;
+}
+
+int zkx_map_since(const struct zkx_head *h, uint64_t my_seq, bool *written, size_t n)
+{
+	struct since_q q = { my_seq, written, n };
+
+	if (!zkx_map_covers(h, my_seq))
+		return -ERANGE;
+	return map_walk(h->map, h->map_len, h->map_from, h->nbuckets, since_each, &q) < 0 ?
+	       -ERANGE : 0;
+}
+
+struct written_q {
+	uint64_t after;
+	unsigned bucket;
+	bool hit;
+};
+
+static void written_each(uint64_t seq, unsigned bucket, void *arg)
+{
+	struct written_q *q = arg;
+
+	if (seq > q->after && bucket == q->bucket)
+		q->hit = true;
 }
 
 bool zkx_map_written(const struct zkx_head *h, uint64_t my_seq, unsigned bucket)
 {
-	uint8_t bit = (uint8_t)(1u << (bucket % 8));
+	struct written_q q = { my_seq, bucket, false };
 
-	if (!zkx_map_covers(h, my_seq) || bucket >= ZKX_MAP_MAX_BUCKETS)
+	if (!zkx_map_covers(h, my_seq))
 		return true;
-	return (h->map_cur[bucket / 8] & bit) ||
-	       (my_seq < h->map_mid && (h->map_prev[bucket / 8] & bit));
+	if (map_walk(h->map, h->map_len, h->map_from, h->nbuckets, written_each, &q) < 0)
+		return true;
+	return q.hit;
 }
 
 int zkx_head_parse(const char *buf, size_t len, struct zkx_head *h,

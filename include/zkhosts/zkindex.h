@@ -39,17 +39,15 @@
  *                 distinct and sorted (byte order of the folded name).
  *   head          "zkhosts-index 1 <epoch> <nbuckets> <seq> <pzxid>\n"
  *                 then, optionally, the recent-writes map:
- *                   "w <from> <mid> <at> <prev> <cur>\n": <cur> is the set
- *                   of buckets written by the writes of sequence (mid, at],
- *                   <prev> by those of (from, mid] (from <= mid <= at <=
- *                   seq); the map is current only if <at> is the head's
- *                   seq (a writer that does not know the map may have
- *                   carried it along unchanged: readers then ignore it);
- *                   each a bitmap in hex, digit k holding buckets 4k..4k+3
- *                   (bit j = bucket 4k+j), no trailing '0' digit, "0" for
- *                   the empty set, no bit at or above nbuckets. Writers
- *                   keep it while nbuckets <= ZKX_MAP_MAX_BUCKETS and roll
- *                   it every ZKX_MAP_SPAN writes (prev = cur, cur = {}).
+ *                   "w <from> <groups>\n": for each write of sequence
+ *                   from+1, from+2, ... in order, the buckets it wrote,
+ *                   groups separated by ';', buckets in a group by ','
+ *                   (decimal, strictly increasing, < nbuckets), "-" for
+ *                   no group; at most ZKX_MAP_MAX bytes of groups (the
+ *                   writer drops the oldest). The map is current only
+ *                   if it has seq - from groups: a writer that does not
+ *                   know it may have carried it along unchanged, and
+ *                   readers then ignore it;
  *                 then ring lines, oldest first:
  *                   "g <seq> <bucket> <version> <n>\n" followed by n lines
  *                   "+ <entry line>\n" (upsert) or "- <name>\n" (delete):
@@ -67,8 +65,8 @@
  * A consumer that knows bucket b at version v-1 applies a "g" group of
  * version v. When its last seq is older than the ring's oldest but not
  * than the map's <from>, it compares the versions (exists) of only the
- * buckets the map marks and reads those that changed; otherwise every
- * bucket's. A head of a format or shape it does not know is refused:
+ * buckets the map lists after its seq and reads those that changed;
+ * otherwise every bucket's. A head of a format or shape it does not know is refused:
  * the consumer keeps serving its last snapshot and says why in status.
  */
 #ifndef ZKHOSTS_ZKINDEX_H
@@ -102,11 +100,9 @@
  * would make it so; names are short, so 64 records use ~4 KB). */
 #define ZKX_BUCKET_MAX (256 * 1024)
 #define ZKX_MAX_BUCKETS 1048576u
-/* The recent-writes map: kept only up to this many buckets (two hex
- * bitmaps of at most 512 characters each), rolled every ZKX_MAP_SPAN
- * writes, so it covers the last ZKX_MAP_SPAN to 2 * ZKX_MAP_SPAN writes. */
-#define ZKX_MAP_MAX_BUCKETS 2048u
-#define ZKX_MAP_SPAN 256u
+/* The recent-writes map holds at most this many bytes of groups: with
+ * one bucket a write, about the last 150 writes at 10,000 records. */
+#define ZKX_MAP_MAX 640
 /* Longest entry line: name, two 16-digit zxids, 32 IPv6 addresses. */
 #define ZKX_LINE_MAX (ZKH_NAME_MAX + 2 * 17 + ZKH_MAX_ADDRS * 40 + 4)
 
@@ -129,9 +125,10 @@ struct zkx_head {
 	uint64_t pzxid;		/* <root>/hosts pzxid reflected */
 	/* the recent-writes map ("w" line); has_map false: none */
 	bool has_map;
-	uint64_t map_from, map_mid, map_at;
-	uint8_t map_prev[ZKX_MAP_MAX_BUCKETS / 8];	/* (from, mid] */
-	uint8_t map_cur[ZKX_MAP_MAX_BUCKETS / 8];	/* (mid, seq] */
+	uint64_t map_from;	/* the groups are of writes from+1 ... */
+	uint64_t map_groups;	/* ... from+map_groups */
+	size_t map_len;
+	char map[ZKX_MAP_MAX + 1];	/* the groups as written, NUL-terminated */
 };
 
 /* One line of the ring. */
@@ -193,7 +190,7 @@ int zkx_bucket_parse(const char *buf, size_t len, unsigned index,
 
 /* Format the head's first line and, if h->has_map, its map line (each
  * with '\n'). Length or -ENOSPC (ZKX_HEAD_HDR_MAX always suffices). */
-#define ZKX_HEAD_HDR_MAX (128 + 2 * (ZKX_MAP_MAX_BUCKETS / 4) + 64)
+#define ZKX_HEAD_HDR_MAX (128 + ZKX_MAP_MAX + 32)
 int zkx_head_format(const struct zkx_head *h, char *out, size_t cap);
 
 /*
@@ -206,26 +203,28 @@ int zkx_head_parse(const char *buf, size_t len, struct zkx_head *h,
 		   size_t *body);
 
 /*
- * Writers: start the map of w, a head about to be written as the write
- * after sequence prev_seq (w->seq and w->nbuckets already set for it):
- * begin an empty map if there is none or it is not current (from = mid
- * = prev_seq), roll it if
- * cur has covered ZKX_MAP_SPAN writes (prev = cur, from = mid, mid =
- * prev_seq, cur = {}), drop it if nbuckets passed ZKX_MAP_MAX_BUCKETS.
- * Then mark each bucket the write changes with zkx_map_mark. Pure.
+ * Writers: start the map's group for w, a head about to be written as
+ * the write after sequence prev_seq (w->seq set to it): begin an empty
+ * map if there is none or it is not current (from = prev_seq), drop the
+ * oldest groups while the map would pass ZKX_MAP_MAX. Then add each
+ * bucket the write changes with zkx_map_mark, in increasing order
+ * (smaller or repeated numbers are ignored). Pure.
  */
 void zkx_map_roll(struct zkx_head *w, uint64_t prev_seq);
 void zkx_map_mark(struct zkx_head *w, unsigned bucket);
 
 /*
  * Readers: true if h's map lists every bucket written after sequence
- * my_seq (the map is current, at == seq, and my_seq is within [from,
- * seq]); then zkx_map_written tells whether
- * bucket may have been written after my_seq (a superset: buckets of the
- * covering generations). Pure.
+ * my_seq (the map is current and my_seq is within [from, seq]); then
+ * zkx_map_written tells whether bucket was written after my_seq (always
+ * true when not covered). Pure.
  */
 bool zkx_map_covers(const struct zkx_head *h, uint64_t my_seq);
 bool zkx_map_written(const struct zkx_head *h, uint64_t my_seq, unsigned bucket);
+/* The same for every bucket at once: written[b] (b < n, caller-owned)
+ * set true for each bucket listed after my_seq, others untouched.
+ * 0, or -ERANGE if the map does not cover my_seq (nothing set). */
+int zkx_map_since(const struct zkx_head *h, uint64_t my_seq, bool *written, size_t n);
 
 /*
  * Trim a ring (its lines, without the head's first line) from the front

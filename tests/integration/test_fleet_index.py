@@ -6,12 +6,15 @@ record for record; consumers hold a watch on the head and none on the
 directory; one create costs a consumer head reads and no bucket read; a
 burst of creates, changes and deletes written by two indexers at once
 (compare-and-set between them) converges everywhere with nothing
-resurrected; an indexer killed with SIGKILL loses nothing (the other
+resurrected; a consumer stopped while the index moved far past its ring
+compares only the buckets the head's recent-writes map names; an
+indexer killed with SIGKILL loses nothing (the other
 keeps writing); with auth_file set the index is writable only by
 zkhosts' identity and readable by all."""
 import os
 import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from zkharness import ZooKeeper, four_letter  # noqa: E402
@@ -127,6 +130,49 @@ def test_burst_by_two_indexers_converges():
     assert int(status("A")["index_writes"]) + int(status("B")["index_writes"]) > 0
 
 
+def head_seq():
+    head, _ = kz.get(ROOT + "/index/v1/head")
+    return int(head.decode().split("\n")[0].split()[4])
+
+
+def test_consumer_behind_the_ring_compares_only_written_buckets():
+    """Enough records for several buckets; consumer D stopped while one
+    record changes 60 times (each an index write: far more than the
+    ring holds); continued, D compares only the buckets the head's
+    recent-writes map marks, not every bucket, and serves the last
+    value."""
+    for i in range(260):
+        kz.create_async("%s/hosts/m%03d" % (ROOT, i), ("10.34.%d.%d" % (i // 200, i % 200 + 1)).encode())
+    wait_for(lambda: index_matches() and
+             int(kz.get(ROOT + "/index/v1/head")[0].split(b"\n")[0].split()[3]) >= 4,
+             "the index to hold 4 buckets or more")
+    envs["D"].wait_resolves("m259", {"10.34.1.60"})
+    nb = int(kz.get(ROOT + "/index/v1/head")[0].split(b"\n")[0].split()[3])
+    # D's counters settled: at the head's sequence, and a heartbeat later
+    wait_for(lambda: int(status("D")["index_seq"]) == head_seq(), "D at the head")
+    time.sleep(float(status("D").get("heartbeat_interval_s", 5)) + 0.5)
+    s0 = status("D")
+    os.kill(daemons["D"].pid, signal.SIGSTOP)
+    try:
+        for k in range(60):
+            seq = head_seq()
+            kz.set(ROOT + "/hosts/m007", ("10.35.0.%d" % (k + 1)).encode())
+            wait_for(lambda: head_seq() > seq, "index write %d" % k)
+        head = kz.get(ROOT + "/index/v1/head")[0].decode()
+        assert "\nw " in head, head[:200]
+    finally:
+        os.kill(daemons["D"].pid, signal.SIGCONT)
+    envs["D"].wait_resolves("m007", {"10.35.0.60"})
+    envs["D"].wait_resolves("m100", {"10.34.0.101"})
+    wait_for(lambda: int(status("D")["index_head_reads"]) > int(s0["index_head_reads"]),
+             "the status to show D's head read")
+    s1 = status("D")
+    exists = int(s1["index_exists_reads"]) - int(s0["index_exists_reads"])
+    buckets = int(s1["index_bucket_reads"]) - int(s0["index_bucket_reads"])
+    assert exists < nb, "compared %d of %d buckets: %s" % (exists, nb, (s0, s1))
+    assert buckets <= 2, (s0, s1)
+
+
 def test_indexer_killed_loses_nothing():
     daemons["A"].kill()
     kz.create(ROOT + "/hosts/after-kill", b"10.33.0.1")
@@ -170,5 +216,7 @@ def teardown():
 
 
 run_tests([setup, test_roles_and_watches, test_one_create_costs_a_consumer_a_head_read,
-           test_burst_by_two_indexers_converges, test_indexer_killed_loses_nothing,
+           test_burst_by_two_indexers_converges,
+           test_consumer_behind_the_ring_compares_only_written_buckets,
+           test_indexer_killed_loses_nothing,
            test_index_acl_with_auth_file, teardown])

@@ -230,95 +230,115 @@ static void head_and_ring(void **state)
 }
 
 /* The recent-writes map: its line round-trips in canonical form, only
- * canonical maps of existing buckets parse, and writers roll it every
- * ZKX_MAP_SPAN writes so it covers between one and two spans. */
+ * canonical maps of existing buckets parse, a map carried along by a
+ * writer that does not know it is ignored, and writers drop the oldest
+ * groups to keep it under ZKX_MAP_MAX. */
 static void recent_writes_map(void **state)
 {
 	struct zkx_head h = { .format = ZKX_FORMAT, .epoch = 7, .nbuckets = 10, .seq = 100 }, back;
 	char buf[ZKX_HEAD_MAX];
+	bool w[10] = { false };
 	size_t body;
 	int n;
 
 	(void)state;
-	zkx_map_roll(&h, 99);
-	assert_true(h.has_map);
-	assert_int_equal(h.map_from, 99);
+	/* writes 99 and 100: buckets {0, 5, 9} then {3} */
+	h.seq = 99;
+	zkx_map_roll(&h, 98);
 	zkx_map_mark(&h, 0);
 	zkx_map_mark(&h, 5);
+	zkx_map_mark(&h, 5);	/* repeated: once */
 	zkx_map_mark(&h, 9);
+	h.seq = 100;
+	zkx_map_roll(&h, 99);
+	zkx_map_mark(&h, 3);
+	zkx_map_mark(&h, 11);	/* no such bucket: ignored */
 	n = zkx_head_format(&h, buf, sizeof buf);
-	assert_string_equal(buf, "zkhosts-index 1 7 10 100 0\nw 99 99 100 0 122\n");
+	assert_string_equal(buf, "zkhosts-index 1 7 10 100 0\nw 98 0,5,9;3\n");
 	assert_int_equal(zkx_head_parse(buf, (size_t)n, &back, &body), 0);
 	assert_int_equal(body, (size_t)n);
 	assert_true(back.has_map);
-	assert_true(zkx_map_covers(&back, 99));
+	assert_true(zkx_map_covers(&back, 98));
 	assert_true(zkx_map_covers(&back, 100));
-	assert_false(zkx_map_covers(&back, 98));
+	assert_false(zkx_map_covers(&back, 97));
 	assert_false(zkx_map_covers(&back, 101));
-	for (unsigned i = 0; i < 10; i++)
-		assert_int_equal(zkx_map_written(&back, 99, i), i == 0 || i == 5 || i == 9);
-	/* not covered: everything may have been written */
-	assert_true(zkx_map_written(&back, 50, 3));
-	/* carried along unchanged by a writer that does not know the map
-	 * (seq moved on, at did not): not current, not trusted, restarted */
-	{
-		const char *carried = "zkhosts-index 1 7 10 101 0\nw 99 99 100 0 122\n";
-
-		assert_int_equal(zkx_head_parse(carried, strlen(carried), &back, &body), 0);
+	for (unsigned i = 0; i < 10; i++) {
+		assert_int_equal(zkx_map_written(&back, 98, i), i == 0 || i == 3 || i == 5 || i == 9);
+		assert_int_equal(zkx_map_written(&back, 99, i), i == 3);
+		assert_false(zkx_map_written(&back, 100, i));
 	}
-	assert_true(back.has_map);
-	assert_false(zkx_map_covers(&back, 100));
-	assert_true(zkx_map_written(&back, 100, 1));
-	back.seq = 102;
-	zkx_map_roll(&back, 101);
-	assert_int_equal(back.map_from, 101);
-	assert_int_equal(back.map_at, 102);
-	assert_false(zkx_map_written(&back, 101, 0));
-	/* a head without a map has none */
+	assert_true(zkx_map_written(&back, 50, 7));	/* not covered: maybe */
+	assert_int_equal(zkx_map_since(&back, 99, w, 10), 0);
+	for (unsigned i = 0; i < 10; i++)
+		assert_int_equal(w[i], i == 3);
+	assert_int_equal(zkx_map_since(&back, 97, w, 10), -ERANGE);
+	/* an empty map, and a head without one */
+	{
+		const char *empty = "zkhosts-index 1 7 10 100 0\nw 100 -\n";
+
+		assert_int_equal(zkx_head_parse(empty, strlen(empty), &back, &body), 0);
+		assert_true(zkx_map_covers(&back, 100));
+		assert_false(zkx_map_covers(&back, 99));
+	}
 	assert_int_equal(zkx_head_parse("zkhosts-index 1 7 10 100 0\ng 100 1 2 *\n", 39,
 					&back, &body), 0);
 	assert_false(back.has_map);
 	assert_int_equal(body, 27);
-	/* refused: a bucket beyond nbuckets, a trailing 0, a letter, order */
+	/* carried along unchanged by a writer that does not know the map
+	 * (seq moved on, the groups did not): not current, not trusted, and
+	 * a writer that knows it starts over */
+	{
+		const char *carried = "zkhosts-index 1 7 10 101 0\nw 98 0,5,9;3\n";
+
+		assert_int_equal(zkx_head_parse(carried, strlen(carried), &back, &body), 0);
+		assert_true(back.has_map);
+		assert_false(zkx_map_covers(&back, 100));
+		assert_true(zkx_map_written(&back, 100, 1));
+		back.seq = 102;
+		zkx_map_roll(&back, 101);
+		zkx_map_mark(&back, 2);
+		assert_int_equal(back.map_from, 101);
+		assert_true(zkx_map_covers(&back, 101));
+		assert_false(zkx_map_written(&back, 101, 0));
+		assert_true(zkx_map_written(&back, 101, 2));
+	}
+	/* refused: a bucket beyond nbuckets, order, empty groups, junk, more
+	 * groups than writes */
 	static const char *const bad[] = {
-		"zkhosts-index 1 7 10 100 0\nw 99 99 100 0 1224\n",	/* bucket 12 */
-		"zkhosts-index 1 7 10 100 0\nw 99 99 100 0 120\n",	/* not canonical */
-		"zkhosts-index 1 7 10 100 0\nw 99 99 100 0 12g\n",
-		"zkhosts-index 1 7 10 100 0\nw 99 99 100 0 12A\n",
-		"zkhosts-index 1 7 10 100 0\nw 99 98 100 0 1\n",	/* from > mid */
-		"zkhosts-index 1 7 10 100 0\nw 99 100 99 0 1\n",	/* mid > at */
-		"zkhosts-index 1 7 10 100 0\nw 99 99 101 0 1\n",	/* at > seq */
-		"zkhosts-index 1 7 10 100 0\nw 99 99 100 0\n",
-		"zkhosts-index 1 7 10 100 0\nw 99 99 100 0 1 1\n",
-		"zkhosts-index 1 7 10 100 0\nw 99 99 100 0 \n",
-		"zkhosts-index 1 7 3000 100 0\nw 99 99 100 0 1\n",	/* too many buckets */
+		"zkhosts-index 1 7 10 100 0\nw 99 10\n",
+		"zkhosts-index 1 7 10 100 0\nw 98 5,3;1\n",
+		"zkhosts-index 1 7 10 100 0\nw 98 3,3;1\n",
+		"zkhosts-index 1 7 10 100 0\nw 98 3;;1\n",
+		"zkhosts-index 1 7 10 100 0\nw 99 3;\n",
+		"zkhosts-index 1 7 10 100 0\nw 99 ;3\n",
+		"zkhosts-index 1 7 10 100 0\nw 99 03\n",
+		"zkhosts-index 1 7 10 100 0\nw 99 3,\n",
+		"zkhosts-index 1 7 10 100 0\nw 99 a\n",
+		"zkhosts-index 1 7 10 100 0\nw 99 1;2\n",	/* 2 groups, 1 write */
+		"zkhosts-index 1 7 10 100 0\nw 101 -\n",	/* from > seq */
+		"zkhosts-index 1 7 10 100 0\nw 99\n",
+		"zkhosts-index 1 7 10 100 0\nw 99 1 2\n",
+		"zkhosts-index 1 7 10 100 0\nw 99 \n",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
 		assert_int_equal(zkx_head_parse(bad[i], strlen(bad[i]), &back, &body), -EINVAL);
-	/* rolling: cur moves to prev after a span, prev is dropped after two */
-	for (uint64_t seq = 100; seq < 100 + ZKX_MAP_SPAN; seq++) {
+	/* many writes: the oldest groups go, the map stays under its cap and
+	 * still covers the latest writes exactly */
+	h.nbuckets = 2000;
+	for (uint64_t seq = 100; seq < 1100; seq++) {
 		h.seq = seq + 1;
 		zkx_map_roll(&h, seq);
+		zkx_map_mark(&h, (unsigned)(seq * 7 % 2000));
 	}
-	assert_int_equal(h.map_from, 99);
-	assert_int_equal(h.map_mid, 99 + ZKX_MAP_SPAN);
-	assert_true(zkx_map_written(&h, 99, 5));	/* in prev */
-	assert_false(zkx_map_written(&h, 99 + ZKX_MAP_SPAN, 5));	/* not in cur */
-	zkx_map_mark(&h, 3);
-	assert_true(zkx_map_written(&h, h.seq - 1, 3));
-	for (uint64_t seq = 100 + ZKX_MAP_SPAN; seq < 100 + 2 * ZKX_MAP_SPAN; seq++) {
-		h.seq = seq + 1;
-		zkx_map_roll(&h, seq);
-	}
-	assert_false(zkx_map_covers(&h, 99));
-	assert_false(zkx_map_written(&h, 99 + ZKX_MAP_SPAN, 5));
-	assert_true(zkx_map_written(&h, 99 + ZKX_MAP_SPAN, 3));
-	/* too many buckets: no map at all */
-	h.nbuckets = ZKX_MAP_MAX_BUCKETS + 1;
-	zkx_map_roll(&h, h.seq);
-	assert_false(h.has_map);
+	assert_true(h.map_len <= ZKX_MAP_MAX);
+	assert_true(h.map_from > 100 && h.map_from < 1000);
+	assert_true(zkx_map_covers(&h, 1090));
+	assert_true(zkx_map_written(&h, 1099, (unsigned)(1099 * 7 % 2000)));
+	assert_false(zkx_map_written(&h, 1100, (unsigned)(1099 * 7 % 2000)));
+	assert_false(zkx_map_written(&h, 1099, (unsigned)(1098 * 7 % 2000)));
 	n = zkx_head_format(&h, buf, sizeof buf);
-	assert_null(strchr(buf, 'w'));
+	assert_int_equal(zkx_head_parse(buf, (size_t)n, &back, &body), 0);
+	assert_true(zkx_map_covers(&back, h.map_from));
 }
 
 /* Trimming drops whole writes: never part of a sequence's groups. */

@@ -11,7 +11,8 @@ under two roots, and fleets of real zkcached processes, one cache each:
   new design  /new: two daemons with indexer = yes, the others consumers
               (indexer = no).
 
-cost      For each design and each fleet size (--daemons A,B): C creates,
+cost      With no daemon at all (what the writes alone cost ZooKeeper),
+          then for each design and each fleet size (--daemons A,B): C creates,
           C data changes, C deletes at --rate per second; per change: the
           bytes every daemon read (sum of /proc/<pid>/io rchar deltas:
           what ZooKeeper sent them), the ZooKeeper servers' CPU (utime +
@@ -208,6 +209,8 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
     log("  %s design, %d daemons: starting" % (design, m))
     if design == "new":
         fleet = Fleet(zk, root, m, 2, "no")
+    elif design == "none":
+        fleet = Fleet(zk, root, 0, 0, "no")
     else:
         fleet = Fleet(zk, root, m, 0, "no", {"index_fallback_max": 1000000})
     res = {}
@@ -257,13 +260,13 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
             d["zk_cpu"] = max(0.0, d["zk_cpu"] - idle_cpu * d["t"])
             d["daemon_rx"] = max(0.0, d["daemon_rx"] - idle_rx * d["t"])
             res[kind] = {"bytes_per_change": d["daemon_rx"] / changes,
-                         "bytes_per_change_per_daemon": d["daemon_rx"] / changes / m,
+                         "bytes_per_change_per_daemon": d["daemon_rx"] / changes / max(1, m),
                          "zk_cpu_ms_per_change": d["zk_cpu"] * 1000 / changes,
                          "zk_wbytes_per_change": d["zk_wchar"] / changes}
             time.sleep(5.5)  # the status heartbeat carries the read counters
             r1 = reads()
             res[kind]["reads_per_change_per_daemon"] = {
-                k: (r1[k] - r0[k]) / changes / m for k in r0}
+                k: (r1[k] - r0[k]) / changes / max(1, m) for k in r0}
             log("    %-6s reads per change per daemon: %s" % (kind, json.dumps(
                 {k: round(v, 2) for k, v in res[kind]["reads_per_change_per_daemon"].items()})))
             log("    %-6s %10.0f B/change (%7.0f B/daemon)  ZK CPU %6.2f ms/change  ZK wrote %9.0f B/change" % (
@@ -605,6 +608,11 @@ def main():
         log("populated /old and /new with %d records each" % args.records)
         if "cost" in phases:
             cost = {}
+            # the same changes with no daemon at all: what the writes
+            # themselves cost the ensemble, so the fleets' own share of
+            # ZooKeeper's CPU can be told apart from it
+            cost["none/0"] = cost_run(zk, kz, "/old", "none", 0, args.records,
+                                      args.changes, args.rate)
             for design in ("old", "new"):
                 for m in sizes:
                     cost["%s/%d" % (design, m)] = cost_run(zk, kz, "/" + design, design, m,
@@ -620,6 +628,10 @@ def main():
                             (cb["bytes_per_change"] - ca["bytes_per_change"]) / (b - a)
                         summ["%s_%s_fleet_bytes" % (design, kind)] = cb["bytes_per_change"]
                         summ["%s_%s_zk_cpu_ms" % (design, kind)] = cb["zk_cpu_ms_per_change"]
+                        summ["%s_%s_fleet_zk_cpu_ms" % (design, kind)] = \
+                            cb["zk_cpu_ms_per_change"] - cost["none/0"][kind]["zk_cpu_ms_per_change"]
+                        summ["%s_%s_marginal_zk_cpu_ms_per_daemon" % (design, kind)] = \
+                            (cb["zk_cpu_ms_per_change"] - ca["zk_cpu_ms_per_change"]) / (b - a)
                 for kind in ("create", "change", "delete"):
                     o, x = summ["old_%s_marginal_bytes_per_daemon" % kind], summ["new_%s_marginal_bytes_per_daemon" % kind]
                     summ["ratio_%s_marginal_bytes" % kind] = x / o if o > 0 else None
@@ -627,6 +639,8 @@ def main():
                     summ["ratio_%s_fleet_bytes" % kind] = x / o if o > 0 else None
                     o, x = summ["old_%s_zk_cpu_ms" % kind], summ["new_%s_zk_cpu_ms" % kind]
                     summ["ratio_%s_zk_cpu" % kind] = x / o if o > 0 else None
+                    o, x = summ["old_%s_fleet_zk_cpu_ms" % kind], summ["new_%s_fleet_zk_cpu_ms" % kind]
+                    summ["ratio_%s_fleet_zk_cpu" % kind] = x / o if o > 0 else None
                 report["cost_summary"] = summ
                 log("cost summary: %s" % json.dumps(summ, indent=1))
         if "propagate" in phases:

@@ -101,8 +101,9 @@
 #define ZKX_BUCKET_MAX (256 * 1024)
 #define ZKX_MAX_BUCKETS 1048576u
 /* The recent-writes map holds at most this many bytes of groups: with
- * one bucket a write, about the last 150 writes at 10,000 records. */
-#define ZKX_MAP_MAX 640
+ * one bucket a write, about the last 90 writes at 10,000 records (the
+ * ring, in the rest of the head, holds the last 20 or so). */
+#define ZKX_MAP_MAX 384
 /* Longest entry line: name, two 16-digit zxids, 32 IPv6 addresses. */
 #define ZKX_LINE_MAX (ZKH_NAME_MAX + 2 * 17 + ZKH_MAX_ADDRS * 40 + 4)
 

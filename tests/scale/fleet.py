@@ -185,7 +185,10 @@ def zk_pids(zk):
 def counters(zk, fleet, extra_pids=()):
     pids = fleet.pids() + list(extra_pids)
     zp = zk_pids(zk)
-    return {"daemon_rx": sock_bytes(pids, {p[0] for p in zk.ports}),
+    ports = {p[0] for p in zk.ports}
+    ix = [d.pid for d in fleet.daemons[:fleet.indexers] if d.alive()]
+    return {"daemon_rx": sock_bytes(pids, ports),
+            "indexer_rx": sock_bytes(ix, ports) if ix else 0,
             "zk_cpu": sum(cpu_ticks(p) for p in zp) / HZ,
             "zk_wchar": sum(io_of(p, "wchar") for p in zp),
             "t": time.monotonic()}
@@ -259,7 +262,11 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
             d = delta(c0, counters(zk, fleet))
             d["zk_cpu"] = max(0.0, d["zk_cpu"] - idle_cpu * d["t"])
             d["daemon_rx"] = max(0.0, d["daemon_rx"] - idle_rx * d["t"])
+            nix = min(m, fleet.indexers)
             res[kind] = {"bytes_per_change": d["daemon_rx"] / changes,
+                         "indexer_bytes_per_change_each": d["indexer_rx"] / changes / nix if nix else None,
+                         "other_bytes_per_change_each": (d["daemon_rx"] - d["indexer_rx"]) / changes / (m - nix)
+                         if m > nix else None,
                          "bytes_per_change_per_daemon": d["daemon_rx"] / changes / max(1, m),
                          "zk_cpu_ms_per_change": d["zk_cpu"] * 1000 / changes,
                          "zk_wbytes_per_change": d["zk_wchar"] / changes}
@@ -269,8 +276,10 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
                 k: (r1[k] - r0[k]) / changes / max(1, m) for k in r0}
             log("    %-6s reads per change per daemon: %s" % (kind, json.dumps(
                 {k: round(v, 2) for k, v in res[kind]["reads_per_change_per_daemon"].items()})))
-            log("    %-6s %10.0f B/change (%7.0f B/daemon)  ZK CPU %6.2f ms/change  ZK wrote %9.0f B/change" % (
+            log("    %-6s %10.0f B/change (%7.0f B/daemon; indexer %s, other %s)  ZK CPU %6.2f ms/change  ZK wrote %9.0f B/change" % (
                 kind, res[kind]["bytes_per_change"], res[kind]["bytes_per_change_per_daemon"],
+                "%.0f" % res[kind]["indexer_bytes_per_change_each"] if nix else "-",
+                "%.0f" % res[kind]["other_bytes_per_change_each"] if m > nix else "-",
                 res[kind]["zk_cpu_ms_per_change"], res[kind]["zk_wbytes_per_change"]))
         res["watches"] = sum(int(zk.mntr(i).get("zk_watch_count", 0)) for i in range(3))
     finally:

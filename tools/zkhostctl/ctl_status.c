@@ -151,13 +151,13 @@ static const char *index_hint(const struct ctl *c, const char *role,
 			 "than index_fallback_max (%d here) hosts, so changes "
 			 "are not followed; check that an indexer runs "
 			 "(indexer, indexers in zkhosts.conf; index_role "
-			 "indexer in its status) and error_index", root,
+			 "indexer in its status) and the index error (error: index)", root,
 			 c->z.cfg.index_fallback_max);
 	else if (strcmp(role, "refused") == 0)
 		snprintf(buf, cap, "%s/index/v1/head cannot be used (read "
 			 "refused by its ACL, a format this zkcached does "
 			 "not know, or malformed), so changes are not "
-			 "followed; check error_index, the head's ACL and "
+			 "followed; check the index error (error: index), the head's ACL and "
 			 "the zkhosts versions in the fleet", root);
 	else
 		return NULL;
@@ -193,6 +193,8 @@ static json_t *index_json(const struct ctl *c, const struct zkh_status *s)
 static void print_index(const struct ctl *c, const struct zkh_status *s)
 {
 	const char *text = index_role_text(s->index_role);
+	bool following = strcmp(s->index_role, "indexer") == 0 ||
+		strcmp(s->index_role, "consumer") == 0;
 	char hint[ZKH_PATH_MAX + 512];
 
 	if (!s->index_role[0])
@@ -209,9 +211,12 @@ static void print_index(const struct ctl *c, const struct zkh_status *s)
 	if (s->index_lag_ms)
 		printf("%-14s behind %s/hosts for %.1f s\n", "index lag:",
 		       c->z.cfg.root, (double)s->index_lag_ms / 1e3);
-	else
+	else if (following)
 		printf("%-14s none (in step with %s/hosts)\n", "index lag:",
 		       c->z.cfg.root);
+	else
+		printf("%-14s not measured (no index followed)\n",
+		       "index lag:");
 	printf("%-14s %" PRIu64 " head, %" PRIu64 " bucket, %" PRIu64
 	       " version checks (exists)\n", "index reads:",
 	       s->index_head_reads, s->index_bucket_reads,

@@ -151,14 +151,15 @@ static const char *index_hint(const struct ctl *c, const char *role,
 			 "than index_fallback_max (%d here) hosts, so changes "
 			 "are not followed; check that an indexer runs "
 			 "(indexer, indexers in zkhosts.conf; index_role "
-			 "indexer in its status) and the index error (error: index)", root,
-			 c->z.cfg.index_fallback_max);
+			 "indexer in its status) and the index error "
+			 "(error: index)", root, c->z.cfg.index_fallback_max);
 	else if (strcmp(role, "refused") == 0)
 		snprintf(buf, cap, "%s/index/v1/head cannot be used (read "
 			 "refused by its ACL, a format this zkcached does "
 			 "not know, or malformed), so changes are not "
-			 "followed; check the index error (error: index), the head's ACL and "
-			 "the zkhosts versions in the fleet", root);
+			 "followed; check the index error (error: index), "
+			 "the head's ACL and the zkhosts versions in the "
+			 "fleet", root);
 	else
 		return NULL;
 	return buf;

@@ -1238,6 +1238,22 @@ int fakezk_handle_watches(const struct zkio *io, unsigned kinds)
 	return n;
 }
 
+int fakezk_data_watch_handle(const char *path)
+{
+	int found = -1;
+
+	for (struct fz_watch *w = fz.watches; w; w = w->next) {
+		int i = 0;
+
+		if (w->kind != W_DATA || strcmp(w->path, path) != 0)
+			continue;
+		for (struct zkio *io = fz.handles; io && io != w->owner; io = io->hnext)
+			i++;
+		found = found == -1 ? i : -2;
+	}
+	return found;
+}
+
 int fakezk_count_handle(const struct zkio *io, unsigned ops, const char *path)
 {
 	int n = 0;

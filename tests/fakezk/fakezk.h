@@ -131,6 +131,9 @@ void fakezk_clear_log(void);
 int fakezk_watches(const char *path);
 /* Watches `io` holds, of kinds (bit mask: 1 data, 2 exist, 4 child). */
 int fakezk_handle_watches(const struct zkio *io, unsigned kinds);
+/* The index (fakezk_handle) of the handle holding a data watch on path;
+ * -1 if none, -2 if more than one does. */
+int fakezk_data_watch_handle(const char *path);
 /* fakezk_count of the requests one handle sent. */
 int fakezk_count_handle(const struct zkio *io, unsigned ops, const char *path);
 

@@ -507,10 +507,12 @@ void zkio_unwatch(struct zkio *io, const char *path, enum zkd_ev_tag tag)
 
 	/* The 3.8 header declares the completion as a pointer to a
 	 * void_completion_t, but the library stores and calls the value as
-	 * the completion itself: pass the function. */
+	 * the completion itself: pass the function. Not `local`: the mt
+	 * library then takes `data` for a synchronous call's completion. The
+	 * server removes the watch; so does the client, once it answers. */
 	if (e)
 		submitted(io, e, io->zh ?
-			  zoo_aremove_all_watches(io->zh, path, ZWATCHTYPE_DATA, 1,
+			  zoo_aremove_all_watches(io->zh, path, ZWATCHTYPE_DATA, 0,
 						  (void_completion_t *)void_cb, e) :
 			  ZINVALIDSTATE);
 }

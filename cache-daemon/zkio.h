@@ -111,9 +111,10 @@ struct zkio_op {
  * zkio_sync: ZooKeeper's sync on `path`: the server this handle is
  * connected to catches up with the leader before it answers the handle's
  * later requests. EV_VOID with `tag`.
- * zkio_unwatch: drop the handle's data watch on `path` (locally even if
- * the server cannot be told), so a reconnect no longer re-arms it.
- * EV_VOID with `tag`; ZNOWATCHER if there was none.
+ * zkio_unwatch: drop the handle's data watch on `path` at the server and
+ * in the client once the server answers, so a reconnect no longer re-arms
+ * it. EV_VOID with `tag`; ZNOWATCHER if there was none; a lost connection
+ * leaves the watch (it fires once more at most).
  */
 void zkio_sync(struct zkio *io, const char *path, enum zkd_ev_tag tag);
 void zkio_unwatch(struct zkio *io, const char *path, enum zkd_ev_tag tag);

@@ -66,8 +66,11 @@
  * name length) hosts (4 bytes of length, root, "/hosts/", the name): ~36k
  * with 10-character names under /zkhosts, ~17k with 40-character names. Past it the session machine detects the flapping
  * (session.h, ZKD_FLAP_*) and starts a new session (no watches to restore,
- * then a full sync); the mirror warns after a sync when the estimate
- * passes ZKD_WATCH_WARN_BYTES.
+ * then a full sync). The watch sessions (above) keep each session's share
+ * near `per_session` (default 20,000, ~0.6 MB) so it is not reached with
+ * the default jute.maxbuffer; past ZKD_WATCH_SESSIONS_MAX sessions the
+ * shares grow beyond per_session. The mirror warns after a sync when one
+ * session's estimate passes ZKD_WATCH_WARN_BYTES.
  */
 #define ZKD_SETWATCHES_MAX 1048575
 #define ZKD_WATCH_WARN_BYTES (ZKD_SETWATCHES_MAX * 9 / 10)

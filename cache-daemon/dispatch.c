@@ -359,7 +359,7 @@ static void after_index(struct zkd *d, uint64_t now)
 	struct ix_env xenv;
 
 	if (d->mode == ZM_MIRROR)
-		indexer_note_mirror(&d->x, !d->m.fq_head && !d->m.inflight &&
+		indexer_note_mirror(&d->x, !d->m.fq_head && !d->m.inflight && !d->m.parked &&
 				    !d->m.list_inflight && !d->m.relist_wanted &&
 				    !d->m.full_sync, d->m.synced);
 	after_consumer(d, now);

@@ -10,7 +10,9 @@
  * on the other sessions) and catches a change made meanwhile; one that
  * reconnects keeps its session; and a ZNONODE from a watch session (as a
  * server behind the main session's listing answers) deletes nothing: the
- * daemon syncs that session and reads again.
+ * daemon syncs that session and reads again. An indexer (indexer = yes)
+ * whose watches are spread indexes every name and follows a change seen
+ * on a watch session.
  */
 #include "harness.h"
 
@@ -26,9 +28,9 @@ static void path_of(char *out, size_t cap, int i)
 
 /* The model with n hosts ("s00".."s<n-1>", 10.0.0.<i+1>), the daemon
  * started (mirroring: no index yet, a small directory) and published. */
-static void start_n(int n)
+static void start_n_cfg(int n, const char *more)
 {
-	char p[1100], a[32], extra[64];
+	char p[1100], a[32], extra[256];
 
 	fakezk_init();
 	fakezk_mkdirs(HOSTS);
@@ -38,11 +40,16 @@ static void start_n(int n)
 		path_of(p, sizeof p, i);
 		assert_int_equal(fakezk_create(p, a, 0), ZOK);
 	}
-	snprintf(extra, sizeof extra, "watches_per_session = %d\n", PER);
+	snprintf(extra, sizeof extra, "watches_per_session = %d\n%s", PER, more);
 	h_start_cfg(extra, true);
 	h_publish();
 	h_advance(20000);	/* watch sessions' backoffs, if any */
 	h_publish();
+}
+
+static void start_n(int n)
+{
+	start_n_cfg(n, "");
 }
 
 /* Every one of the n names is served with its address. */
@@ -286,6 +293,58 @@ static void znonode_from_a_lagging_watch_session_deletes_nothing(void **state)
 	h_stop();
 }
 
+/* The index's line for key ("" if none). */
+static const char *index_entry(const char *key)
+{
+	static char line[ZKX_LINE_MAX + 1];
+	const char *d = fakezk_get("/zkhosts/index/v1/head", NULL);
+	struct zkx_head h;
+	struct ix_set set;
+	struct ix_kv *kv;
+	size_t body;
+	char p[128];
+	unsigned i;
+
+	assert_non_null(d);
+	assert_int_equal(zkx_head_parse(d, strlen(d), &h, &body), 0);
+	i = zkx_bucket_of(zkx_hash(key, strlen(key)), h.nbuckets);
+	snprintf(p, sizeof p, "/zkhosts/index/v1/b%u", i);
+	d = fakezk_get(p, NULL);
+	memset(&set, 0, sizeof set);
+	if (d)
+		assert_int_equal(ixset_load(&set, d, strlen(d), i, h.nbuckets), 0);
+	kv = ixset_get(&set, key);
+	snprintf(line, sizeof line, "%s", kv ? kv->line : "");
+	ixset_clear(&set);
+	return line;
+}
+
+static void indexer_with_watch_sessions_indexes_every_name(void **state)
+{
+	const int n = 35;
+	int owner[MAXN];
+	char p[1100];
+
+	(void)state;
+	start_n_cfg(n, "indexer = yes\n");
+	h_advance(5000);
+	h_publish();
+	assert_string_equal(h_status().index_role, "indexer");
+	assert_int_equal(fakezk_open_handles(), 5);
+	owners(n, owner);
+	for (int i = 0; i < n; i++)
+		assert_true(strstr(index_entry(names[i]), names[i]) != NULL);
+	/* a change seen on a watch session reaches the index */
+	path_of(p, sizeof p, 20);
+	assert_int_equal(fakezk_set(p, "10.5.5.5"), ZOK);
+	h_publish();
+	h_advance(5000);
+	h_publish();
+	assert_string_equal(h_addr(names[20]), "10.5.5.5");
+	assert_true(strstr(index_entry(names[20]), "10.5.5.5") != NULL);
+	h_stop();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +354,7 @@ int main(void)
 		cmocka_unit_test(watch_session_expiry_rereads_only_its_share),
 		cmocka_unit_test(watch_session_reconnect_keeps_its_session),
 		cmocka_unit_test(znonode_from_a_lagging_watch_session_deletes_nothing),
+		cmocka_unit_test(indexer_with_watch_sessions_indexes_every_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,14 @@
  * retries (refused reads, exists watches, mirror_tick/mirror_deadline)
  * run only while it feeds the batch; to_mirror starts it afresh.
  *
+ * The mirror's watch sessions (mirror.h) are extra handles, each with its
+ * own session machine (session.c), opened when the mirror asks for them
+ * (want_shards) on the same connect string, timeout and credentials, and
+ * closed when the mirror stops (to_consumer, to_mirror's fresh start, a
+ * reload's new session, shutdown). Their events go to the mirror only
+ * (on_watch_session_event); an expired one is closed, its share of names
+ * handed back to the mirror, and opened again after its backoff.
+ *
  * Logging of the connection: one line per state change (logged where the
  * state is tracked, collect_changes), one line per backoff step of a new
  * handle, and while a live session is disconnected one "still
@@ -48,8 +56,63 @@ static uint64_t connect_window(const struct zkd *d);
 
 static struct mirror_env mirror_env(struct zkd *d, uint64_t now)
 {
+	for (size_t i = 0; i < d->nw; i++)
+		d->wusable[i] = d->wio[i] && zkio_is_open(d->wio[i]) &&
+				session_usable(&d->ws[i]);
 	return (struct mirror_env){ .io = d->io, .batch = &d->b,
-				    .usable = session_usable(&d->s), .now = now };
+				    .usable = session_usable(&d->s), .now = now,
+				    .wio = d->wio, .wusable = d->wusable, .nw = d->nw,
+				    .keep_path = d->r.path[0] ? d->r.path : NULL };
+}
+
+/* Close every watch session (the mirror stops or starts afresh). */
+static void close_watch_sessions(struct zkd *d)
+{
+	if (d->nw)
+		zkd_log(ZKH_LOG_INFO, "closing %zu watch session%s", d->nw,
+			d->nw == 1 ? "" : "s");
+	for (size_t i = 0; i < d->nw; i++) {
+		zkio_close(d->wio[i]);
+		session_closed(&d->ws[i]);
+		d->wusable[i] = false;
+	}
+	d->nw = 0;
+}
+
+/* Open watch session i (a new handle; its session follows). */
+static void open_watch_session(struct zkd *d, size_t i, uint64_t now)
+{
+	char desc[ZKH_ZK_CONNECT_MAX], err[ZKH_STATUS_TEXT_MAX];
+	int rc;
+
+	if (!d->wio[i])
+		d->wio[i] = zkio_new(&d->q);
+	if (!d->wio[i]) {
+		session_open_failed(&d->ws[i], now);
+		return;
+	}
+	rc = zkio_open(d->wio[i], d->cfg.zookeeper, d->cfg.session_timeout,
+		       d->have_auth ? &d->auth : NULL, desc, sizeof desc, err, sizeof err);
+	if (rc) {
+		session_open_failed(&d->ws[i], now);
+		zkd_log(ZKH_LOG_WARN, "watch session %zu: %s; next attempt in %.1f s",
+			i, err, (double)(d->ws[i].reconnect_at - now) / 1000.0);
+		return;
+	}
+	session_opened(&d->ws[i]);
+}
+
+/* Open the watch sessions the mirror wants and has not got. */
+static void grow_watch_sessions(struct zkd *d, uint64_t now)
+{
+	if (d->mode != ZM_MIRROR || !session_usable(&d->s))
+		return;
+	while (d->nw < d->m.want_shards && d->nw < ZKD_WATCH_SESSIONS_MAX) {
+		size_t i = d->nw++;
+
+		session_init(&d->ws[i]);
+		open_watch_session(d, i, now);
+	}
 }
 
 static struct reg_env reg_env(struct zkd *d, uint64_t now)
@@ -184,6 +247,7 @@ static void after_mirror(struct zkd *d, uint64_t now)
 		zkd_log(ZKH_LOG_ERR, "out of memory following ZooKeeper; resyncing everything");
 		start_full_sync(d, now);
 	}
+	grow_watch_sessions(d, now);
 	if (!d->pub || !mirror_sync_complete(&d->m, session_usable(&d->s)))
 		return;
 	/* Records the master holds that ZooKeeper no longer has (deleted while
@@ -209,9 +273,11 @@ static void to_mirror(struct zkd *d, uint64_t now, const char *why)
 	consumer_stop(&d->c);
 	retries = d->m.retries;	/* a counter since start */
 	mirror_free(&d->m);
+	close_watch_sessions(d);
 	if (mirror_init(&d->m, d->chroot, d->cfg.root))
 		zkd_log(ZKH_LOG_ERR, "out of memory restarting the mirror");
 	d->m.retries = retries;
+	d->m.per_session = (unsigned)d->cfg.watches_per_session;
 	indexer_reset_view(&d->x);
 	d->b.tap = indexer_tap;
 	d->b.tap_arg = &d->x;
@@ -230,6 +296,7 @@ static void to_consumer(struct zkd *d, uint64_t now)
 	d->mode = ZM_CONSUMER;
 	d->b.tap = NULL;
 	mirror_on_session_end(&d->m);	/* its table is no longer kept up */
+	close_watch_sessions(d);
 	set_state(d, ZST_SYNCING);
 	batch_set_syncing(&d->b, true);
 	consumer_start(&d->c, &env);
@@ -292,7 +359,7 @@ static void after_index(struct zkd *d, uint64_t now)
 	struct ix_env xenv;
 
 	if (d->mode == ZM_MIRROR)
-		indexer_note_mirror(&d->x, !d->m.fq_head && !d->m.inflight &&
+		indexer_note_mirror(&d->x, !d->m.fq_head && !d->m.inflight && !d->m.parked &&
 				    !d->m.list_inflight && !d->m.relist_wanted &&
 				    !d->m.full_sync, d->m.synced);
 	after_consumer(d, now);
@@ -439,6 +506,85 @@ static void on_session_event(struct zkd *d, const struct zkd_event *e,
 	}
 }
 
+/* An event of watch session i: its session machine, or the mirror. */
+static void on_watch_session_event(struct zkd *d, size_t i,
+				   const struct zkd_event *e, uint64_t now)
+{
+	struct mirror_env menv;
+	struct zkio_session_id sid;
+
+	if (e->kind == EV_WATCH && e->type == ZKIO_SESSION_EVENT) {
+		uint64_t reconnects = d->ws[i].reconnects;
+
+		zkio_session(d->wio[i], &sid);
+		switch (session_on_event(&d->ws[i], e->state, sid.id, now)) {
+		case ZT_NEW_SESSION:
+		case ZT_RECONNECTED:
+			if (d->ws[i].reconnects == reconnects) {
+				d->ws_new++;
+				zkd_log(ZKH_LOG_INFO, "watch session %zu: session 0x%" PRIx64
+					" established", i, sid.id);
+			} else {
+				zkd_log(ZKH_LOG_INFO, "watch session %zu: reconnected, session "
+					"0x%" PRIx64 " still valid", i, sid.id);
+			}
+			session_set_state(&d->ws[i], ZST_CONNECTED);
+			report_mark(&d->rep);
+			menv = mirror_env(d, now);
+			if (d->mode == ZM_MIRROR)
+				mirror_on_shard_ready(&d->m, &menv, i);
+			break;
+		case ZT_LOST:
+			zkd_log(ZKH_LOG_INFO, "watch session %zu: connection lost; session "
+				"0x%" PRIx64 " kept, the client reconnects by itself",
+				i, d->ws[i].id);
+			break;
+		case ZT_EXPIRED:
+			zkd_log(ZKH_LOG_WARN, "watch session %zu: session 0x%" PRIx64
+				" %s; a new one reads its share of names again", i,
+				d->ws[i].ended_id, d->ws[i].end == ZEND_AUTH_FAILED ?
+				"refused the credentials" : d->ws[i].end == ZEND_FLAPPING ?
+				"loses every reconnect" : "expired");
+			zkio_close(d->wio[i]);
+			session_closed(&d->ws[i]);
+			menv = mirror_env(d, now);
+			if (d->mode == ZM_MIRROR)
+				mirror_on_shard_closed(&d->m, &menv, i);
+			break;
+		case ZT_NONE:
+			break;
+		}
+		return;
+	}
+	if (d->mode != ZM_MIRROR)
+		return;		/* (closed when the mirror stops) */
+	menv = mirror_env(d, now);
+	menv.from = i + 1;
+	switch (e->kind) {
+	case EV_WATCH:
+		mirror_on_watch(&d->m, &menv, e);
+		break;
+	case EV_DATA:
+		mirror_on_data(&d->m, &menv, e);
+		break;
+	case EV_EXISTS:
+		if (e->tag == TAG_MIRROR_EXISTS)
+			mirror_on_exists(&d->m, &menv, e);
+		break;
+	case EV_VOID:
+		if (e->tag == TAG_MIRROR_SYNC)
+			mirror_on_sync(&d->m, &menv, e);
+		else if (e->tag == TAG_AUTH && e->rc != ZOK && e->rc != ZCLOSING &&
+			 zkd_error_set(&d->auth_err, ZKH_LOG_ERR,
+				       "authentication of watch session %zu with auth_file %s: %s",
+				       i, d->cfg.auth_file, zkio_strerror(e->rc)))
+			report_mark(&d->rep);
+		break;
+	case EV_CHILDREN:
+		break;		/* never asked for there */
+	}
+}
+
 void zkd_dispatch(struct zkd *d, const struct zkd_event *e, uint64_t now)
 {
 	struct mirror_env menv = mirror_env(d, now);
@@ -447,8 +593,18 @@ void zkd_dispatch(struct zkd *d, const struct zkd_event *e, uint64_t now)
 	struct cs_env cenv = cs_env(d, now);
 	bool mirroring = d->mode == ZM_MIRROR;
 
-	if (!zkio_current(d->io, e))
-		return;		/* an event of a closed handle */
+	if (!zkio_current(d->io, e)) {
+		for (size_t i = 0; i < d->nw; i++)
+			if (d->wio[i] && zkio_current(d->wio[i], e)) {
+				on_watch_session_event(d, i, e, now);
+				if (d->mode == ZM_MIRROR)
+					after_mirror(d, now);
+				after_index(d, now);
+				collect_changes(d);
+				break;
+			}
+		return;		/* else an event of a closed handle */
+	}
 	if (e->kind != EV_WATCH || e->type != ZKIO_SESSION_EVENT) {
 		if (indexer_on_event(&d->x, &xenv, e) ||
 		    consumer_on_event(&d->c, &cenv, e))
@@ -480,6 +636,8 @@ void zkd_dispatch(struct zkd *d, const struct zkd_event *e, uint64_t now)
 	case EV_VOID:
 		if (e->tag == TAG_ENSURE) {
 			mirror_on_ensure(&d->m, e);
+		} else if (e->tag == TAG_MIRROR_UNWATCH || e->tag == TAG_MIRROR_SYNC) {
+			/* best effort: a watch left behind only fires once */
 		} else if (e->tag == TAG_AUTH) {
 			if (e->rc == ZOK) {
 				if (zkd_error_clear(&d->auth_err))
@@ -598,6 +756,9 @@ void zkd_fill_status(const struct zkd *d, struct zkh_status *st)
 	st->index_head_reads = d->c.head_reads;
 	st->index_bucket_reads = d->c.bucket_reads;
 	st->index_exists_reads = d->c.exists_reads;
+	st->watch_sessions = d->nw;
+	st->watch_max = d->mode == ZM_MIRROR ? mirror_watch_max(&d->m) : 0;
+	st->watch_sessions_new = d->ws_new;
 	for (int i = 0; i < ZKH_ERR_NSOURCES; i++) {
 		st->error_counts[i] = slots[i]->count;
 		if (!slots[i]->text[0])
@@ -701,6 +862,9 @@ void zkd_tick(struct zkd *d, uint64_t now)
 	if (d->progress_at && now >= d->progress_at &&
 	    d->s.state == ZST_DISCONNECTED)
 		still_disconnected(d, now);
+	for (size_t i = 0; i < d->nw; i++)
+		if (session_reconnect_due(&d->ws[i], now))
+			open_watch_session(d, i, now);
 	menv = mirror_env(d, now);
 	if (d->mode == ZM_MIRROR)
 		mirror_tick(&d->m, &menv);	/* due retries, then queued reads */
@@ -737,6 +901,8 @@ uint64_t zkd_deadline(const struct zkd *d)
 		dl = min_deadline(dl, mirror_deadline(&d->m));
 	dl = min_deadline(dl, report_deadline(&d->rep));
 	dl = min_deadline(dl, d->switch_at);
+	for (size_t i = 0; i < d->nw; i++)
+		dl = min_deadline(dl, session_deadline(&d->ws[i]));
 	if (d->s.state == ZST_CONNECTING)
 		dl = min_deadline(dl, d->connect_deadline);
 	if (d->s.state == ZST_DISCONNECTED)
@@ -867,8 +1033,10 @@ static void switch_session(struct zkd *d, uint64_t now)
 		uint64_t retries = d->m.retries;	/* a counter since start */
 
 		mirror_free(&d->m);
+		close_watch_sessions(d);
 		rc = mirror_init(&d->m, d->chroot, c->root);
 		d->m.retries = retries;
+		d->m.per_session = (unsigned)c->watches_per_session;
 	}
 	/* the new session chooses who feeds the batch (to_consumer) */
 	d->mode = ZM_CONSUMER;
@@ -960,6 +1128,13 @@ int zkd_reload(struct zkd *d, const struct zkh_config *nc, uint64_t now,
 		report_mark(&d->rep);
 	}
 	c->log_level = nc->log_level;
+	if (c->watches_per_session != nc->watches_per_session) {
+		zkd_log(ZKH_LOG_INFO, "reload: watches_per_session %d -> %d (applies at "
+			"the mirror's next listing; watch sessions are never closed to "
+			"shrink)", c->watches_per_session, nc->watches_per_session);
+		c->watches_per_session = nc->watches_per_session;
+		d->m.per_session = (unsigned)nc->watches_per_session;
+	}
 	if (c->index_fallback_max != nc->index_fallback_max) {
 		zkd_log(ZKH_LOG_INFO, "reload: index_fallback_max %d -> %d (applies "
 			"at the next check of the index)", c->index_fallback_max,
@@ -1032,6 +1207,7 @@ int zkd_init(struct zkd *d, char *err, size_t err_cap)
 		snprintf(err, err_cap, "root %s: %s", d->cfg.root, strerror(-rc));
 		return rc == -ENOMEM ? rc : -EINVAL;
 	}
+	d->m.per_session = (unsigned)d->cfg.watches_per_session;
 	rc = init_index(d);
 	if (rc) {
 		snprintf(err, err_cap, "fleet index: %s", strerror(-rc));
@@ -1065,6 +1241,7 @@ void zkd_shutdown(struct zkd *d, uint64_t now)
 	/* Closing the session first makes our ephemeral record vanish now. */
 	zkio_close(d->io);
 	session_closed(&d->s);
+	close_watch_sessions(d);
 	e = evq_take_all(&d->q);
 	while (e) {
 		struct zkd_event *next = e->next;
@@ -1084,6 +1261,11 @@ void zkd_free(struct zkd *d)
 {
 	zkio_free(d->io);
 	d->io = NULL;
+	for (size_t i = 0; i < ZKD_WATCH_SESSIONS_MAX; i++) {
+		zkio_free(d->wio[i]);
+		d->wio[i] = NULL;
+	}
+	d->nw = 0;
 	mirror_free(&d->m);
 	indexer_free(&d->x);
 	consumer_free(&d->c);

@@ -57,6 +57,8 @@ enum zkd_ev_kind {
 enum zkd_ev_tag {
 	TAG_NONE, TAG_ENSURE, TAG_AUTH, TAG_REG_EXISTS, TAG_REG_CREATE,
 	TAG_REG_REPLACE, TAG_MIRROR_EXISTS,
+	/* the mirror's watch sessions (mirror.h) */
+	TAG_MIRROR_SYNC, TAG_MIRROR_UNWATCH,
 	/* the fleet index (indexer.c, consumer.c) */
 	TAG_IX_ENSURE, TAG_IX_SLOT, TAG_IX_SLOT_CREATE, TAG_IX_HEAD,
 	TAG_IX_BUCKET, TAG_IX_VERIFY, TAG_IX_WRITE,

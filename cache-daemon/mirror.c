@@ -39,6 +39,32 @@
  * of them goes (deleted, or its data no longer valid) a valid sibling is
  * re-read to take the record over instead of the record being deleted.
  * The table hashes the case-folded name so siblings share a chain.
+ *
+ * Watch sessions (mirror.h). Above `per_session` names, a name's reads go
+ * to the watch session jump_hash(fold(name), S) picks, so its data watch
+ * lives there; the listing and its child watch stay on the main handle.
+ * Growing S moves the names whose session changed: their watch is
+ * removed from the old handle (zkio_unwatch, else the old session would
+ * still re-send it on a reconnect) and they are read again on the new
+ * one. A name whose session is not usable now is parked (not queued)
+ * until mirror_on_shard_ready.
+ *
+ * Ordering across sessions. ZooKeeper orders one session's replies, not
+ * two sessions': a watch session may be connected to a follower behind
+ * the server that served the main handle's listing, and answer ZNONODE
+ * for a name that listing showed (created after the point the follower
+ * has reached). Taken as a delete, that would drop a live record until
+ * some later event. So a ZNONODE from a watch session is not trusted by
+ * itself: the mirror sends a sync on that session (the server catches up
+ * with the leader before answering anything sent after it) and reads the
+ * name again there; only a ZNONODE to a read sent after that sync
+ * succeeded removes the name (n->sync_from says which session synced
+ * for it; a failed sync clears it, so the next ZNONODE syncs again). A
+ * sync per read after every listing would cost a round trip on the
+ * common path; this costs one only when a watch session says a node is
+ * missing (a delete, or a lagging server). A real delete is still seen
+ * at once by the main handle's child watch: the listing that follows
+ * drops names no longer listed (as without watch sessions).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -64,8 +90,14 @@ struct zkd_node {
 	bool queued, inflight, refetch, removed;
 	bool pending;		/* last read refused: record kept, retrying */
 	bool exists_watch;	/* an exists watch is set or asked for */
+	bool parked;		/* waits for its watch session (not queued) */
+	uint8_t wshard;		/* handle its last read went to (0 main, i + 1) */
+	uint8_t wat;		/* handle holding its data watch, or NO_WATCH */
+	uint8_t sync_from;	/* handle synced before its next read, 0 none */
 	char name[];
 };
+
+#define NO_WATCH 0xff
 
 static struct zkd_node *node_of_retry(struct zkd_retry *r)
 {
@@ -131,6 +163,64 @@ static size_t hash_name(const char *s)
 	return (size_t)h;
 }
 
+/* Jump consistent hash (Lamping and Veach, "A Fast, Minimal Memory,
+ * Consistent Hash Algorithm", 2014): key -> [0, n), and going from n to
+ * n + 1 moves only 1/(n + 1) of the keys. */
+static size_t jump_hash(uint64_t key, size_t n)
+{
+	int64_t b = -1, j = 0;
+
+	while (j < (int64_t)n) {
+		b = j;
+		key = key * 2862933555777941757ull + 1;
+		j = (int64_t)((double)(b + 1) *
+			      ((double)(1ll << 31) / (double)((key >> 33) + 1)));
+	}
+	return (size_t)b;
+}
+
+/* The handle n's reads go to: 0 main, i + 1 watch session i. */
+static size_t target_of(const struct zkd_mirror *m, const struct zkd_node *n)
+{
+	return m->nshards ? 1 + jump_hash((uint64_t)hash_name(n->name), m->nshards) : 0;
+}
+
+static struct zkio *handle_io(const struct mirror_env *env, size_t h)
+{
+	if (h == 0)
+		return env->io;
+	return h - 1 < env->nw ? env->wio[h - 1] : NULL;
+}
+
+static bool handle_usable(const struct mirror_env *env, size_t h)
+{
+	if (h == 0)
+		return env->usable;
+	return h - 1 < env->nw && env->wusable[h - 1];
+}
+
+/* n's data watch is now on handle h (NO_WATCH: none). */
+static void set_wat(struct zkd_mirror *m, struct zkd_node *n, unsigned h)
+{
+	if (n->wat == h)
+		return;
+	if (n->wat != NO_WATCH && m->watches[n->wat])
+		m->watches[n->wat]--;
+	n->wat = (uint8_t)h;
+	if (h != NO_WATCH)
+		m->watches[h]++;
+	m->changed = true;
+}
+
+static void unpark(struct zkd_mirror *m, struct zkd_node *n)
+{
+	if (!n->parked)
+		return;
+	n->parked = false;
+	if (m->parked)
+		m->parked--;
+}
+
 static struct zkd_node *lookup(const struct zkd_mirror *m, const char *name)
 {
 	struct zkd_node *n = m->buckets[hash_name(name) % m->nbuckets];
@@ -168,6 +258,7 @@ static struct zkd_node *add(struct zkd_mirror *m, const char *name)
 	if (!n)
 		return NULL;
 	memcpy(n->name, name, len + 1);
+	n->wat = NO_WATCH;
 	if (m->count >= m->nbuckets)
 		grow(m);
 	size_t k = hash_name(name) % m->nbuckets;
@@ -252,6 +343,8 @@ static void remove_node(struct zkd_mirror *m, const struct mirror_env *env,
 	set_kind(m, n, NK_NEW);
 	retry_cancel(&m->timers, &n->retry);
 	set_pending(m, n, false);
+	set_wat(m, n, NO_WATCH);
+	unpark(m, n);
 	n->removed = true;
 	if (!n->queued)
 		free(n);
@@ -284,6 +377,7 @@ int mirror_init(struct zkd_mirror *m, const char *chroot, const char *root)
 	    (size_t)snprintf(m->hosts, sizeof m->hosts, "%s/hosts", m->root) >= sizeof m->hosts ||
 	    (size_t)snprintf(m->boot, sizeof m->boot, "%s/boot", m->root) >= sizeof m->boot)
 		return -ENAMETOOLONG;
+	m->per_session = ZKH_DEFAULT_WATCHES_PER_SESSION;
 	m->nbuckets = 1024;
 	m->buckets = calloc(m->nbuckets, sizeof *m->buckets);
 	if (!m->buckets)
@@ -385,9 +479,14 @@ void mirror_start_full_sync(struct zkd_mirror *m, const struct mirror_env *env)
 	m->resync = false;
 	/* requests of the old handle are gone: forget their flags (a new
 	 * session has no watches either) */
+	for (size_t i = 0; i < ZKD_WATCH_SESSIONS_MAX; i++)
+		m->shard[i].inflight = 0;
 	for (size_t i = 0; i < m->nbuckets; i++)
-		for (struct zkd_node *n = m->buckets[i]; n; n = n->hnext)
+		for (struct zkd_node *n = m->buckets[i]; n; n = n->hnext) {
 			n->inflight = n->refetch = n->exists_watch = false;
+			if (n->wat == 0)
+				set_wat(m, n, NO_WATCH);	/* the main session's */
+		}
 	if (env->usable)
 		ensure_layout(m, env);
 	list_children(m, env);
@@ -414,7 +513,7 @@ bool mirror_keeps(const char *name, void *mirror)
 
 bool mirror_sync_complete(const struct zkd_mirror *m, bool usable)
 {
-	return m->full_sync && !m->list_inflight && !m->relist_wanted &&
+	return m->full_sync && !m->list_inflight && !m->relist_wanted && !m->parked &&
 	       !retry_scheduled(&m->list_retry) && !m->fq_head && !m->inflight && usable &&
 	       m->epoch != 0 && m->synced_listing;
 }
@@ -429,17 +528,70 @@ void mirror_finish_sync(struct zkd_mirror *m, size_t vanished, uint64_t now,
 		" skipped as invalid, %" PRIu64 " unreadable (records kept, retrying), "
 		"%zu vanished records removed",
 		now - m->sync_started_ms, m->count, m->skipped, m->pending, vanished);
-	/* what the client would send in SetWatches on a reconnect */
-	uint64_t bytes = 64 + 4 + strlen(m->hosts);
+	/* what the client would send in SetWatches on a reconnect, per
+	 * handle (the main one also holds the child watch) */
+	uint64_t bytes[ZKD_WATCH_SESSIONS_MAX + 1] = { 64 + 4 + strlen(m->hosts) };
+	size_t worst = 0;
+	for (size_t i = 1; i <= ZKD_WATCH_SESSIONS_MAX; i++)
+		bytes[i] = 64;
 	for (size_t i = 0; i < m->nbuckets; i++)
 		for (struct zkd_node *n = m->buckets[i]; n; n = n->hnext)
-			if (n->kind != NK_BAD_NAME)
-				bytes += 4 + strlen(m->hosts) + 1 + strlen(n->name);
-	if (bytes > ZKD_WATCH_WARN_BYTES)
-		zkd_log(ZKH_LOG_WARN, "%zu watches need a ~%" PRIu64 "-byte SetWatches packet on "
-			"reconnect; servers refuse more than jute.maxbuffer (default %d): "
-			"expect a new session and full sync after each connection loss",
-			m->count, bytes, ZKD_SETWATCHES_MAX);
+			if (n->wat != NO_WATCH)
+				bytes[n->wat] += 4 + strlen(m->hosts) + 1 + strlen(n->name);
+	for (size_t i = 1; i <= ZKD_WATCH_SESSIONS_MAX; i++)
+		if (bytes[i] > bytes[worst])
+			worst = i;
+	if (bytes[worst] > ZKD_WATCH_WARN_BYTES)
+		zkd_log(ZKH_LOG_WARN, "%" PRIu64 " watches on %s need a ~%" PRIu64 "-byte "
+			"SetWatches packet on reconnect; servers refuse more than "
+			"jute.maxbuffer (default %d): expect a new session and full sync "
+			"after each connection loss (lower watches_per_session, now %u)",
+			m->watches[worst], worst ? "a watch session" : "the main session",
+			bytes[worst], ZKD_SETWATCHES_MAX, m->per_session);
+}
+
+uint64_t mirror_watch_max(const struct zkd_mirror *m)
+{
+	uint64_t max = 0;
+
+	for (size_t i = 0; i <= ZKD_WATCH_SESSIONS_MAX; i++)
+		if (m->watches[i] > max)
+			max = m->watches[i];
+	return max;
+}
+
+/* Spread the names over `need` watch sessions (more than now): a name
+ * whose watch is on another handle than its new one loses it there and
+ * is read again (with a watch) on the new one. */
+static void grow_shards(struct zkd_mirror *m, const struct mirror_env *env,
+			size_t need)
+{
+	char path[ZKD_PATH_CAP];
+	size_t moved = 0;
+
+	zkd_log(ZKH_LOG_INFO, "%zu names under %s: spreading their data watches over "
+		"%zu watch session%s (watches_per_session %u)", m->count, m->hosts,
+		need, need == 1 ? "" : "s", m->per_session);
+	m->nshards = m->want_shards = need;
+	m->changed = true;
+	for (size_t i = 0; i < m->nbuckets; i++)
+		for (struct zkd_node *n = m->buckets[i]; n; n = n->hnext) {
+			size_t t = target_of(m, n);
+
+			if (n->wat == NO_WATCH || n->wat == t)
+				continue;
+			if (handle_usable(env, n->wat) &&
+			    host_path(m, n->name, path, sizeof path) &&
+			    !(n->wat == 0 && env->keep_path &&
+			      strcmp(path, env->keep_path) == 0))
+				zkio_unwatch(handle_io(env, n->wat), path,
+					     TAG_MIRROR_UNWATCH);
+			set_wat(m, n, NO_WATCH);
+			enqueue(m, n);
+			moved++;
+		}
+	if (moved)
+		zkd_log(ZKH_LOG_INFO, "%zu names read again on their watch session", moved);
 }
 
 void mirror_on_children(struct zkd_mirror *m, const struct mirror_env *env,
@@ -505,6 +657,14 @@ void mirror_on_children(struct zkd_mirror *m, const struct mirror_env *env,
 		}
 		if (m->full_sync)
 			m->synced_listing = true;
+		if (m->count > m->per_session) {
+			size_t need = (m->count + m->per_session - 1) / m->per_session;
+
+			if (need > ZKD_WATCH_SESSIONS_MAX)
+				need = ZKD_WATCH_SESSIONS_MAX;
+			if (need > m->nshards)
+				grow_shards(m, env, need);
+		}
 	}
 	if (m->relist_wanted)
 		list_children(m, env);
@@ -550,7 +710,8 @@ static void read_refused(struct zkd_mirror *m, const struct mirror_env *env,
 			path, n->retry.failures, delay);
 	if (!n->exists_watch) {
 		n->exists_watch = true;
-		zkio_exists(env->io, path, TAG_MIRROR_EXISTS);
+		zkio_exists(handle_io(env, env->from) ? handle_io(env, env->from) :
+			    env->io, path, TAG_MIRROR_EXISTS);
 	}
 }
 
@@ -563,11 +724,23 @@ void mirror_on_data(struct zkd_mirror *m, const struct mirror_env *env,
 
 	if (m->inflight)
 		m->inflight--;
+	if (env->from && env->from <= ZKD_WATCH_SESSIONS_MAX &&
+	    m->shard[env->from - 1].inflight)
+		m->shard[env->from - 1].inflight--;
 	const char *name = name_of(m, e->path);
 	struct zkd_node *n = name ? lookup(m, name) : NULL;
 	if (!n)
 		goto out;	/* removed meanwhile; a listing will tell */
 	n->inflight = false;
+	if (e->rc == ZNONODE && env->from != 0 && n->sync_from != env->from) {
+		/* a watch session's server may be behind the listing (see
+		 * the top of this file): sync it, then ask it again */
+		set_wat(m, n, NO_WATCH);
+		n->sync_from = (uint8_t)env->from;
+		zkio_sync(handle_io(env, env->from), m->hosts, TAG_MIRROR_SYNC);
+		enqueue(m, n);
+		goto out;
+	}
 	if (e->rc == ZNONODE) {
 		remove_node(m, env, n);	/* may free it */
 		n = NULL;
@@ -578,10 +751,13 @@ void mirror_on_data(struct zkd_mirror *m, const struct mirror_env *env,
 		goto out;
 	}
 	n->read_epoch = m->epoch;
+	n->sync_from = 0;
 	if (e->rc != ZOK || !e->has_stat) {
+		set_wat(m, n, NO_WATCH);
 		read_refused(m, env, n, e->path, e->rc != ZOK ? e->rc : ZSYSTEMERROR);
 		goto out;
 	}
+	set_wat(m, n, (unsigned)env->from);
 	if (n->pending)
 		zkd_log(ZKH_LOG_INFO, "%s can be read again (after %u refusals)",
 			e->path, n->retry.failures);
@@ -658,6 +834,8 @@ void mirror_on_watch(struct zkd_mirror *m, const struct mirror_env *env,
 		struct zkd_node *n = name ? lookup(m, name) : NULL;
 		if (n)
 			n->exists_watch = false;	/* one-shot: fired */
+		if (n && n->wat == env->from)
+			set_wat(m, n, NO_WATCH);
 		if (n && n->kind != NK_BAD_NAME)
 			enqueue(m, n);
 	} else if (e->type == ZKIO_DELETED_EVENT) {
@@ -669,6 +847,8 @@ void mirror_on_watch(struct zkd_mirror *m, const struct mirror_env *env,
 		struct zkd_node *n = name ? lookup(m, name) : NULL;
 		if (n)
 			n->exists_watch = false;
+		if (n && n->wat == env->from)
+			set_wat(m, n, NO_WATCH);
 		if (n && n->kind != NK_BAD_NAME)
 			enqueue(m, n);
 		else if (n)
@@ -695,13 +875,76 @@ void mirror_pump(struct zkd_mirror *m, const struct mirror_env *env)
 		}
 		if (!host_path(m, n->name, path, sizeof path))
 			continue;	/* cannot happen: valid names are short */
+		size_t h = target_of(m, n);
+		if (!handle_usable(env, h)) {
+			if (!n->parked) {	/* read once its session is ready */
+				n->parked = true;
+				m->parked++;
+			}
+			continue;
+		}
+		unpark(m, n);
 		n->inflight = true;
+		n->wshard = (uint8_t)h;
 		m->inflight++;
+		if (h)
+			m->shard[h - 1].inflight++;
 		retry_cancel(&m->timers, &n->retry);	/* read now instead */
 		if (n->retry.failures)
 			m->retries++;
-		zkio_get_data(env->io, path);
+		zkio_get_data(handle_io(env, h), path);
 	}
+}
+
+void mirror_on_sync(struct zkd_mirror *m, const struct mirror_env *env,
+		    const struct zkd_event *e)
+{
+	if (e->rc == ZOK)
+		return;
+	/* the reads after it are not known to see the listing's state */
+	for (size_t i = 0; i < m->nbuckets; i++)
+		for (struct zkd_node *n = m->buckets[i]; n; n = n->hnext)
+			if (n->sync_from == env->from)
+				n->sync_from = 0;
+}
+
+void mirror_on_shard_ready(struct zkd_mirror *m, const struct mirror_env *env,
+			   size_t i)
+{
+	(void)i;
+	if (m->parked)
+		for (size_t b = 0; b < m->nbuckets; b++)
+			for (struct zkd_node *n = m->buckets[b]; n; n = n->hnext)
+				if (n->parked && handle_usable(env, target_of(m, n))) {
+					unpark(m, n);
+					enqueue(m, n);
+				}
+	mirror_pump(m, env);
+}
+
+void mirror_on_shard_closed(struct zkd_mirror *m, const struct mirror_env *env,
+			    size_t i)
+{
+	size_t h = i + 1;
+
+	m->inflight -= m->shard[i].inflight < m->inflight ? m->shard[i].inflight : m->inflight;
+	m->shard[i].inflight = 0;
+	for (size_t b = 0; b < m->nbuckets; b++)
+		for (struct zkd_node *n = m->buckets[b]; n; n = n->hnext) {
+			bool mine = n->wshard == h || n->wat == h;
+
+			if (n->sync_from == h)
+				n->sync_from = 0;
+			if (!mine)
+				continue;
+			if (n->wat == h)
+				set_wat(m, n, NO_WATCH);
+			n->exists_watch = false;
+			n->inflight = n->refetch = false;
+			if (n->kind != NK_BAD_NAME)
+				enqueue(m, n);	/* parked until it is ready */
+		}
+	mirror_pump(m, env);
 }
 
 void mirror_tick(struct zkd_mirror *m, const struct mirror_env *env)

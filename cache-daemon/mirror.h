@@ -20,6 +20,22 @@
  * listing is retried the same way (`pending_listing`); the full sync
  * completes once it succeeds. The sync error slot says what and why.
  *
+ * Watch sessions. While it holds at most `per_session` names every
+ * request goes to the main handle (env->io). Above, the per-host data
+ * watches are spread over S = ceil(names / per_session) extra handles
+ * ("watch sessions", opened and owned by main: env->wio) so that no
+ * session's SetWatches packet outgrows jute.maxbuffer on a reconnect: a
+ * name's reads (and so its data watch) go to watch session
+ * jump_hash(fold(name), S), a stable hash that moves only 1/S of the
+ * names when S grows by one; S only grows while the mirror lives
+ * (`want_shards` tells main how many it needs). The main handle keeps the
+ * child watch and the listing. A name whose watch session is not usable
+ * waits ("parked") until it is; a watch session that lost its connection
+ * keeps its watches (the client re-arms them); one whose handle was
+ * closed (expired) has its share read again when its new session is in
+ * (mirror_on_shard_closed, mirror_on_shard_ready). See mirror.c for why a
+ * ZNONODE from a watch session is not trusted until after a sync.
+ *
  * Thread-safety: main loop only.
  */
 #ifndef ZKD_MIRROR_H
@@ -50,18 +66,39 @@
  * name length) hosts (4 bytes of length, root, "/hosts/", the name): ~36k
  * with 10-character names under /zkhosts, ~17k with 40-character names. Past it the session machine detects the flapping
  * (session.h, ZKD_FLAP_*) and starts a new session (no watches to restore,
- * then a full sync); the mirror warns after a sync when the estimate
- * passes ZKD_WATCH_WARN_BYTES.
+ * then a full sync). The watch sessions (above) keep each session's share
+ * near `per_session` (default 20,000, ~0.6 MB) so it is not reached with
+ * the default jute.maxbuffer; past ZKD_WATCH_SESSIONS_MAX sessions the
+ * shares grow beyond per_session. The mirror warns after a sync when one
+ * session's estimate passes ZKD_WATCH_WARN_BYTES.
  */
 #define ZKD_SETWATCHES_MAX 1048575
 #define ZKD_WATCH_WARN_BYTES (ZKD_SETWATCHES_MAX * 9 / 10)
 
+/* Most watch sessions (at the default 20,000 names each, 1.28M names). */
+#define ZKD_WATCH_SESSIONS_MAX 64
+
 /* What every mirror call may use. */
 struct mirror_env {
-	struct zkio *io;	/* where requests go */
+	struct zkio *io;	/* the main handle: listing, layout */
 	struct zkd_batch *batch;	/* where changes go */
 	bool usable;		/* the session can take requests now */
 	uint64_t now;		/* monotonic ms */
+	/* the watch sessions main has opened so far (nw <= want_shards) */
+	struct zkio *const *wio;
+	const bool *wusable;	/* [i]: wio[i] can take requests now */
+	size_t nw;
+	/* which handle the event handed to the call came from: 0 main,
+	 * i + 1 watch session i */
+	size_t from;
+	/* a node whose data watch on the main handle is not the mirror's
+	 * alone (the registration's own node): never unwatched there */
+	const char *keep_path;
+};
+
+/* A watch session, as the mirror counts it. */
+struct mirror_shard {
+	unsigned inflight;	/* reads sent on it and not answered */
 };
 
 struct zkd_node;		/* mirror.c */
@@ -88,13 +125,22 @@ struct zkd_mirror {
 	bool resync;		/* a change was lost (no memory): resync all */
 	bool changed;		/* `skipped` changed (status) */
 	struct zkd_error err;	/* ZKH_ERR_SYNC */
+	/* watch sessions (see above) */
+	unsigned per_session;	/* names per session (config), >= 1 */
+	size_t nshards;		/* names spread over this many (0: main only) */
+	size_t want_shards;	/* main opens this many (== nshards) */
+	struct mirror_shard shard[ZKD_WATCH_SESSIONS_MAX];
+	/* data watches held per handle: [0] main, [i + 1] watch session i */
+	uint64_t watches[ZKD_WATCH_SESSIONS_MAX + 1];
+	uint64_t parked;	/* names waiting for their watch session */
 	char root[ZKD_PATH_CAP];	/* chroot + root */
 	char hosts[ZKD_PATH_CAP];	/* chroot + root + /hosts */
 	char boot[ZKD_PATH_CAP];
 };
 
 /* Paths from the connect string's chroot ("" if none) and the config's
- * root. 0, -ENOMEM, -ENAMETOOLONG. */
+ * root; per_session starts at ZKH_DEFAULT_WATCHES_PER_SESSION (the caller
+ * sets the config's). 0, -ENOMEM, -ENAMETOOLONG. */
 int mirror_init(struct zkd_mirror *m, const char *chroot, const char *root);
 void mirror_free(struct zkd_mirror *m);
 /* New session (or resync): create the layout if missing, list, read all. */
@@ -115,6 +161,21 @@ void mirror_on_ensure(struct zkd_mirror *m, const struct zkd_event *e);
  * (EV_EXISTS, TAG_MIRROR_EXISTS). */
 void mirror_on_exists(struct zkd_mirror *m, const struct mirror_env *env,
 		      const struct zkd_event *e);
+/* Result of a sync sent on a watch session (EV_VOID, TAG_MIRROR_SYNC;
+ * env->from says which). */
+void mirror_on_sync(struct zkd_mirror *m, const struct mirror_env *env,
+		    const struct zkd_event *e);
+/* Watch session i (env->wusable[i]) can take requests again (a new
+ * session, or the same one reconnected): its waiting names are read. */
+void mirror_on_shard_ready(struct zkd_mirror *m, const struct mirror_env *env,
+			   size_t i);
+/* Watch session i's handle was closed (its session expired or ended):
+ * its requests and watches are gone; its share of names is read again
+ * (with watches) once it is ready again. */
+void mirror_on_shard_closed(struct zkd_mirror *m, const struct mirror_env *env,
+			    size_t i);
+/* The most data watches held on one handle (status `watch_max`). */
+uint64_t mirror_watch_max(const struct zkd_mirror *m);
 /* Send the retries due at env->now (reads and the listing). */
 void mirror_tick(struct zkd_mirror *m, const struct mirror_env *env);
 /* When the nearest retry is due (ms), 0 if none. */

@@ -4,7 +4,9 @@
  * main.c. The roles, each a file owning its own struct:
  *
  *   zkio      the only code that talks to ZooKeeper (requests; callbacks
- *             push events on the queue, evqueue.h)
+ *             push events on the queue, evqueue.h); one for the main
+ *             session, one per watch session of the mirror (mirror.h),
+ *             each watch session with its own session machine
  *   session   the session state machine: event in, transition out
  *   mirror    <root>/hosts mirrored by watches; changes to the batch
  *   batch     pending changes applied and published; the end-of-sync sweep
@@ -57,6 +59,13 @@ struct zkd {
 	bool q_ready;		/* q initialised */
 	struct zkio *io;
 	struct zkd_session s;
+	/* the mirror's watch sessions (mirror.h): handles opened on demand
+	 * (d->m.want_shards) while mirroring, closed when it stops */
+	struct zkio *wio[ZKD_WATCH_SESSIONS_MAX];
+	struct zkd_session ws[ZKD_WATCH_SESSIONS_MAX];
+	bool wusable[ZKD_WATCH_SESSIONS_MAX];	/* filled by mirror_env */
+	size_t nw;			/* watch sessions opened */
+	uint64_t ws_new;		/* watch sessions established */
 	struct zkd_mirror m;
 	struct zkd_batch b;
 	struct zkd_register r;

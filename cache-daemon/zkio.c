@@ -32,6 +32,8 @@ struct zkio {
 
 /* The completions find the queue here: one daemon per process. */
 static struct zkd_evq *g_q;
+/* Generations, unique across the process's handles (zkio.h). */
+static uint64_t g_gen;
 
 /* ---- translation ---------------------------------------------------- */
 
@@ -230,7 +232,7 @@ int zkio_open(struct zkio *io, const char *connect, int timeout_ms,
 		return -ENOMEM;
 	}
 	h->q = io->q;
-	h->gen = ++io->gen;
+	h->gen = io->gen = ++g_gen;
 	rc = zkh_zk_handle_open(connect, timeout_ms, watcher, h,
 				ZKH_ZK_STRIP_CHROOT, &zh, desc, desc_cap, err,
 				err_cap);
@@ -256,7 +258,7 @@ void zkio_close(struct zkio *io)
 
 	if (!zh)
 		return;
-	io->gen++;	/* events of this handle are stale from now on */
+	io->gen = ++g_gen;	/* events of this handle are stale from now on */
 	io->zh = NULL;
 	zookeeper_close(zh);
 	free(io->h);
@@ -486,4 +488,31 @@ oom:
 		bigmulti_free(c);
 	zkd_ev_free(e);
 	evq_push(io->q, NULL);	/* counted as lost: full resync */
+}
+
+/* ---- the mirror's watch sessions (main loop) ------------------------------ */
+
+void zkio_sync(struct zkio *io, const char *path, enum zkd_ev_tag tag)
+{
+	struct zkd_event *e = req(io, EV_VOID, tag, path);
+
+	if (e)
+		submitted(io, e, io->zh ?
+			  zoo_async(io->zh, path, string_cb, e) : ZINVALIDSTATE);
+}
+
+void zkio_unwatch(struct zkio *io, const char *path, enum zkd_ev_tag tag)
+{
+	struct zkd_event *e = req(io, EV_VOID, tag, path);
+
+	/* The 3.8 header declares the completion as a pointer to a
+	 * void_completion_t, but the library stores and calls the value as
+	 * the completion itself: pass the function. Not `local`: the mt
+	 * library then takes `data` for a synchronous call's completion. The
+	 * server removes the watch; so does the client, once it answers. */
+	if (e)
+		submitted(io, e, io->zh ?
+			  zoo_aremove_all_watches(io->zh, path, ZWATCHTYPE_DATA, 0,
+						  (void_completion_t *)void_cb, e) :
+			  ZINVALIDSTATE);
 }

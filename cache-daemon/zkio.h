@@ -9,6 +9,9 @@
  *
  * A handle has a generation, bumped by every zkio_open and zkio_close:
  * events of an older handle are stale (zkio_current says which).
+ * Generations are unique across every struct zkio of the process, so a
+ * daemon holding several (the mirror's watch sessions, mirror.h) tells
+ * by zkio_current which one an event belongs to.
  *
  * Thread-safety: main loop only (the completions run on the client's
  * thread and only push events).
@@ -102,6 +105,19 @@ struct zkio_op {
 	int version;		/* ZKIO_OP_SET: expected version */
 };
 #define ZKIO_MULTI_MAX 40
+
+/*
+ * Requests of the mirror's watch sessions (mirror.h).
+ * zkio_sync: ZooKeeper's sync on `path`: the server this handle is
+ * connected to catches up with the leader before it answers the handle's
+ * later requests. EV_VOID with `tag`.
+ * zkio_unwatch: drop the handle's data watch on `path` at the server and
+ * in the client once the server answers, so a reconnect no longer re-arms
+ * it. EV_VOID with `tag`; ZNOWATCHER if there was none; a lost connection
+ * leaves the watch (it fires once more at most).
+ */
+void zkio_sync(struct zkio *io, const char *path, enum zkd_ev_tag tag);
+void zkio_unwatch(struct zkio *io, const char *path, enum zkd_ev_tag tag);
 void zkio_read(struct zkio *io, const char *path, bool watch,
 	       enum zkd_ev_tag tag);
 void zkio_stat(struct zkio *io, const char *path, bool watch,

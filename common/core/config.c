@@ -410,6 +410,16 @@ static const char *set_index_fallback_max(struct zkh_config *c, const char *v,
 	return NULL;
 }
 
+static const char *set_watches_per_session(struct zkh_config *c, const char *v,
+					   size_t n, struct problem *p)
+{
+	(void)p;
+	if (!parse_uint(v, n, 10, 1000000, &c->watches_per_session))
+		return "must be an integer from 10 to 1000000 (data watches per "
+		       "ZooKeeper session)";
+	return NULL;
+}
+
 static const char *set_fsync(struct zkh_config *c, const char *v, size_t n,
 			     struct problem *p)
 {
@@ -917,6 +927,7 @@ static const struct key_def {
 	{ "indexer", set_indexer },
 	{ "indexers", set_indexers },
 	{ "index_fallback_max", set_index_fallback_max },
+	{ "watches_per_session", set_watches_per_session },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 #define CACHE_KEY 2
@@ -1051,6 +1062,7 @@ void zkh_config_defaults(struct zkh_config *c)
 	c->indexer = ZKH_INDEXER_AUTO;
 	c->indexers = ZKH_DEFAULT_INDEXERS;
 	c->index_fallback_max = ZKH_DEFAULT_INDEX_FALLBACK_MAX;
+	c->watches_per_session = ZKH_DEFAULT_WATCHES_PER_SESSION;
 }
 
 int zkh_config_parse(const char *text, size_t len, const char *file,

@@ -182,6 +182,13 @@ static const struct field {
 	F("index_exists_reads", K_U64, index_exists_reads,
 	  "zkhosts_index_exists_reads_total", "counter",
 	  "Version checks (exists) of index buckets and of <root>/hosts."),
+	F("watch_sessions", K_U64, watch_sessions, "zkhosts_watch_sessions", "gauge",
+	  "Extra ZooKeeper sessions holding a mirror's data watches (0: all on the main one)."),
+	F("watch_max", K_U64, watch_max, "zkhosts_watches_per_session_max", "gauge",
+	  "Largest number of data watches the mirror holds on one session."),
+	F("watch_sessions_new", K_U64, watch_sessions_new,
+	  "zkhosts_watch_sessions_established_total", "counter",
+	  "Watch sessions established (first ones and after expiries), since start."),
 #undef F
 };
 

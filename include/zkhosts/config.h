@@ -48,6 +48,11 @@
  *   index_fallback_max  with no usable index, mirror <root>/hosts directly
  *                    only while it has fewer children than this, default
  *                    2000 (0..1000000); above, wait for the index
+ *   watches_per_session  a mirroring zkcached keeps at most this many data
+ *                    watches on one ZooKeeper session, spreading the rest
+ *                    over extra "watch sessions" so a reconnect's
+ *                    SetWatches packet stays under jute.maxbuffer;
+ *                    default 20000 (10..1000000)
  *
  * File path resolution: an explicit path (-c FILE) wins; else the
  * ZKHOSTS_CONF environment variable (read with secure_getenv, so set-id
@@ -120,6 +125,7 @@ struct zkh_acl {
 };
 #define ZKH_DEFAULT_INDEXERS 2
 #define ZKH_DEFAULT_INDEX_FALLBACK_MAX 2000
+#define ZKH_DEFAULT_WATCHES_PER_SESSION 20000
 
 /* Values of `indexer`. */
 enum { ZKH_INDEXER_AUTO = 0, ZKH_INDEXER_YES = 1, ZKH_INDEXER_NO = 2 };
@@ -150,6 +156,7 @@ struct zkh_config {
 	int indexer;		/* ZKH_INDEXER_* */
 	int indexers;		/* election slots */
 	int index_fallback_max;	/* hosts */
+	int watches_per_session;	/* data watches per ZooKeeper session */
 };
 
 /* Parsing strictness. */

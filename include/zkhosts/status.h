@@ -41,6 +41,9 @@
  *   index_epoch, index_seq, index_buckets, index_lag_ms, index_writes,
  *   index_conflicts, index_head_reads, index_bucket_reads,
  *   index_exists_reads          (3: decimal)
+ *   watch_sessions 0            (3: extra sessions holding data watches)
+ *   watch_max 120               (3: most data watches on one session)
+ *   watch_sessions_new 0        (3: watch sessions established, counter)
  *   errors_<source> 3           (3: times that source's error was raised)
  *   error_<source> <text>       (one line per ACTIVE error, see below)
  *   last_error <text>           (the active error set last; "" if none)
@@ -107,6 +110,7 @@ struct zkh_status {
 	uint64_t index_epoch, index_seq, index_buckets, index_lag_ms;
 	uint64_t index_writes, index_conflicts;
 	uint64_t index_head_reads, index_bucket_reads, index_exists_reads;
+	uint64_t watch_sessions, watch_max, watch_sessions_new;
 	uint64_t error_counts[ZKH_ERR_NSOURCES];	/* errors_<source> */
 	char errors[ZKH_ERR_NSOURCES][ZKH_STATUS_TEXT_MAX];	/* "" = none */
 	char last_error[ZKH_STATUS_TEXT_MAX];

@@ -1,10 +1,12 @@
 /*
  * fakezk.c - the ZooKeeper model behind zkio.h for unit tests (contract:
  * fakezk.h). Nodes live in a list (tests hold tens of them); every
- * transaction takes the next zxid. The daemon's handle is one client:
- * its requests queue up and are answered in order by fakezk_step; watch
- * events are pushed when a change happens, so they precede the replies to
- * requests answered after it, as ZooKeeper delivers them.
+ * transaction takes the next zxid. Each of the daemon's handles is one
+ * client (the first one made is the main handle; later ones are the
+ * mirror's watch sessions): their requests queue up in one queue and are
+ * answered in order by fakezk_step; watch events are pushed to the handle
+ * that set the watch when a change happens, so they precede the replies
+ * to requests answered after it, as ZooKeeper delivers them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,6 +39,7 @@ enum wkind { W_DATA, W_EXIST, W_CHILD };
 
 struct fz_watch {
 	struct fz_watch *next;
+	struct zkio *owner;	/* the handle that set it */
 	enum wkind kind;
 	char *path;
 };
@@ -49,6 +52,7 @@ struct fz_mop {		/* one operation of a generic multi */
 
 struct fz_req {
 	struct fz_req *next;
+	struct zkio *io;	/* the handle that sent it */
 	unsigned op;
 	char *path, *data;
 	int version;
@@ -65,14 +69,16 @@ struct fz_fail {
 	int rc, count;
 };
 
-/* The one daemon handle (zkio). */
+/* One of the daemon's handles (zkio). */
 struct zkio {
+	struct zkio *hnext;	/* every handle, in creation order */
 	struct zkd_evq *q;
 	uint64_t gen;
 	bool open;		/* zkio_open called, not closed */
 	bool dead;		/* session expired / auth failed */
 	bool connected;
 	int64_t session;	/* 0 until connected */
+	int64_t last_seen;	/* zxid when its connection was lost */
 	struct zkh_zk_auth auth;
 	bool have_auth;
 	char acl[ZKH_ACL_TEXT_MAX];	/* of the nodes it creates */
@@ -84,11 +90,12 @@ static struct {
 	struct fz_watch *watches;
 	struct fz_req *head, *tail;
 	struct fz_fail fails[8];
-	int64_t zxid, next_session, last_seen;
+	int64_t zxid, next_session;
 	bool down, unresolvable;
 	char scheme[64], cred[256];
-	struct zkio *io;
-	struct { unsigned op; char *path; } *log;
+	struct zkio *io;	/* the main handle: the first one made */
+	struct zkio *handles;	/* every handle */
+	struct { unsigned op; char *path; struct zkio *io; } *log;
 	size_t nlog, caplog;
 } fz;
 
@@ -138,7 +145,10 @@ static struct fz_session *session(int64_t id)
 	return NULL;
 }
 
-static void log_req(unsigned op, const char *path)
+/* Generations, unique across handles (zkio.h). */
+static uint64_t g_gen;
+
+static void log_req(struct zkio *io, unsigned op, const char *path)
 {
 	if (fz.nlog == fz.caplog) {
 		fz.caplog = fz.caplog ? fz.caplog * 2 : 64;
@@ -148,35 +158,37 @@ static void log_req(unsigned op, const char *path)
 	}
 	fz.log[fz.nlog].op = op;
 	fz.log[fz.nlog].path = xstrdup(path);
+	fz.log[fz.nlog].io = io;
 	fz.nlog++;
 }
 
 /* ---- watches ------------------------------------------------------------- */
 
-static void push_event(int type, int state, const char *path)
+static void push_event(struct zkio *io, int type, int state, const char *path)
 {
 	struct zkd_event *e;
 
-	if (!fz.io || !fz.io->open)
+	if (!io || !io->open)
 		return;
-	e = zkd_ev_new(EV_WATCH, TAG_NONE, fz.io->gen, path);
+	e = zkd_ev_new(EV_WATCH, TAG_NONE, io->gen, path);
 	if (!e)
 		abort();
 	e->type = type;
 	e->state = state;
-	evq_push(fz.io->q, e);
+	evq_push(io->q, e);
 }
 
-static void add_watch(enum wkind kind, const char *path)
+static void add_watch(struct zkio *io, enum wkind kind, const char *path)
 {
 	struct fz_watch *w;
 
 	for (w = fz.watches; w; w = w->next)
-		if (w->kind == kind && strcmp(w->path, path) == 0)
-			return;		/* one watch per path and kind */
+		if (w->owner == io && w->kind == kind && strcmp(w->path, path) == 0)
+			return;		/* one watch per handle, path and kind */
 	w = calloc(1, sizeof *w);
 	if (!w)
 		abort();
+	w->owner = io;
 	w->kind = kind;
 	w->path = xstrdup(path);
 	w->next = fz.watches;
@@ -191,28 +203,31 @@ static void add_watch(enum wkind kind, const char *path)
  * 3.9.2, Debian's 3.8.0-11+deb12u2), a client without read permission
  * does not hear the event (its watch is used up all the same).
  */
-static void fire(unsigned kinds, const char *path_in, int type, bool prot)
+static void fire_one(struct zkio *io, unsigned kinds, const char *path_in,
+		     int type, bool prot)
 {
 	struct fz_watch **pp = &fz.watches;
 	char path[FZ_MAX_WATCH_PATH];	/* path_in may be a watch's own */
 	struct fz_session *s;
 	bool hit = false;
 
-	if (!fz.io || !fz.io->connected)
+	if (!io || !io->connected)
 		return;
 	snprintf(path, sizeof path, "%s", path_in);
 	for (struct fz_watch *w = fz.watches; w; w = w->next)
-		if ((kinds & (1u << w->kind)) && strcmp(w->path, path) == 0)
+		if (w->owner == io && (kinds & (1u << w->kind)) &&
+		    strcmp(w->path, path) == 0)
 			hit = true;
 	if (!hit)
 		return;
-	s = session(fz.io->session);
+	s = session(io->session);
 	if (!prot || (s && s->authed))
-		push_event(type, ZKIO_CONNECTED, path);
+		push_event(io, type, ZKIO_CONNECTED, path);
 	while (*pp) {
 		struct fz_watch *w = *pp;
 
-		if ((kinds & (1u << w->kind)) && strcmp(w->path, path) == 0) {
+		if (w->owner == io && (kinds & (1u << w->kind)) &&
+		    strcmp(w->path, path) == 0) {
 			*pp = w->next;
 			free(w->path);
 			free(w);
@@ -222,14 +237,46 @@ static void fire(unsigned kinds, const char *path_in, int type, bool prot)
 	}
 }
 
-static void drop_watches(void)
+/* Remove io's watch of `kind` on path, if any. */
+static void remove_watch(struct zkio *io, enum wkind kind, const char *path)
 {
-	while (fz.watches) {
-		struct fz_watch *w = fz.watches;
+	struct fz_watch **pp = &fz.watches;
 
-		fz.watches = w->next;
-		free(w->path);
-		free(w);
+	while (*pp) {
+		struct fz_watch *w = *pp;
+
+		if (w->owner == io && w->kind == kind && strcmp(w->path, path) == 0) {
+			*pp = w->next;
+			free(w->path);
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+}
+
+/* fire_one for every connected handle (each hears its own watches). */
+static void fire(unsigned kinds, const char *path, int type, bool prot)
+{
+	for (struct zkio *io = fz.handles; io; io = io->hnext)
+		fire_one(io, kinds, path, type, prot);
+}
+
+/* Drop the watches of `io` (NULL: of every handle). */
+static void drop_watches(struct zkio *io)
+{
+	struct fz_watch **pp = &fz.watches;
+
+	while (*pp) {
+		struct fz_watch *w = *pp;
+
+		if (!io || w->owner == io) {
+			*pp = w->next;
+			free(w->path);
+			free(w);
+		} else {
+			pp = &w->next;
+		}
 	}
 }
 
@@ -443,7 +490,7 @@ static int scripted_failure(unsigned op, const char *path)
 
 static void answer(struct fz_req *r)
 {
-	struct zkio *io = fz.io;
+	struct zkio *io = r->io;
 	struct zkd_event *e = r->e;
 	int64_t sid = io->session;
 	struct fz_node *n;
@@ -459,7 +506,7 @@ static void answer(struct fz_req *r)
 		fz.sessions = s;
 		io->session = s->id;
 		io->connected = true;
-		push_event(ZKIO_SESSION_EVENT, ZKIO_CONNECTED, NULL);
+		push_event(io, ZKIO_SESSION_EVENT, ZKIO_CONNECTED, NULL);
 		return;
 	}
 	rc = scripted_failure(r->op, r->path);
@@ -484,7 +531,7 @@ static void answer(struct fz_req *r)
 		io->dead = true;
 		io->connected = false;
 		end_session(sid);
-		push_event(ZKIO_SESSION_EVENT, ZKIO_AUTH_FAILED, NULL);
+		push_event(io, ZKIO_SESSION_EVENT, ZKIO_AUTH_FAILED, NULL);
 		return;
 	case FZ_GET:
 		if (!n) {
@@ -499,7 +546,7 @@ static void answer(struct fz_req *r)
 				e->data_len = (int)strlen(n->data);
 			}
 			if (!r->nowatch)
-				add_watch(W_DATA, r->path);
+				add_watch(io, W_DATA, r->path);
 		}
 		break;
 	case FZ_LIST:
@@ -511,7 +558,7 @@ static void answer(struct fz_req *r)
 			e->rc = ZOK;
 			fill_stat(e, n);
 			names_of(e, r->path);
-			add_watch(W_CHILD, r->path);
+			add_watch(io, W_CHILD, r->path);
 		}
 		break;
 	case FZ_EXISTS:
@@ -519,7 +566,19 @@ static void answer(struct fz_req *r)
 		if (n)
 			fill_stat(e, n);
 		if (!r->nowatch)
-			add_watch(n ? W_DATA : W_EXIST, r->path);
+			add_watch(io, n ? W_DATA : W_EXIST, r->path);
+		break;
+	case FZ_SYNC:
+		e->rc = ZOK;	/* one server: always in step with itself */
+		break;
+	case FZ_UNWATCH:
+		e->rc = ZNOWATCHER;
+		for (struct fz_watch *w = fz.watches; w; w = w->next)
+			if (w->owner == io && w->kind == W_DATA &&
+			    strcmp(w->path, r->path) == 0)
+				e->rc = ZOK;
+		if (e->rc == ZOK)
+			remove_watch(io, W_DATA, r->path);
 		break;
 	case FZ_DELETE: {
 		char parent[FZ_MAX_WATCH_PATH];
@@ -573,16 +632,27 @@ static void answer(struct fz_req *r)
 	evq_push(io->q, e);
 }
 
-static struct fz_req *pop(void)
+/* Take the oldest request of `io` (NULL: of any handle). */
+static struct fz_req *pop_of(struct zkio *io)
 {
-	struct fz_req *r = fz.head;
+	struct fz_req **pp = &fz.head, *prev = NULL;
 
+	while (*pp && io && (*pp)->io != io) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	struct fz_req *r = *pp;
 	if (r) {
-		fz.head = r->next;
-		if (!fz.head)
-			fz.tail = NULL;
+		*pp = r->next;
+		if (fz.tail == r)
+			fz.tail = prev;
 	}
 	return r;
+}
+
+static struct fz_req *pop(void)
+{
+	return pop_of(NULL);
 }
 
 static void free_req(struct fz_req *r)
@@ -597,15 +667,15 @@ static void free_req(struct fz_req *r)
 	free(r);
 }
 
-/* Fail every queued request with rc (connect steps are dropped). */
-static void fail_pending(int rc)
+/* Fail every queued request of io with rc (connect steps are dropped). */
+static void fail_pending(struct zkio *io, int rc)
 {
 	struct fz_req *r;
 
-	while ((r = pop())) {
+	while ((r = pop_of(io))) {
 		if (r->e) {
 			r->e->rc = rc;
-			evq_push(fz.io->q, r->e);
+			evq_push(io->q, r->e);
 		}
 		free_req(r);
 	}
@@ -615,18 +685,22 @@ bool fakezk_step(void)
 {
 	struct fz_req *r;
 
-	if (fz.io && fz.io->open && fz.down) {
+	if (fz.down) {
+		if (!fz.io || !fz.io->open)
+			return false;
 		/* as the real client logs each refused connection */
 		zkd_log_zk_line(ZKH_LOG_ERR, "fakezk@1: Socket [127.0.0.1:2181] "
 				"errno=111(Connection refused): server refused to "
 				"accept the client");
 		return false;
 	}
-	if (!fz.io || !fz.io->open)
-		return false;
 	r = pop();
 	if (!r)
 		return false;
+	if (!r->io->open) {	/* cannot happen: a close fails its requests */
+		free_req(r);
+		return true;
+	}
 	answer(r);
 	free_req(r);
 	return true;
@@ -652,17 +726,16 @@ size_t fakezk_pending(void)
 
 /* ---- zkio.h over the model -------------------------------------------------- */
 
-static struct fz_req *enqueue(unsigned op, enum zkd_ev_kind kind,
+static struct fz_req *enqueue(struct zkio *io, unsigned op, enum zkd_ev_kind kind,
 			      enum zkd_ev_tag tag, const char *path,
 			      const char *data, int version, enum zkio_mode mode)
 {
-	struct zkio *io = fz.io;
 	struct zkd_event *e = zkd_ev_new(kind, tag, io->gen, path);
 	struct fz_req *r;
 
 	if (!e)
 		abort();
-	log_req(op, path);
+	log_req(io, op, path);
 	if (!io->open || io->dead) {
 		e->rc = ZINVALIDSTATE;	/* the client refuses at once */
 		evq_push(io->q, e);
@@ -676,6 +749,7 @@ static struct fz_req *enqueue(unsigned op, enum zkd_ev_kind kind,
 	r = calloc(1, sizeof *r);
 	if (!r)
 		abort();
+	r->io = io;
 	r->op = op;
 	r->path = path ? xstrdup(path) : NULL;
 	r->data = data ? xstrdup(data) : NULL;
@@ -695,17 +769,29 @@ struct zkio *zkio_new(struct zkd_evq *q)
 	struct zkio *io = calloc(1, sizeof *io);
 
 	if (io) {
+		struct zkio **pp = &fz.handles;
+
 		io->q = q;
-		fz.io = io;
+		while (*pp)
+			pp = &(*pp)->hnext;
+		*pp = io;
+		if (!fz.io)
+			fz.io = io;
 	}
 	return io;
 }
 
 void zkio_free(struct zkio *io)
 {
+	struct zkio **pp = &fz.handles;
+
 	if (!io)
 		return;
 	zkio_close(io);
+	while (*pp && *pp != io)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = io->hnext;
 	if (fz.io == io)
 		fz.io = NULL;
 	free(io);
@@ -723,7 +809,7 @@ int zkio_open(struct zkio *io, const char *connect, int timeout_ms,
 		snprintf(err, err_cap, "cannot resolve ZooKeeper server '%s'", connect);
 		return -EHOSTUNREACH;
 	}
-	io->gen++;
+	io->gen = ++g_gen;
 	io->open = true;
 	io->dead = false;
 	io->connected = false;
@@ -736,13 +822,14 @@ int zkio_open(struct zkio *io, const char *connect, int timeout_ms,
 	if (!r)
 		abort();
 	r->op = FZ_CONNECT;
+	r->io = io;
 	if (fz.tail)
 		fz.tail->next = r;
 	else
 		fz.head = r;
 	fz.tail = r;
 	if (auth)
-		enqueue(FZ_AUTH, EV_VOID, TAG_AUTH, NULL, NULL, -1, ZKIO_PERSISTENT);
+		enqueue(io, FZ_AUTH, EV_VOID, TAG_AUTH, NULL, NULL, -1, ZKIO_PERSISTENT);
 	return 0;
 }
 
@@ -751,11 +838,11 @@ void zkio_close(struct zkio *io)
 	if (!io->open)
 		return;
 	/* the client completes what is queued with ZCLOSING (stale now) */
-	fail_pending(ZCLOSING);
-	io->gen++;
+	fail_pending(io, ZCLOSING);
+	io->gen = ++g_gen;
 	io->open = false;
 	io->connected = false;
-	drop_watches();
+	drop_watches(io);
 	if (io->session && !io->dead)
 		end_session(io->session);	/* a closed session ends */
 	io->session = 0;
@@ -809,43 +896,37 @@ const char *zkio_strerror(int rc)
 
 void zkio_get_data(struct zkio *io, const char *path)
 {
-	(void)io;
-	enqueue(FZ_GET, EV_DATA, TAG_NONE, path, NULL, -1, ZKIO_PERSISTENT);
+	enqueue(io, FZ_GET, EV_DATA, TAG_NONE, path, NULL, -1, ZKIO_PERSISTENT);
 }
 
 void zkio_list(struct zkio *io, const char *path)
 {
-	(void)io;
-	enqueue(FZ_LIST, EV_CHILDREN, TAG_NONE, path, NULL, -1, ZKIO_PERSISTENT);
+	enqueue(io, FZ_LIST, EV_CHILDREN, TAG_NONE, path, NULL, -1, ZKIO_PERSISTENT);
 }
 
 void zkio_create(struct zkio *io, const char *path, const char *data,
 		 enum zkio_mode mode, enum zkd_ev_tag tag)
 {
-	(void)io;
-	enqueue(FZ_CREATE, EV_VOID, tag, path, data, -1, mode);
+	enqueue(io, FZ_CREATE, EV_VOID, tag, path, data, -1, mode);
 }
 
 void zkio_exists(struct zkio *io, const char *path, enum zkd_ev_tag tag)
 {
-	(void)io;
-	enqueue(FZ_EXISTS, EV_EXISTS, tag, path, NULL, -1, ZKIO_PERSISTENT);
+	enqueue(io, FZ_EXISTS, EV_EXISTS, tag, path, NULL, -1, ZKIO_PERSISTENT);
 }
 
 void zkio_replace(struct zkio *io, const char *path, int version,
 		  const char *data, enum zkio_mode mode, enum zkd_ev_tag tag)
 {
-	(void)io;
-	enqueue(FZ_MULTI, EV_VOID, tag, path, data, version, mode);
+	enqueue(io, FZ_MULTI, EV_VOID, tag, path, data, version, mode);
 }
 
 void zkio_read(struct zkio *io, const char *path, bool watch,
 	       enum zkd_ev_tag tag)
 {
-	struct fz_req *r = enqueue(FZ_GET, EV_DATA, tag, path, NULL, -1,
+	struct fz_req *r = enqueue(io, FZ_GET, EV_DATA, tag, path, NULL, -1,
 				   ZKIO_PERSISTENT);
 
-	(void)io;
 	if (r)
 		r->nowatch = !watch;
 }
@@ -853,10 +934,9 @@ void zkio_read(struct zkio *io, const char *path, bool watch,
 void zkio_stat(struct zkio *io, const char *path, bool watch,
 	       enum zkd_ev_tag tag)
 {
-	struct fz_req *r = enqueue(FZ_EXISTS, EV_EXISTS, tag, path, NULL, -1,
+	struct fz_req *r = enqueue(io, FZ_EXISTS, EV_EXISTS, tag, path, NULL, -1,
 				   ZKIO_PERSISTENT);
 
-	(void)io;
 	if (r)
 		r->nowatch = !watch;
 }
@@ -864,8 +944,7 @@ void zkio_stat(struct zkio *io, const char *path, bool watch,
 void zkio_delete(struct zkio *io, const char *path, int version,
 		 enum zkd_ev_tag tag)
 {
-	(void)io;
-	enqueue(FZ_DELETE, EV_VOID, tag, path, NULL, version, ZKIO_PERSISTENT);
+	enqueue(io, FZ_DELETE, EV_VOID, tag, path, NULL, version, ZKIO_PERSISTENT);
 }
 
 void zkio_multi(struct zkio *io, const struct zkio_op *ops, size_t n,
@@ -873,10 +952,9 @@ void zkio_multi(struct zkio *io, const struct zkio_op *ops, size_t n,
 {
 	struct fz_req *r;
 
-	(void)io;
 	for (size_t i = 1; i < n; i++)
-		log_req(FZ_MULTI, ops[i].path);	/* every path, for counts */
-	r = enqueue(FZ_MULTI, EV_VOID, tag, n ? ops[0].path : "/", NULL, -1,
+		log_req(io, FZ_MULTI, ops[i].path);	/* every path, for counts */
+	r = enqueue(io, FZ_MULTI, EV_VOID, tag, n ? ops[0].path : "/", NULL, -1,
 		    ZKIO_PERSISTENT);
 	if (!r)
 		return;
@@ -937,12 +1015,13 @@ void fakezk_reset(void)
 		fz.sessions = s->next;
 		free(s);
 	}
-	drop_watches();
+	drop_watches(NULL);
 	fakezk_clear_log();
 	free(fz.log);
-	struct zkio *io = fz.io;
+	struct zkio *io = fz.io, *handles = fz.handles;
 	memset(&fz, 0, sizeof fz);
 	fz.io = io;
+	fz.handles = handles;
 }
 
 void fakezk_set_reachable(bool up)
@@ -1057,58 +1136,133 @@ void fakezk_unprotect(const char *path)
 		n->protect = false;
 }
 
-void fakezk_disconnect(void)
+void fakezk_disconnect_handle(struct zkio *io)
 {
-	struct zkio *io = fz.io;
-
 	if (!io || !io->connected)
 		return;
-	fail_pending(ZCONNECTIONLOSS);
+	fail_pending(io, ZCONNECTIONLOSS);
 	io->connected = false;
-	fz.last_seen = fz.zxid;
-	push_event(ZKIO_SESSION_EVENT, ZKIO_CONNECTING, NULL);
+	io->last_seen = fz.zxid;
+	push_event(io, ZKIO_SESSION_EVENT, ZKIO_CONNECTING, NULL);
 }
 
-void fakezk_reconnect(void)
+void fakezk_disconnect(void)
 {
-	struct zkio *io = fz.io;
+	fakezk_disconnect_handle(fz.io);
+}
+
+void fakezk_reconnect_handle(struct zkio *io)
+{
 	struct fz_watch *w, *next;
 
 	if (!io || io->connected || !io->session || io->dead)
 		return;
 	io->connected = true;
-	push_event(ZKIO_SESSION_EVENT, ZKIO_CONNECTED, NULL);
+	push_event(io, ZKIO_SESSION_EVENT, ZKIO_CONNECTED, NULL);
 	/* SetWatches: what changed after the last zxid the client saw fires */
 	for (w = fz.watches; w; w = next) {
 		struct fz_node *n = find(w->path);
 		int type = 0;
 
 		next = w->next;
+		if (w->owner != io)
+			continue;
 		if (w->kind == W_EXIST && n)
 			type = ZKIO_CREATED_EVENT;
 		else if (w->kind != W_EXIST && !n)
 			type = ZKIO_DELETED_EVENT;
-		else if (w->kind == W_DATA && n->st.mzxid > fz.last_seen)
+		else if (w->kind == W_DATA && n->st.mzxid > io->last_seen)
 			type = ZKIO_CHANGED_EVENT;
-		else if (w->kind == W_CHILD && n->pzxid > fz.last_seen)
+		else if (w->kind == W_CHILD && n->pzxid > io->last_seen)
 			type = ZKIO_CHILD_EVENT;
-		if (type)
-			fire(1u << w->kind, w->path, type, n && n->protect);
+		if (type) {
+			/* fire_one may free w and its successor: start over */
+			fire_one(io, 1u << w->kind, w->path, type, n && n->protect);
+			next = fz.watches;
+		}
 	}
+}
+
+void fakezk_reconnect(void)
+{
+	fakezk_reconnect_handle(fz.io);
+}
+
+void fakezk_expire_handle(struct zkio *io)
+{
+	if (!io || !io->open || !io->session || io->dead)
+		return;
+	fail_pending(io, ZSESSIONEXPIRED);
+	io->connected = false;
+	end_session(io->session);
+	io->dead = true;
+	drop_watches(io);
+	push_event(io, ZKIO_SESSION_EVENT, ZKIO_EXPIRED, NULL);
 }
 
 void fakezk_expire(void)
 {
-	struct zkio *io = fz.io;
+	fakezk_expire_handle(fz.io);
+}
 
-	if (!io || !io->open || !io->session || io->dead)
-		return;
-	fail_pending(ZSESSIONEXPIRED);
-	io->connected = false;
-	end_session(io->session);
-	io->dead = true;
-	drop_watches();
-	push_event(ZKIO_SESSION_EVENT, ZKIO_EXPIRED, NULL);
+struct zkio *fakezk_handle(size_t i)
+{
+	struct zkio *io = fz.handles;
+
+	while (io && i--)
+		io = io->hnext;
+	return io;
+}
+
+size_t fakezk_open_handles(void)
+{
+	size_t n = 0;
+
+	for (struct zkio *io = fz.handles; io; io = io->hnext)
+		n += io->open;
+	return n;
+}
+
+int64_t fakezk_handle_session(const struct zkio *io)
+{
+	return io && io->open ? io->session : 0;
+}
+
+int fakezk_handle_watches(const struct zkio *io, unsigned kinds)
+{
+	int n = 0;
+
+	for (struct fz_watch *w = fz.watches; w; w = w->next)
+		if (w->owner == io && (kinds & (1u << w->kind)))
+			n++;
+	return n;
+}
+
+int fakezk_data_watch_handle(const char *path)
+{
+	int found = -1;
+
+	for (struct fz_watch *w = fz.watches; w; w = w->next) {
+		int i = 0;
+
+		if (w->kind != W_DATA || strcmp(w->path, path) != 0)
+			continue;
+		for (struct zkio *io = fz.handles; io && io != w->owner; io = io->hnext)
+			i++;
+		found = found == -1 ? i : -2;
+	}
+	return found;
+}
+
+int fakezk_count_handle(const struct zkio *io, unsigned ops, const char *path)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < fz.nlog; i++)
+		if (fz.log[i].io == io && (fz.log[i].op & ops) &&
+		    (!path || strcmp(fz.log[i].path, path) == 0))
+			n++;
+	return n;
 }
 
 int64_t fakezk_client_session(void)
@@ -1159,4 +1313,16 @@ int fakezk_watches(const char *path)
 		if (strcmp(w->path, path) == 0)
 			n++;
 	return n;
+}
+
+/* ---- the mirror's watch sessions (zkio.h) ----------------------------------- */
+
+void zkio_sync(struct zkio *io, const char *path, enum zkd_ev_tag tag)
+{
+	enqueue(io, FZ_SYNC, EV_VOID, tag, path, NULL, -1, ZKIO_PERSISTENT);
+}
+
+void zkio_unwatch(struct zkio *io, const char *path, enum zkd_ev_tag tag)
+{
+	enqueue(io, FZ_UNWATCH, EV_VOID, tag, path, NULL, -1, ZKIO_PERSISTENT);
 }

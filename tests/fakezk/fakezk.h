@@ -26,6 +26,12 @@
  * index, ops) reuse the same model. Every request is logged
  * (fakezk_count) so a test checks what the daemon asked for.
  *
+ * The daemon may hold several handles (the mirror's watch sessions,
+ * mirror.h): each is a client with its own session, watches and
+ * connection; the first handle made is the main one, which the calls
+ * without a handle argument act on. zkio_sync answers ZOK (one server is
+ * never behind itself); a lagging server is scripted with fakezk_fail.
+ *
  * One model per process (the zkio functions find it); single-threaded.
  */
 #ifndef FAKEZK_H
@@ -39,7 +45,8 @@
 
 /* Request kinds, for fakezk_fail and fakezk_count. */
 enum fz_op { FZ_GET = 1, FZ_LIST = 2, FZ_CREATE = 4, FZ_EXISTS = 8,
-	     FZ_MULTI = 16, FZ_AUTH = 32, FZ_DELETE = 128, FZ_ANY = 191 };
+	     FZ_MULTI = 16, FZ_AUTH = 32, FZ_DELETE = 128, FZ_SYNC = 256,
+	     FZ_UNWATCH = 512, FZ_ANY = 959 };
 
 /* Create the model (the root "/" exists) and make it the current one. */
 void fakezk_init(void);
@@ -98,6 +105,15 @@ void fakezk_reconnect(void);
 void fakezk_expire(void);
 /* The daemon's current session id (0 if none). */
 int64_t fakezk_client_session(void);
+/* The same for one handle (fakezk_handle). */
+void fakezk_disconnect_handle(struct zkio *io);
+void fakezk_reconnect_handle(struct zkio *io);
+void fakezk_expire_handle(struct zkio *io);
+/* The i-th handle the daemon made (0: the main one), open or not, or
+ * NULL; how many are open; a handle's session id (0 if none). */
+struct zkio *fakezk_handle(size_t i);
+size_t fakezk_open_handles(void);
+int64_t fakezk_handle_session(const struct zkio *io);
 
 /* ---- inspection --------------------------------------------------------- */
 
@@ -111,7 +127,14 @@ const char *fakezk_acl(const char *path);
 int fakezk_count(unsigned ops, const char *path);
 /* Forget the request log. */
 void fakezk_clear_log(void);
-/* Watches the daemon holds on path (data/exist + child). */
+/* Watches the daemon holds on path (data/exist + child), all handles. */
 int fakezk_watches(const char *path);
+/* Watches `io` holds, of kinds (bit mask: 1 data, 2 exist, 4 child). */
+int fakezk_handle_watches(const struct zkio *io, unsigned kinds);
+/* The index (fakezk_handle) of the handle holding a data watch on path;
+ * -1 if none, -2 if more than one does. */
+int fakezk_data_watch_handle(const char *path);
+/* fakezk_count of the requests one handle sent. */
+int fakezk_count_handle(const struct zkio *io, unsigned ops, const char *path);
 
 #endif

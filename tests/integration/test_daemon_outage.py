@@ -24,8 +24,9 @@ def setup():
     env = Env(zk, session_timeout=TIMEOUT_MS, register="outage-self 10.8.0.9").__enter__()
     d = env.daemon()
     kz = zk.kazoo()
-    kz.create(env.host_path("o1"), b"10.8.0.1")
-    kz.create(env.host_path("o2"), b"10.8.0.2")
+    # makepath: under load the daemon may not have created <root>/hosts yet
+    kz.create(env.host_path("o1"), b"10.8.0.1", makepath=True)
+    kz.create(env.host_path("o2"), b"10.8.0.2", makepath=True)
     env.wait_resolves("o1", {"10.8.0.1"})
     env.wait_resolves("o2", {"10.8.0.2"})
     env.wait_resolves("outage-self", {"10.8.0.9"})

@@ -8,7 +8,10 @@ skipped line/entry reported by position, --dry-run writing nothing, a
 JSON syntax error writing nothing, export -> import round trip, and status
 healthy / stale / down from status files in the status.h format and
 snapshots published by the lead's tests/tools/zkh-publish (and by the
-real zkcached when it is built).
+real zkcached when it is built); status's index block (and --json's
+"index") from real zkcached as indexer, consumer, waiting (no index, a
+directory above index_fallback_max) and refused (a head of an unknown
+format), and no block for a status file without index fields.
 """
 
 import json
@@ -371,9 +374,11 @@ def test_status():
     r = status()
     assert r.returncode == 0, r.stdout + r.stderr
     assert "health:        ok" in r.stdout and "(2 records)" in r.stdout, r.stdout
+    assert "index" not in r.stdout, r.stdout    # no index_* fields: no block
     r = status("--json")
     j = json.loads(r.stdout)
     assert r.returncode == 0 and j["health"] == "ok" and j["snapshot_records"] == 2
+    assert j["index"] is None, j
     assert j["connected"] is True and j["skipped_records"] == 1 and j["session"] == "0x1234"
     assert j["last_publish_age_s"] is not None
     # stale: disconnected
@@ -479,12 +484,137 @@ def test_status_with_daemon():
             d.wait()
 
 
+def start_daemon(conf):
+    e = dict(os.environ)
+    e.pop("LD_PRELOAD", None)
+    return subprocess.Popen([ZKCACHED, "-c", conf], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=e,
+                            preexec_fn=zkharness._pdeathsig)
+
+
+def read_status(cache):
+    try:
+        with open(os.path.join(cache, "status")) as f:
+            return dict(line.rstrip("\n").split(" ", 1) for line in f if " " in line)
+    except OSError:
+        return {}
+
+
+def field(out, label):
+    """The text after `label` (padded to 14 columns) on its line of
+    status's output, or None."""
+    for line in out.splitlines():
+        if line.startswith(label.ljust(14) + " "):
+            return line[15:]
+    return None
+
+
+def test_status_index():
+    """The index block of real zkcached: an indexer and a consumer of one
+    index, a consumer waiting (no index, more hosts than
+    index_fallback_max) and one refusing a head of an unknown format."""
+    if not os.path.exists(ZKCACHED):
+        print("(zkcached not built: index part skipped)")
+        return
+    env, kz = state["env"], state["kz"]
+    for root, n in (("/ctlidx", 3), ("/ctlwait", 3), ("/ctlref", 2)):
+        for i in range(n):
+            kz.create("%s/hosts/h%d" % (root, i), ("10.40.0.%d" % (i + 1)).encode(),
+                      makepath=True)
+    kz.create("/ctlref/index/v1/head", b"zkhosts-index 9 1 1\nfrom a later zkhosts\n",
+              makepath=True)
+    roles = {"idx": ("/ctlidx", {"indexer": "yes"}), "con": ("/ctlidx", {"indexer": "no"}),
+             "wait": ("/ctlwait", {"indexer": "no", "index_fallback_max": 2}),
+             "ref": ("/ctlref", {"indexer": "no"})}
+    confs, caches, procs = {}, {}, []
+    for name, (root, keys) in roles.items():
+        caches[name] = os.path.join(env.dir, "icache-" + name)
+        confs[name] = env.write_conf(path=os.path.join(env.dir, "index-%s.conf" % name),
+                                     root=root, cache=caches[name], **keys)
+    try:
+        for name in roles:
+            procs.append(start_daemon(confs[name]))
+        # the indexer wrote the index and the consumer holds it all
+        wait_for(lambda: read_status(caches["idx"]).get("index_role") == "indexer" and
+                 int(read_status(caches["idx"]).get("index_writes", 0)) > 0, "the indexer")
+        wait_for(lambda: read_status(caches["con"]).get("index_role") == "consumer" and
+                 read_status(caches["con"]).get("records") == "3", "the consumer in step")
+        wait_for(lambda: read_status(caches["wait"]).get("index_role") == "waiting", "waiting")
+        wait_for(lambda: read_status(caches["ref"]).get("index_role") == "refused", "refused")
+
+        def steady(name):
+            """status's output and the status file it was made from (the
+            same file read before and after, counters may still move)."""
+            before = read_status(caches[name])
+            r = run("status", conf=confs[name])
+            return before == read_status(caches[name]) and (r, before)
+
+        for name in ("idx", "con"):
+            r, st = wait_for(lambda: steady(name), "a steady status of " + name)
+            assert r.returncode == 0, r.stdout + r.stderr
+            words = {"idx": "indexer (writes the fleet index)",
+                     "con": "consumer (follows the fleet index)"}[name]
+            assert field(r.stdout, "index:") == words, r.stdout
+            # nothing changes any more: the file and the output agree
+            assert field(r.stdout, "index held:") == "epoch %s, %s bucket%s, write %s applied" % (
+                st["index_epoch"], st["index_buckets"],
+                "" if st["index_buckets"] == "1" else "s", st["index_seq"]), (r.stdout, st)
+            assert int(st["index_epoch"]) > 0 and int(st["index_seq"]) > 0, st
+            assert field(r.stdout, "index lag:") == "none (in step with /ctlidx/hosts)", r.stdout
+            assert field(r.stdout, "index reads:") == (
+                "%s head, %s bucket, %s version checks (exists)" % (
+                    st["index_head_reads"], st["index_bucket_reads"],
+                    st["index_exists_reads"])), (r.stdout, st)
+            assert field(r.stdout, "index hint:") is None, r.stdout
+            j = json.loads(run("status", "--json", conf=confs[name]).stdout)["index"]
+            assert j["role"] == st["index_role"] and j["hint"] is None, j
+            assert j["epoch"] == int(st["index_epoch"]) and j["buckets"] >= 1, (j, st)
+            assert j["seq"] >= int(st["index_seq"]) and j["lag_ms"] == 0, (j, st)
+            assert j["head_reads"] >= int(st["index_head_reads"]) >= 1, (j, st)
+        idx_out = run("status", conf=confs["idx"]).stdout
+        writes = field(idx_out, "index writes:")
+        assert writes is not None and writes.endswith(
+            ", 0 refused by compare-and-set (another indexer wrote first)"), idx_out
+        assert int(writes.split(",")[0]) >= 1, idx_out
+        con_out = run("status", conf=confs["con"]).stdout
+        assert field(con_out, "index writes:") is None, con_out   # a consumer writes none
+        assert int(field(con_out, "index reads:").split()[0]) >= 1, con_out
+
+        r = run("status", conf=confs["wait"])
+        assert field(r.stdout, "index:") == (
+            "waiting (no usable index: serves its last snapshot, waits)"), r.stdout
+        assert field(r.stdout, "index held:") == "none yet", r.stdout
+        assert field(r.stdout, "index lag:") == "not measured (no index followed)", r.stdout
+        hint = field(r.stdout, "index hint:")
+        assert hint and "/ctlwait/hosts holds more than index_fallback_max (2 here)" in hint, \
+            r.stdout
+        assert "check that an indexer runs" in hint, hint
+        j = json.loads(run("status", "--json", conf=confs["wait"]).stdout)["index"]
+        assert j["role"] == "waiting" and j["hint"] == hint, j
+
+        r = run("status", conf=confs["ref"])
+        assert field(r.stdout, "index:") == (
+            "refused (cannot use the index head: serves its last snapshot)"), r.stdout
+        hint = field(r.stdout, "index hint:")
+        assert hint and hint.startswith("/ctlref/index/v1/head cannot be used"), r.stdout
+        assert "error: index" in hint or "error_index" in hint, hint
+        assert "\nerror:         index: index head /ctlref/index/v1/head: " in r.stdout, r.stdout
+        j = json.loads(run("status", "--json", conf=confs["ref"]).stdout)["index"]
+        assert j["role"] == "refused" and j["hint"] == hint, j
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+
+
 def main():
     tests = [test_usage_errors, test_bad_config, test_unreachable, test_add_get_rm, test_ls,
              test_import_hosts_file, test_import_dry_run_plan, test_export_ephemeral,
              test_import_json,
              test_import_json_syntax_error_writes_nothing, test_export_import_round_trip,
-             test_status, test_status_json_any_bytes, test_status_with_daemon]
+             test_status, test_status_json_any_bytes, test_status_with_daemon,
+             test_status_index]
     try:
         require(CTL)
     except Skip as e:

@@ -71,6 +71,7 @@ static void test_defaults(void **state)
 	assert_false(cfg.fsync);
 	assert_int_equal(cfg.publish_delay, 5);
 	assert_int_equal(cfg.max_records, 1000000);
+	assert_int_equal(cfg.watches_per_session, 20000);
 	/* empty text leaves the defaults */
 	assert_int_equal(parse(""), 0);
 	assert_string_equal(cfg.root, "/zkhosts");
@@ -217,6 +218,17 @@ static void test_values(void **state)
 		     "from 1 to 100000000");
 	expect_error("max_records = 1e6", 1, "max_records", "integer");
 	expect_error("max_records = -1", 1, "max_records", "integer");
+	/* watches_per_session bounds */
+	assert_int_equal(parse("watches_per_session = 10"), 0);
+	assert_int_equal(cfg.watches_per_session, 10);
+	assert_int_equal(parse("watches_per_session = 1000000"), 0);
+	assert_int_equal(cfg.watches_per_session, 1000000);
+	expect_error("watches_per_session = 9", 1, "watches_per_session",
+		     "from 10 to 1000000");
+	expect_error("watches_per_session = 1000001", 1, "watches_per_session",
+		     "from 10 to 1000000");
+	expect_error("watches_per_session = many", 1, "watches_per_session",
+		     "integer");
 	/* fsync spellings */
 	const char *yes[] = { "yes", "true", "1", "on", "Yes", "TRUE" };
 	const char *no[] = { "no", "false", "0", "off", "NO" };

@@ -25,6 +25,13 @@
  * With --live only liveness counts: 0 while the daemon's loop runs, even
  * through a ZooKeeper outage (a container health check must not restart
  * every sidecar when ZooKeeper is away), 3 when down.
+ *
+ * A status file with the fleet index's fields (index_role and the other
+ * index_* keys, schema 3, docs/status.md) adds an index block: the role
+ * in words, the index followed or written, its lag behind <root>/hosts,
+ * the reads (and an indexer's writes), and a hint when the role is
+ * waiting or refused. The index does not change the verdict: a waiting or
+ * refused zkcached still serves its snapshot (its error_index says why).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -113,6 +120,117 @@ static void set_verdict(struct verdict *v, int exit, const char *reason)
 	snprintf(v->reason, sizeof(v->reason), "%s", reason);
 }
 
+/* The fleet index role `role` (status index_role) in an operator's
+ * words; NULL for a role this build does not know. */
+static const char *index_role_text(const char *role)
+{
+	static const struct { const char *role, *text; } roles[] = {
+		{ "indexer", "writes the fleet index" },
+		{ "consumer", "follows the fleet index" },
+		{ "mirror", "no usable index: mirrors the hosts directory itself" },
+		{ "waiting", "no usable index: serves its last snapshot, waits" },
+		{ "refused", "cannot use the index head: serves its last snapshot" },
+		{ "off", "no ZooKeeper session" },
+	};
+
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+		if (strcmp(role, roles[i].role) == 0)
+			return roles[i].text;
+	return NULL;
+}
+
+/* One line saying what a waiting or refused role means and what to check,
+ * written to buf; NULL (buf untouched) for any other role. */
+static const char *index_hint(const struct ctl *c, const char *role,
+			      char *buf, size_t cap)
+{
+	const char *root = c->z.cfg.root;
+
+	if (strcmp(role, "waiting") == 0)
+		snprintf(buf, cap, "no usable index and %s/hosts holds more "
+			 "than index_fallback_max (%d here) hosts, so changes "
+			 "are not followed; check that an indexer runs "
+			 "(indexer, indexers in zkhosts.conf; index_role "
+			 "indexer in its status) and the index error "
+			 "(error: index)", root, c->z.cfg.index_fallback_max);
+	else if (strcmp(role, "refused") == 0)
+		snprintf(buf, cap, "%s/index/v1/head cannot be used (read "
+			 "refused by its ACL, a format this zkcached does "
+			 "not know, or malformed), so changes are not "
+			 "followed; check the index error (error: index), "
+			 "the head's ACL and the zkhosts versions in the "
+			 "fleet", root);
+	else
+		return NULL;
+	return buf;
+}
+
+/* status --json's "index": the index_* fields by name, or JSON null when
+ * the status file has none. New reference; NULL when out of memory. */
+static json_t *index_json(const struct ctl *c, const struct zkh_status *s)
+{
+	char hint[ZKH_PATH_MAX + 512];
+	const char *h;
+
+	if (!s->index_role[0])
+		return json_null();
+	h = index_hint(c, s->index_role, hint, sizeof(hint));
+	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			 "s:o}", "role", ctl_json_str(s->index_role),
+			 "epoch", (json_int_t)s->index_epoch,
+			 "seq", (json_int_t)s->index_seq,
+			 "buckets", (json_int_t)s->index_buckets,
+			 "lag_ms", (json_int_t)s->index_lag_ms,
+			 "writes", (json_int_t)s->index_writes,
+			 "conflicts", (json_int_t)s->index_conflicts,
+			 "head_reads", (json_int_t)s->index_head_reads,
+			 "bucket_reads", (json_int_t)s->index_bucket_reads,
+			 "exists_reads", (json_int_t)s->index_exists_reads,
+			 "hint", h ? ctl_json_str(h) : json_null());
+}
+
+/* The human index block; nothing when the status file has no index_*
+ * fields (a zkcached before schema 3). */
+static void print_index(const struct ctl *c, const struct zkh_status *s)
+{
+	const char *text = index_role_text(s->index_role);
+	bool following = strcmp(s->index_role, "indexer") == 0 ||
+		strcmp(s->index_role, "consumer") == 0;
+	char hint[ZKH_PATH_MAX + 512];
+
+	if (!s->index_role[0])
+		return;
+	printf("%-14s %s (%s)\n", "index:", s->index_role,
+	       text ? text : "a role this zkhostctl does not know");
+	if (s->index_buckets)
+		printf("%-14s epoch %" PRIu64 ", %" PRIu64 " bucket%s, write %"
+		       PRIu64 " applied\n", "index held:", s->index_epoch,
+		       s->index_buckets, s->index_buckets == 1 ? "" : "s",
+		       s->index_seq);
+	else
+		printf("%-14s none yet\n", "index held:");
+	if (s->index_lag_ms)
+		printf("%-14s behind %s/hosts for %.1f s\n", "index lag:",
+		       c->z.cfg.root, (double)s->index_lag_ms / 1e3);
+	else if (following)
+		printf("%-14s none (in step with %s/hosts)\n", "index lag:",
+		       c->z.cfg.root);
+	else
+		printf("%-14s not measured (no index followed)\n",
+		       "index lag:");
+	printf("%-14s %" PRIu64 " head, %" PRIu64 " bucket, %" PRIu64
+	       " version checks (exists)\n", "index reads:",
+	       s->index_head_reads, s->index_bucket_reads,
+	       s->index_exists_reads);
+	if (s->index_writes || s->index_conflicts ||
+	    strcmp(s->index_role, "indexer") == 0)
+		printf("%-14s %" PRIu64 ", %" PRIu64 " refused by "
+		       "compare-and-set (another indexer wrote first)\n",
+		       "index writes:", s->index_writes, s->index_conflicts);
+	if (index_hint(c, s->index_role, hint, sizeof(hint)))
+		printf("%-14s %s\n", "index hint:", hint);
+}
+
 static void print_age(const char *label, double age)
 {
 	if (age < 0)
@@ -122,7 +240,8 @@ static void print_age(const char *label, double age)
 }
 
 /* status --json: every field of the text output, by name. */
-static json_t *status_json(const struct verdict *v, const char *cache,
+static json_t *status_json(const struct ctl *c, const struct verdict *v,
+			   const char *cache,
 			   bool alive, bool by_pid, const struct zkh_status *s,
 			   const struct zkh_meta *m, double hb_age,
 			   double pub_age, double sync_age)
@@ -155,6 +274,9 @@ static json_t *status_json(const struct verdict *v, const char *cache,
 		"expiries", (json_int_t)s->expiries,
 		"disconnected_for_s", ctl_json_seconds(
 			s->disconnected_us ? ((double)now_us() - (double)s->disconnected_us) / 1e6 : -1))) < 0)
+		goto fail;
+	if (doc && s && json_object_set_new(doc, "index",
+					    index_json(c, s)) < 0)
 		goto fail;
 	if (doc && m && json_object_update_new(doc, json_pack(
 		"{s:I, s:I}", "snapshot_generation",
@@ -255,7 +377,7 @@ int ctl_status(struct ctl *c)
 
 	if (c->json) {
 		rc = ctl_json_print(stdout, status_json(
-			&v, cache, alive, by_pid, have_status ? &s : NULL,
+			c, &v, cache, alive, by_pid, have_status ? &s : NULL,
 			have_meta ? &m : NULL, hb_age, pub_age, sync_age));
 		if (rc < 0) {
 			fprintf(stderr, "zkhostctl: cannot write JSON: %s\n",
@@ -287,6 +409,8 @@ int ctl_status(struct ctl *c)
 		       s.publishes);
 	print_age("last publish:", pub_age);
 	print_age("last sync:", sync_age);
+	if (have_status)
+		print_index(c, &s);
 	if (have_status && s.last_error[0])
 		printf("%-14s %s\n", "last error:", s.last_error);
 	for (int i = 0; have_status && i < ZKH_ERR_NSOURCES; i++)

@@ -6,7 +6,10 @@
  * move as ZooKeeper's; multi is all or nothing; ephemeral nodes go with
  * their session; ACLs refuse the unauthenticated; a lost connection fails
  * what is pending and fires, on reconnect, the watches whose nodes changed;
- * expiry ends the handle; scripted failures hit only what they name.
+ * expiry ends the handle; scripted failures hit only what they name;
+ * several handles are separate clients (own sessions, watches, losses and
+ * expiry; distinct generations), sync answers, unwatch removes a data
+ * watch.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -192,12 +195,85 @@ static void acl_loss_expiry_and_scripted_failures(void **state)
 	assert_int_equal(fakezk_count(FZ_GET, "/r/hosts/a"), 2);
 }
 
+static void handles_are_separate_clients(void **state)
+{
+	char desc[64], err[128];
+	struct zkio *io2 = zkio_new(&q);
+	struct zkd_event *e;
+
+	(void)state;
+	assert_non_null(io2);
+	assert_ptr_equal(fakezk_handle(0), io);	/* the first one made */
+	assert_ptr_equal(fakezk_handle(1), io2);
+	assert_int_equal(zkio_open(io2, "x:1", 4000, NULL, desc, sizeof desc, err, sizeof err), 0);
+	fakezk_run();
+	drain();
+	for (int i = 0; i < 2; i++) {	/* one CONNECTED each, told apart by generation */
+		e = pending_events;
+		assert_non_null(e);
+		pending_events = e->next;
+		assert_true(zkio_current(i == 0 ? io : io2, e));
+		assert_false(zkio_current(i == 0 ? io2 : io, e));
+		zkd_ev_free(e);
+	}
+	assert_int_equal(fakezk_open_handles(), 2);
+	assert_true(fakezk_handle_session(io2) != fakezk_client_session());
+	fakezk_create("/r/hosts/a", "1", 0);
+	fakezk_create("/r/hosts/b", "1", 0);
+	zkio_get_data(io, "/r/hosts/a");
+	zkio_get_data(io2, "/r/hosts/b");
+	fakezk_run();
+	drain();
+	assert_int_equal(fakezk_data_watch_handle("/r/hosts/a"), 0);
+	assert_int_equal(fakezk_data_watch_handle("/r/hosts/b"), 1);
+	while ((e = pending_events)) {
+		pending_events = e->next;
+		zkd_ev_free(e);
+	}
+	/* a change fires the watch of the handle that set it, only there */
+	fakezk_set("/r/hosts/b", "2");
+	drain();
+	assert_non_null(pending_events);
+	assert_true(zkio_current(io2, pending_events));
+	expect(EV_WATCH, ZKIO_CHANGED_EVENT, "/r/hosts/b");
+	expect_none();
+	/* sync answers; unwatch removes the data watch, then finds none */
+	zkio_get_data(io2, "/r/hosts/b");
+	zkio_sync(io2, "/r/hosts", TAG_MIRROR_SYNC);
+	zkio_unwatch(io2, "/r/hosts/b", TAG_MIRROR_UNWATCH);
+	zkio_unwatch(io2, "/r/hosts/b", TAG_MIRROR_UNWATCH);
+	fakezk_run();
+	expect(EV_DATA, ZOK, "/r/hosts/b");
+	expect(EV_VOID, ZOK, "/r/hosts");
+	expect(EV_VOID, ZOK, "/r/hosts/b");
+	expect(EV_VOID, ZNOWATCHER, "/r/hosts/b");
+	assert_int_equal(fakezk_data_watch_handle("/r/hosts/b"), -1);
+	/* one handle's loss and expiry leave the other alone */
+	fakezk_disconnect_handle(io2);
+	expect(EV_WATCH, ZKIO_SESSION_EVENT, NULL);
+	zkio_get_data(io, "/r/hosts/a");
+	fakezk_run();
+	expect(EV_DATA, ZOK, "/r/hosts/a");
+	fakezk_reconnect_handle(io2);
+	expect(EV_WATCH, ZKIO_SESSION_EVENT, NULL);
+	fakezk_expire_handle(io2);
+	expect(EV_WATCH, ZKIO_SESSION_EVENT, NULL);
+	assert_int_equal(fakezk_data_watch_handle("/r/hosts/a"), 0);
+	fakezk_set("/r/hosts/a", "3");
+	expect(EV_WATCH, ZKIO_CHANGED_EVENT, "/r/hosts/a");
+	expect_none();
+	zkio_free(io2);
+	assert_ptr_equal(fakezk_handle(0), io);
+	assert_null(fakezk_handle(1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(events_precede_later_replies, setup, teardown),
 		cmocka_unit_test_setup_teardown(multi_and_ephemerals, setup, teardown),
 		cmocka_unit_test_setup_teardown(acl_loss_expiry_and_scripted_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(handles_are_separate_clients, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -503,6 +503,9 @@ def propagate_and_faults(zk, kz, n, m, prop_daemons, sessions, probes, rng):
         st1 = [e.status() for e in fleet.envs]
         res["mass_expiry"] = {
             "converge_s": converged,
+            "consumer_exists_per_daemon": sum(
+                int(b.get("index_exists_reads", 0)) - int(a.get("index_exists_reads", 0))
+                for a, b in zip(st0[2:], st1[2:])) / max(1, m - 2),
             "sessions_renewed": sum(1 for a, b in zip(st0, st1) if a.get("session") != b.get("session")),
             "consumer_bucket_reads_per_daemon": sum(
                 int(b.get("index_bucket_reads", 0)) - int(a.get("index_bucket_reads", 0))
@@ -585,6 +588,32 @@ def reconnect_run(zk, kz, r):
                            "bucket_reads": int(s1.get("index_bucket_reads", 0)) - int(s0.get("index_bucket_reads", 0)),
                            "role": s1.get("index_role")}
             log("  reconnect %s: %s" % (design, json.dumps(res[design])))
+            if design == "new":
+                # the indexer mirrors all r records: its data watches are
+                # spread over watch sessions; kill the server its main
+                # session is on (and with it some watch sessions)
+                ix = fleet.envs[0]
+                wait_for(lambda: ix.status().get("index_role") == "indexer", "indexer", timeout=300)
+                x0 = ix.status()
+                j = server_of(zk, x0["session"])
+                kz.create(root + "/hosts/zz-indexer-away", b"10.9.9.8")
+                kz.set(root + "/hosts/%s" % name_of(r // 2), b"10.9.9.7")
+                zk.stop(j)
+                time.sleep(1)
+                wait_for(lambda: target.resolve("zz-indexer-away") == {"10.9.9.8"} and
+                         target.resolve(name_of(r // 2)) == {"10.9.9.7"},
+                         "changes made while the indexer was away visible", timeout=300)
+                x1 = ix.status()
+                zk.start(j)
+                zk.wait_serving(j)
+                res["new_indexer"] = {
+                    "killed_server": j, "same_session": x0["session"] == x1["session"],
+                    "watch_sessions": int(x1.get("watch_sessions", 0)),
+                    "watch_max": int(x1.get("watch_max", 0)),
+                    "watch_sessions_new": int(x1.get("watch_sessions_new", 0)) -
+                    int(x0.get("watch_sessions_new", 0)),
+                    "sessions": int(x1.get("sessions", 0)) - int(x0.get("sessions", 0))}
+                log("  reconnect new indexer: %s" % json.dumps(res["new_indexer"]))
         finally:
             fleet.close()
     return res

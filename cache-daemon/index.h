@@ -145,6 +145,7 @@ struct zkd_indexer {
 	uint64_t listing_pzxid;	/* pzxid of the mirror's last listing */
 	uint64_t reflected;	/* pzxid the view reflects */
 	uint64_t pzxid_due;	/* ms: write a head for the pzxid alone then */
+	bool reload_wanted;	/* a request was lost with the connection */
 	uint64_t dirty_any;	/* dirty buckets */
 	bool all_dirty;		/* compare every bucket (after a load) */
 	/* counters (status, metrics) */

@@ -352,8 +352,17 @@ void indexer_on_new_session(struct zkd_indexer *x, const struct ix_env *env)
 	look_at_slots(x, env);
 }
 
+/* An answer that says only that the connection went: the request's
+ * outcome is unknown (a multi may or may not have been applied). */
+static bool lost(int rc)
+{
+	return rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT || rc == ZINVALIDSTATE ||
+	       rc == ZSESSIONEXPIRED || rc == ZCLOSING;
+}
+
 static void start_load(struct zkd_indexer *x, const struct ix_env *env)
 {
+	x->reload_wanted = false;
 	drop_buckets(x);
 	x->head_loading = true;
 	zkio_read(env->io, x->p.head, false, TAG_IX_HEAD);
@@ -366,7 +375,7 @@ void indexer_on_reconnect(struct zkd_indexer *x, const struct ix_env *env)
 	/* requests lost with the connection answered ZCONNECTIONLOSS: the
 	 * write's outcome is unknown, so read the index again */
 	if (x->role == IXR_INDEXER && (x->write_inflight || !x->loaded ||
-				       x->verifying))
+				       x->verifying || x->reload_wanted))
 		start_load(x, env);
 	drop_write(x);
 	x->verifying = 0;
@@ -379,6 +388,7 @@ void indexer_on_session_end(struct zkd_indexer *x)
 		zkd_log(ZKH_LOG_INFO, "index: session ended, no longer an indexer");
 	drop_write(x);
 	drop_buckets(x);
+	x->reload_wanted = false;
 	x->role = IXR_OFF;
 	x->slot = -1;
 	x->creating = false;
@@ -496,9 +506,10 @@ static void on_head(struct zkd_indexer *x, const struct ix_env *env,
 		x->ring_len = (size_t)e->data_len - body;
 		memcpy(x->ring, e->data + body, x->ring_len);
 	} else {
-		if (e->rc != ZCONNECTIONLOSS && e->rc != ZOPERATIONTIMEOUT &&
-		    zkd_error_set(&x->err, ZKH_LOG_ERR, "cannot read index head %s: %s",
-				  x->p.head, zkio_strerror(e->rc)))
+		if (lost(e->rc))
+			x->reload_wanted = true;
+		else if (zkd_error_set(&x->err, ZKH_LOG_ERR, "cannot read index head %s: %s",
+				       x->p.head, zkio_strerror(e->rc)))
 			x->changed = true;
 		return;
 	}
@@ -541,6 +552,8 @@ static void on_bucket(struct zkd_indexer *x, const struct zkd_event *e)
 			ixset_clear(&b->zk);	/* past the end: overwritten */
 	} else {
 		b->known = false;
+		if (lost(e->rc))
+			x->reload_wanted = true;
 		goto out;
 	}
 	b->known = true;
@@ -640,8 +653,11 @@ static void on_verify(struct zkd_indexer *x, const struct zkd_event *e)
 		    n->line[strlen(name)] == ' ')
 			view_set(x, key, NULL);
 	}
-	/* other errors: the bucket stays unchecked-equal; the next failure
-	 * of a write reloads and checks again */
+	/* a verification lost with the connection: load and check again
+	 * before writing; other errors: the bucket stays unchecked-equal,
+	 * the next failure of a write reloads and checks again */
+	if (lost(e->rc))
+		x->reload_wanted = true;
 }
 
 /* ---- writing ------------------------------------------------------------- */
@@ -848,6 +864,11 @@ static void flush(struct zkd_indexer *x, const struct ix_env *env)
 	struct ix_set want = { 0 };
 	unsigned nb = x->h.nbuckets, sent = 0;
 
+	if (x->reload_wanted && x->role == IXR_INDEXER && env->usable &&
+	    !x->write_inflight && !x->head_loading) {
+		start_load(x, env);
+		return;
+	}
 	if (!can_write(x, env))
 		return;
 	if (x->all_dirty) {
@@ -963,9 +984,17 @@ static void on_write(struct zkd_indexer *x, const struct ix_env *env,
 		 zkd_error_set(&x->err, ZKH_LOG_ERR, "index write refused: %s",
 			       zkio_strerror(e->rc)))
 		x->changed = true;
-	if (e->rc == ZCONNECTIONLOSS || e->rc == ZOPERATIONTIMEOUT || e->rc == ZINVALIDSTATE) {
+	if (lost(e->rc)) {
+		/* applied or not, nobody can say: its buckets are dirty again
+		 * and the index is read again before the next write (at once
+		 * if the session is still usable, else at the reconnect; the
+		 * answer may come before or after it) */
+		for (unsigned k = 0; k < x->w_n; k++)
+			x->b[x->w_buckets[k]].dirty = true;
+		x->reload_wanted = true;
 		drop_write(x);
-		return;		/* indexer_on_reconnect reloads */
+		flush(x, env);
+		return;
 	}
 	for (unsigned k = 0; k < x->w_n; k++)
 		x->b[x->w_buckets[k]].known = false;	/* on_head reads them */

@@ -600,9 +600,16 @@ def reconnect_run(zk, kz, r):
                 kz.set(root + "/hosts/%s" % name_of(r // 2), b"10.9.9.7")
                 zk.stop(j)
                 time.sleep(1)
-                wait_for(lambda: target.resolve("zz-indexer-away") == {"10.9.9.8"} and
-                         target.resolve(name_of(r // 2)) == {"10.9.9.7"},
-                         "changes made while the indexer was away visible", timeout=300)
+                try:
+                    wait_for(lambda: target.resolve("zz-indexer-away") == {"10.9.9.8"} and
+                             target.resolve(name_of(r // 2)) == {"10.9.9.7"},
+                             "changes made while the indexer was away visible", timeout=300)
+                except AssertionError:
+                    log("  indexer status: %s" % json.dumps(ix.status()))
+                    log("  consumer status: %s" % json.dumps(target.status()))
+                    log("  consumer sees: %s %s" % (target.resolve("zz-indexer-away"),
+                                                    target.resolve(name_of(r // 2))))
+                    raise
                 x1 = ix.status()
                 zk.start(j)
                 zk.wait_serving(j)

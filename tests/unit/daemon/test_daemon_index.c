@@ -162,6 +162,32 @@ static void delete_costs_one_head_write(void **state)
 	h_stop();
 }
 
+/* A write lost with the connection (ZCONNECTIONLOSS: applied or not,
+ * nobody knows) is not forgotten: the index is read again and the
+ * change written, whether the answer comes before the reconnect (as the
+ * C client delivers it) or the session stays usable. */
+static void write_lost_with_the_connection_is_redone(void **state)
+{
+	static const char *const nodes[] = { "a", "10.0.0.1", NULL };
+
+	(void)state;
+	start_with(NULL, nodes);
+	fakezk_fail(FZ_MULTI, NULL, ZCONNECTIONLOSS, 1);
+	assert_int_equal(fakezk_create(HOSTS "/c", "10.0.0.3", 0), ZOK);
+	h_settle();
+	fakezk_disconnect();
+	h_settle();
+	fakezk_reconnect();
+	h_publish();
+	assert_non_null(strstr(entry_of("c"), " 10.0.0.3"));
+	/* and with no disconnect at all */
+	fakezk_fail(FZ_MULTI, NULL, ZCONNECTIONLOSS, 1);
+	assert_int_equal(fakezk_create(HOSTS "/d", "10.0.0.4", 0), ZOK);
+	h_publish();
+	assert_non_null(strstr(entry_of("d"), " 10.0.0.4"));
+	h_stop();
+}
+
 static void same_addresses_cost_no_write(void **state)
 {
 	static const char *const nodes[] = { "a", "10.0.0.1", NULL };
@@ -816,6 +842,7 @@ int main(void)
 		cmocka_unit_test(indexer_writes_head_bucket_and_slot),
 		cmocka_unit_test(changes_reach_bucket_and_ring),
 		cmocka_unit_test(delete_costs_one_head_write),
+		cmocka_unit_test(write_lost_with_the_connection_is_redone),
 		cmocka_unit_test(same_addresses_cost_no_write),
 		cmocka_unit_test(case_siblings_are_one_entry),
 		cmocka_unit_test(beaten_by_another_indexer),

@@ -542,8 +542,13 @@ static void bucket_failed(struct zkd_consumer *c, const struct cs_env *env,
 	char why[96];
 
 	if (rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT || rc == ZINVALIDSTATE ||
-	    rc == ZSESSIONEXPIRED || rc == ZCLOSING)
+	    rc == ZSESSIONEXPIRED || rc == ZCLOSING) {
+		/* lost with the connection, maybe before the reconnect event:
+		 * the round will end without it, so the next head (read at the
+		 * reconnect) compares every bucket */
+		c->have_head = false;
 		return;
+	}
 	c->b[i].failed = true;
 	snprintf(why, sizeof why, "bucket %u refused (%s); retrying", i, zkio_strerror(rc));
 	if (zkd_error_set(&c->err, ZKH_LOG_ERR, "index %s: %s", c->p.dir, why))

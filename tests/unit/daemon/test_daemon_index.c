@@ -771,6 +771,29 @@ static void consumer_retries_refused_bucket(void **state)
 	h_stop();
 }
 
+/* A bucket read lost with the connection, its answer arriving before
+ * the reconnect event, must not leave the consumer at the new sequence
+ * with the old bucket: the next head compares every bucket. */
+static void consumer_bucket_read_lost_with_the_connection(void **state)
+{
+	(void)state;
+	fakezk_init();
+	fakezk_mkdirs(HOSTS);
+	write_index(RECS, 2, 3, NULL);
+	h_start_cfg("indexer = no\n", true);
+	h_publish();
+	fakezk_fail(FZ_GET, IDX "/b", ZCONNECTIONLOSS, 2);
+	index_update(2, 5, "b", "10.0.9.2", NULL);	/* behind the ring: compare, read */
+	h_settle();
+	fakezk_disconnect();
+	h_settle();
+	fakezk_reconnect();
+	h_publish();
+	assert_string_equal(h_addr("b"), "10.0.9.2");
+	assert_string_equal(h_addr("a"), "10.0.0.1");
+	h_stop();
+}
+
 static void no_index_small_directory_mirrors_then_follows(void **state)
 {
 	struct zkh_status st;
@@ -857,6 +880,7 @@ int main(void)
 		cmocka_unit_test(consumer_refuses_unknown_format),
 		cmocka_unit_test(consumer_retries_refused_head),
 		cmocka_unit_test(consumer_retries_refused_bucket),
+		cmocka_unit_test(consumer_bucket_read_lost_with_the_connection),
 		cmocka_unit_test(no_index_small_directory_mirrors_then_follows),
 		cmocka_unit_test(no_index_big_directory_waits),
 		cmocka_unit_test(stuck_indexer_is_noticed),

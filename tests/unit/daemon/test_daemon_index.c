@@ -782,7 +782,7 @@ static void consumer_bucket_read_lost_with_the_connection(void **state)
 	write_index(RECS, 2, 3, NULL);
 	h_start_cfg("indexer = no\n", true);
 	h_publish();
-	fakezk_fail(FZ_GET, IDX "/b", ZCONNECTIONLOSS, 2);
+	fakezk_fail(FZ_GET, IDX "/b", ZCONNECTIONLOSS, 1);
 	index_update(2, 5, "b", "10.0.9.2", NULL);	/* behind the ring: compare, read */
 	h_settle();
 	fakezk_disconnect();

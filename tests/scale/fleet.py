@@ -215,7 +215,10 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
     elif design == "none":
         fleet = Fleet(zk, root, 0, 0, "no")
     else:
-        fleet = Fleet(zk, root, m, 0, "no", {"index_fallback_max": 1000000})
+        # every daemon mirrors, all its watches on one session: the
+        # design before the index (and before watch sessions)
+        fleet = Fleet(zk, root, m, 0, "no", {"index_fallback_max": 1000000,
+                                             "watches_per_session": 1000000})
     res = {}
     try:
         fleet.wait_records(n)
@@ -565,7 +568,7 @@ def reconnect_run(zk, kz, r):
             kz.delete(root + "/index", recursive=True)
             fleet = Fleet(zk, root + "old", 0, 0, "no")
             e = Env(zk, root=root, session_timeout=SESSION_MS, indexer="no",
-                    index_fallback_max=1000000).__enter__()
+                    index_fallback_max=1000000, watches_per_session=1000000).__enter__()
             fleet.envs.append(e)
             fleet.daemons.append(e.daemon())
         try:

@@ -582,6 +582,21 @@ static void indexer_marks_written_buckets(void **state)
 	h_stop();
 }
 
+/* A consumer of an index of RECS in eight buckets at seq 3, whose head
+ * carries an empty recent-writes map from seq 3 on (index_update then
+ * lists each write in it). */
+static void consumer_of_eight_buckets_with_a_map(void)
+{
+	memset(&g_map, 0, sizeof g_map);
+	g_map.has_map = true;	/* empty, from seq 3 */
+	g_map.map_from = 3;
+	fakezk_init();
+	fakezk_mkdirs(HOSTS);
+	write_index(RECS, 8, 3, NULL);
+	h_start_cfg("indexer = no\n", true);
+	h_publish();
+}
+
 /* Eight buckets; the consumer misses two writes to one bucket and the
  * ring holds only the last: the head's map sends it to that bucket
  * alone, not to the other seven. */
@@ -591,14 +606,7 @@ static void consumer_behind_the_ring_uses_the_map(void **state)
 	unsigned ib = zkx_bucket_of(zkx_hash(key, 1), 8);
 
 	(void)state;
-	memset(&g_map, 0, sizeof g_map);
-	g_map.has_map = true;	/* empty, from seq 3 */
-	g_map.map_from = 3;
-	fakezk_init();
-	fakezk_mkdirs(HOSTS);
-	write_index(RECS, 8, 3, NULL);
-	h_start_cfg("indexer = no\n", true);
-	h_publish();
+	consumer_of_eight_buckets_with_a_map();
 	fakezk_disconnect();
 	h_settle();
 	index_update(8, 4, "b", "10.0.9.2", NULL);
@@ -640,14 +648,7 @@ static void consumer_expiry_uses_the_map(void **state)
 	unsigned ic = zkx_bucket_of(zkx_hash(key, 1), 8);
 
 	(void)state;
-	memset(&g_map, 0, sizeof g_map);
-	g_map.has_map = true;	/* empty, from seq 3 */
-	g_map.map_from = 3;
-	fakezk_init();
-	fakezk_mkdirs(HOSTS);
-	write_index(RECS, 8, 3, NULL);
-	h_start_cfg("indexer = no\n", true);
-	h_publish();
+	consumer_of_eight_buckets_with_a_map();
 	fakezk_expire();
 	h_settle();
 	fakezk_clear_log();

@@ -19,7 +19,12 @@
  * alone keeps the old entry, mzxid included). The index grows one bucket
  * at a time (linear hashing) past ZKX_BUCKET_TARGET records per bucket:
  * the split moves entries as they are in ZooKeeper, in one multi with the
- * new bucket and the head.
+ * new bucket and the head. Any request of the index answered only with a
+ * lost connection (its outcome unknown) makes the indexer read the whole
+ * index again before its next write, whether that answer comes before or
+ * after the reconnect. Each write also lists its buckets in the head's
+ * recent-writes map, and a head write that would only move the reflected
+ * pzxid waits ZKD_IX_PZXID_DELAY_MS for a real write to carry it.
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -517,13 +517,15 @@ def test_status_index():
         print("(zkcached not built: index part skipped)")
         return
     env, kz = state["env"], state["kz"]
-    for root, n in (("/ctlidx", 3), ("/ctlwait", 3), ("/ctlref", 2)):
+    for root, n in (("/ctlidx", 12), ("/ctlwait", 3), ("/ctlref", 2)):
         for i in range(n):
             kz.create("%s/hosts/h%d" % (root, i), ("10.40.0.%d" % (i + 1)).encode(),
                       makepath=True)
     kz.create("/ctlref/index/v1/head", b"zkhosts-index 9 1 1\nfrom a later zkhosts\n",
               makepath=True)
-    roles = {"idx": ("/ctlidx", {"indexer": "yes"}), "con": ("/ctlidx", {"indexer": "no"}),
+    # the indexer spreads its 12 data watches over watch sessions of 10
+    roles = {"idx": ("/ctlidx", {"indexer": "yes", "watches_per_session": 10}),
+             "con": ("/ctlidx", {"indexer": "no"}),
              "wait": ("/ctlwait", {"indexer": "no", "index_fallback_max": 2}),
              "ref": ("/ctlref", {"indexer": "no"})}
     confs, caches, procs = {}, {}, []
@@ -538,7 +540,7 @@ def test_status_index():
         wait_for(lambda: read_status(caches["idx"]).get("index_role") == "indexer" and
                  int(read_status(caches["idx"]).get("index_writes", 0)) > 0, "the indexer")
         wait_for(lambda: read_status(caches["con"]).get("index_role") == "consumer" and
-                 read_status(caches["con"]).get("records") == "3", "the consumer in step")
+                 read_status(caches["con"]).get("records") == "12", "the consumer in step")
         wait_for(lambda: read_status(caches["wait"]).get("index_role") == "waiting", "waiting")
         wait_for(lambda: read_status(caches["ref"]).get("index_role") == "refused", "refused")
 
@@ -576,7 +578,15 @@ def test_status_index():
         assert writes is not None and writes.endswith(
             ", 0 refused by compare-and-set (another indexer wrote first)"), idx_out
         assert int(writes.split(",")[0]) >= 1, idx_out
+        st = read_status(caches["idx"])
+        assert int(st["watch_sessions"]) == 2, st
+        assert field(idx_out, "watches:") == (
+            "2 extra sessions (at most %s data watches on one; %s established so far)" % (
+                st["watch_max"], st["watch_sessions_new"])), (idx_out, st)
+        j = json.loads(run("status", "--json", conf=confs["idx"]).stdout)["index"]
+        assert j["watch_sessions"] == 2 and j["watch_max"] == int(st["watch_max"]), (j, st)
         con_out = run("status", conf=confs["con"]).stdout
+        assert field(con_out, "watches:") is None, con_out   # no watch session
         assert field(con_out, "index writes:") is None, con_out   # a consumer writes none
         assert int(field(con_out, "index reads:").split()[0]) >= 1, con_out
 

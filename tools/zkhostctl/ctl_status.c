@@ -176,7 +176,7 @@ static json_t *index_json(const struct ctl *c, const struct zkh_status *s)
 		return json_null();
 	h = index_hint(c, s->index_role, hint, sizeof(hint));
 	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:o}", "role", ctl_json_str(s->index_role),
+			 "s:I, s:I, s:I, s:o}", "role", ctl_json_str(s->index_role),
 			 "epoch", (json_int_t)s->index_epoch,
 			 "seq", (json_int_t)s->index_seq,
 			 "buckets", (json_int_t)s->index_buckets,
@@ -186,6 +186,9 @@ static json_t *index_json(const struct ctl *c, const struct zkh_status *s)
 			 "head_reads", (json_int_t)s->index_head_reads,
 			 "bucket_reads", (json_int_t)s->index_bucket_reads,
 			 "exists_reads", (json_int_t)s->index_exists_reads,
+			 "watch_sessions", (json_int_t)s->watch_sessions,
+			 "watch_max", (json_int_t)s->watch_max,
+			 "watch_sessions_new", (json_int_t)s->watch_sessions_new,
 			 "hint", h ? ctl_json_str(h) : json_null());
 }
 
@@ -227,6 +230,11 @@ static void print_index(const struct ctl *c, const struct zkh_status *s)
 		printf("%-14s %" PRIu64 ", %" PRIu64 " refused by "
 		       "compare-and-set (another indexer wrote first)\n",
 		       "index writes:", s->index_writes, s->index_conflicts);
+	if (s->watch_sessions)
+		printf("%-14s %" PRIu64 " extra session%s (at most %" PRIu64
+		       " data watches on one; %" PRIu64 " established so far)\n",
+		       "watches:", s->watch_sessions, s->watch_sessions == 1 ? "" : "s",
+		       s->watch_max, s->watch_sessions_new);
 	if (index_hint(c, s->index_role, hint, sizeof(hint)))
 		printf("%-14s %s\n", "index hint:", hint);
 }

@@ -541,8 +541,7 @@ static void bucket_failed(struct zkd_consumer *c, const struct cs_env *env,
 {
 	char why[96];
 
-	if (rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT || rc == ZINVALIDSTATE ||
-	    rc == ZSESSIONEXPIRED || rc == ZCLOSING) {
+	if (zkio_lost(rc)) {
 		/* lost with the connection, maybe before the reconnect event:
 		 * the round will end without it, so the next head (read at the
 		 * reconnect) compares every bucket */

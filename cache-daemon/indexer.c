@@ -357,14 +357,6 @@ void indexer_on_new_session(struct zkd_indexer *x, const struct ix_env *env)
 	look_at_slots(x, env);
 }
 
-/* An answer that says only that the connection went: the request's
- * outcome is unknown (a multi may or may not have been applied). */
-static bool lost(int rc)
-{
-	return rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT || rc == ZINVALIDSTATE ||
-	       rc == ZSESSIONEXPIRED || rc == ZCLOSING;
-}
-
 static void start_load(struct zkd_indexer *x, const struct ix_env *env)
 {
 	x->reload_wanted = false;
@@ -511,7 +503,7 @@ static void on_head(struct zkd_indexer *x, const struct ix_env *env,
 		x->ring_len = (size_t)e->data_len - body;
 		memcpy(x->ring, e->data + body, x->ring_len);
 	} else {
-		if (lost(e->rc))
+		if (zkio_lost(e->rc))
 			x->reload_wanted = true;
 		else if (zkd_error_set(&x->err, ZKH_LOG_ERR, "cannot read index head %s: %s",
 				       x->p.head, zkio_strerror(e->rc)))
@@ -557,7 +549,7 @@ static void on_bucket(struct zkd_indexer *x, const struct zkd_event *e)
 			ixset_clear(&b->zk);	/* past the end: overwritten */
 	} else {
 		b->known = false;
-		if (lost(e->rc))
+		if (zkio_lost(e->rc))
 			x->reload_wanted = true;
 		goto out;
 	}
@@ -661,7 +653,7 @@ static void on_verify(struct zkd_indexer *x, const struct zkd_event *e)
 	/* a verification lost with the connection: load and check again
 	 * before writing; other errors: the bucket stays unchecked-equal,
 	 * the next failure of a write reloads and checks again */
-	if (lost(e->rc))
+	if (zkio_lost(e->rc))
 		x->reload_wanted = true;
 }
 
@@ -989,7 +981,7 @@ static void on_write(struct zkd_indexer *x, const struct ix_env *env,
 		 zkd_error_set(&x->err, ZKH_LOG_ERR, "index write refused: %s",
 			       zkio_strerror(e->rc)))
 		x->changed = true;
-	if (lost(e->rc)) {
+	if (zkio_lost(e->rc)) {
 		/* applied or not, nobody can say: its buckets are dirty again
 		 * and the index is read again before the next write (at once
 		 * if the session is still usable, else at the reconnect; the

@@ -104,16 +104,9 @@ static struct zkd_node *node_of_retry(struct zkd_retry *r)
 	return (struct zkd_node *)((char *)r - offsetof(struct zkd_node, retry));
 }
 
-/* The request was lost with the connection (or the handle is gone): it is
- * sent again once the session is usable, with no backoff. Any other
- * answer but ZOK and ZNONODE is the server refusing it: retried with
- * backoff. */
-static bool lost(int rc)
-{
-	return rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT ||
-	       rc == ZINVALIDSTATE || rc == ZSESSIONEXPIRED ||
-	       rc == ZSESSIONMOVED || rc == ZCLOSING;
-}
+/* A request lost with the connection (zkio_lost) is sent again once the
+ * session is usable, with no backoff. Any other answer but ZOK and
+ * ZNONODE is the server refusing it: retried with backoff. */
 
 static void set_pending(struct zkd_mirror *m, struct zkd_node *n, bool on)
 {
@@ -610,7 +603,7 @@ void mirror_on_children(struct zkd_mirror *m, const struct mirror_env *env,
 			m->list_retry.rc = e->rc;
 			m->relist_wanted = true;
 		}
-	} else if (lost(e->rc)) {
+	} else if (zkio_lost(e->rc)) {
 		m->relist_wanted = true;	/* again after reconnect */
 		return;
 	} else if (e->rc != ZOK) {
@@ -746,7 +739,7 @@ void mirror_on_data(struct zkd_mirror *m, const struct mirror_env *env,
 		n = NULL;
 		goto out;
 	}
-	if (lost(e->rc)) {
+	if (zkio_lost(e->rc)) {
 		enqueue(m, n);	/* sent again once reconnected */
 		goto out;
 	}

@@ -66,6 +66,15 @@ int zkio_timeout(const struct zkio *io);
 void zkio_set_acl(struct zkio *io, const struct zkh_acl *acl);
 /* Text of a ZooKeeper result code. */
 const char *zkio_strerror(int rc);
+/* True if rc says only that the request was lost with the connection,
+ * or that the handle is gone: whether it was applied is unknown, and it
+ * is for the session's reconnect (or a new session) to settle. Pure. */
+static inline bool zkio_lost(int rc)
+{
+	return rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT ||
+	       rc == ZINVALIDSTATE || rc == ZSESSIONEXPIRED ||
+	       rc == ZSESSIONMOVED || rc == ZCLOSING;
+}
 
 /*
  * Asynchronous requests; every result comes back as an event (EV_DATA,

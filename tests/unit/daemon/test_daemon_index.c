@@ -597,6 +597,26 @@ static void consumer_of_eight_buckets_with_a_map(void)
 	h_publish();
 }
 
+/* While the consumer is disconnected, "b" is written at seq and seq + 1
+ * (the ring then holds only the second); with `trim`, the map has been
+ * trimmed past seq - 1 first. Then the consumer comes back. */
+static void miss_two_writes_to_b(uint64_t seq, const char *a1, const char *a2, bool trim)
+{
+	fakezk_disconnect();
+	h_settle();
+	if (trim) {
+		g_map.map_from = seq - 1;
+		g_map.map_groups = 0;
+		g_map.map_len = 0;
+		g_map.map[0] = '\0';
+	}
+	index_update(8, seq, "b", a1, NULL);
+	index_update(8, seq + 1, "b", a2, NULL);
+	fakezk_clear_log();
+	fakezk_reconnect();
+	h_publish();
+}
+
 /* Eight buckets; the consumer misses two writes to one bucket and the
  * ring holds only the last: the head's map sends it to that bucket
  * alone, not to the other seven. */
@@ -607,13 +627,7 @@ static void consumer_behind_the_ring_uses_the_map(void **state)
 
 	(void)state;
 	consumer_of_eight_buckets_with_a_map();
-	fakezk_disconnect();
-	h_settle();
-	index_update(8, 4, "b", "10.0.9.2", NULL);
-	index_update(8, 5, "b", "10.0.9.3", NULL);
-	fakezk_clear_log();
-	fakezk_reconnect();
-	h_publish();
+	miss_two_writes_to_b(4, "10.0.9.2", "10.0.9.3", false);
 	assert_string_equal(h_addr("b"), "10.0.9.3");
 	assert_string_equal(h_addr("a"), "10.0.0.1");
 	snprintf(path, sizeof path, IDX "/b%u", ib);
@@ -622,17 +636,7 @@ static void consumer_behind_the_ring_uses_the_map(void **state)
 	assert_int_equal(fakezk_count(FZ_EXISTS, NULL), 1);	/* no other bucket */
 	assert_int_equal(H.c.map_rounds, 1);
 	/* a map that does not reach back to the consumer: every bucket */
-	fakezk_disconnect();
-	h_settle();
-	g_map.map_from = 6;	/* trimmed past seq 5 */
-	g_map.map_groups = 0;
-	g_map.map_len = 0;
-	g_map.map[0] = '\0';
-	index_update(8, 7, "b", "10.0.9.4", NULL);
-	index_update(8, 8, "b", "10.0.9.5", NULL);
-	fakezk_clear_log();
-	fakezk_reconnect();
-	h_publish();
+	miss_two_writes_to_b(7, "10.0.9.4", "10.0.9.5", true);
 	assert_string_equal(h_addr("b"), "10.0.9.5");
 	assert_int_equal(fakezk_count(FZ_EXISTS, NULL), 8);
 	memset(&g_map, 0, sizeof g_map);

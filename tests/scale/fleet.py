@@ -151,7 +151,25 @@ class Fleet:
     def pids(self):
         return [d.pid for d in self.daemons if d.alive()]
 
+    def wait_indexers(self, timeout=120):
+        """Until the daemons standing as indexers hold their slots."""
+        for e in self.envs[:self.indexers]:
+            wait_for(lambda: e.status().get("index_role") == "indexer",
+                     "%s: an indexer" % e.dir, timeout=timeout)
+
     def close(self):
+        """Stop every daemon with SIGTERM, so that it closes its sessions:
+        a daemon killed outright keeps its indexer slot until its session
+        expires (SESSION_MS), and the next fleet's indexers would take
+        over, loading the whole directory, in the middle of a measured
+        phase."""
+        for d in self.daemons:
+            d.send(signal.SIGTERM)
+        for d in self.daemons:
+            try:
+                d.stop(timeout=60)
+            except AssertionError:
+                pass
         for e in self.envs:
             e.close()
 
@@ -190,6 +208,7 @@ def counters(zk, fleet, extra_pids=()):
     return {"daemon_rx": sock_bytes(pids, ports),
             "indexer_rx": sock_bytes(ix, ports) if ix else 0,
             "zk_cpu": sum(cpu_ticks(p) for p in zp) / HZ,
+            "zk_requests": sum(int(zk.mntr(i).get("zk_packets_received", 0)) for i in range(3)),
             "zk_wchar": sum(io_of(p, "wchar") for p in zp),
             "t": time.monotonic()}
 
@@ -208,8 +227,23 @@ def paced(ops, rate):
             time.sleep(due - now)
 
 
+def fresh_servers(zk):
+    """Restart the three servers (their data stays), so that each fleet's
+    phases run on heaps free of the previous fleet's garbage (the old
+    design's hundred daemons leave a million dropped watches behind),
+    not on whenever a full collection of it happens to land."""
+    for i in range(3):
+        zk.stop(i)
+    for i in range(3):
+        zk.start(i, wait=False)
+    for i in range(3):
+        zk.wait_serving(i)
+
+
 def cost_run(zk, kz, root, design, m, n, changes, rate):
     log("  %s design, %d daemons: starting" % (design, m))
+    fresh_servers(zk)
+    wait_for(lambda: kz.connected, "the driver's client to reconnect", timeout=60)
     if design == "new":
         fleet = Fleet(zk, root, m, 2, "no")
     elif design == "none":
@@ -222,6 +256,7 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
     res = {}
     try:
         fleet.wait_records(n)
+        fleet.wait_indexers()
         time.sleep(2)
         base = 10000000 + m * 1000
         kinds = {
@@ -233,13 +268,32 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
                        for i in range(changes)],
         }
         expect = {"create": n + changes, "change": n + changes, "delete": n}
-        # ZooKeeper's CPU while the fleet is idle (pings, GC), subtracted
-        i0 = counters(zk, fleet)
-        time.sleep(5)
-        i1 = counters(zk, fleet)
-        idle_cpu = (i1["zk_cpu"] - i0["zk_cpu"]) / (i1["t"] - i0["t"])
-        idle_rx = (i1["daemon_rx"] - i0["daemon_rx"]) / (i1["t"] - i0["t"])
-        res["idle"] = {"zk_cpu_per_s": idle_cpu, "daemon_bytes_per_s": idle_rx}
+        # warm-up, not counted: the servers' JIT compiles the paths the
+        # phases take (a fresh JVM pays that on its first writes)
+        warm = 5
+        paced([lambda i=i: kz.create("%s/hosts/w%08d" % (root, base + i), addr_of(i, 3).encode())
+               for i in range(warm)] +
+              [lambda i=i: kz.set("%s/hosts/w%08d" % (root, base + i), addr_of(i, 4).encode())
+               for i in range(warm)] +
+              [lambda i=i: kz.delete("%s/hosts/w%08d" % (root, base + i)) for i in range(warm)], rate)
+        fleet.wait_records(n, timeout=300)
+        time.sleep(3)
+        def idle_window(secs):
+            c0 = counters(zk, fleet)
+            time.sleep(secs)
+            c1 = counters(zk, fleet)
+            dt = c1["t"] - c0["t"]
+            return {k: (c1[k] - c0[k]) / dt for k in ("zk_cpu", "daemon_rx", "zk_requests")}
+
+        # settle: after the restart and the warm-up the JVMs' compiler
+        # and collector work dies down; wait until it stops falling
+        prev = idle_window(5)
+        for _ in range(12):
+            cur = idle_window(5)
+            if cur["zk_cpu"] <= prev["zk_cpu"] * 1.2 + 0.002:
+                break
+            prev = cur
+
         def reads():
             t = {"head": 0, "exists": 0, "bucket": 0}
             for e in fleet.envs:
@@ -249,6 +303,11 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
                 t["bucket"] += int(st.get("index_bucket_reads", 0))
             return t
 
+        # ZooKeeper's CPU, requests and the daemons' bytes while the
+        # fleet is idle (pings, housekeeping) are measured before each
+        # phase and after the last; a phase has the mean of the two
+        # around it subtracted
+        idles = [idle_window(8)]
         for kind in ("create", "change", "delete"):
             r0 = reads()
             c0 = counters(zk, fleet)
@@ -263,8 +322,12 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
                 fleet.wait_records(expect[kind], timeout=300)
             time.sleep(1.0)
             d = delta(c0, counters(zk, fleet))
-            d["zk_cpu"] = max(0.0, d["zk_cpu"] - idle_cpu * d["t"])
-            d["daemon_rx"] = max(0.0, d["daemon_rx"] - idle_rx * d["t"])
+            # the window also lets the status heartbeat carry the read
+            # counters (every 5 s)
+            idles.append(idle_window(8))
+            idle = {k: (idles[-2][k] + idles[-1][k]) / 2 for k in idles[-1]}
+            for k in idle:
+                d[k] = max(0.0, d[k] - idle[k] * d["t"])
             nix = min(m, fleet.indexers)
             res[kind] = {"bytes_per_change": d["daemon_rx"] / changes,
                          "indexer_bytes_per_change_each": d["indexer_rx"] / changes / nix if nix else None,
@@ -272,18 +335,20 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
                          if m > nix else None,
                          "bytes_per_change_per_daemon": d["daemon_rx"] / changes / max(1, m),
                          "zk_cpu_ms_per_change": d["zk_cpu"] * 1000 / changes,
-                         "zk_wbytes_per_change": d["zk_wchar"] / changes}
-            time.sleep(5.5)  # the status heartbeat carries the read counters
+                         "zk_requests_per_change": d["zk_requests"] / changes,
+                         "zk_wbytes_per_change": d["zk_wchar"] / changes,
+                         "idle_zk_cpu_ms_per_s": idle["zk_cpu"] * 1000}
             r1 = reads()
             res[kind]["reads_per_change_per_daemon"] = {
                 k: (r1[k] - r0[k]) / changes / max(1, m) for k in r0}
             log("    %-6s reads per change per daemon: %s" % (kind, json.dumps(
                 {k: round(v, 2) for k, v in res[kind]["reads_per_change_per_daemon"].items()})))
-            log("    %-6s %10.0f B/change (%7.0f B/daemon; indexer %s, other %s)  ZK CPU %6.2f ms/change  ZK wrote %9.0f B/change" % (
+            log("    %-6s %10.0f B/change (%7.0f B/daemon; indexer %s, other %s)  ZK CPU %6.2f ms/change (idle %.1f ms/s)  %6.1f requests/change  ZK wrote %9.0f B/change" % (
                 kind, res[kind]["bytes_per_change"], res[kind]["bytes_per_change_per_daemon"],
                 "%.0f" % res[kind]["indexer_bytes_per_change_each"] if nix else "-",
                 "%.0f" % res[kind]["other_bytes_per_change_each"] if m > nix else "-",
-                res[kind]["zk_cpu_ms_per_change"], res[kind]["zk_wbytes_per_change"]))
+                res[kind]["zk_cpu_ms_per_change"], idle["zk_cpu"] * 1000,
+                res[kind]["zk_requests_per_change"], res[kind]["zk_wbytes_per_change"]))
         res["watches"] = sum(int(zk.mntr(i).get("zk_watch_count", 0)) for i in range(3))
     finally:
         fleet.close()
@@ -383,6 +448,7 @@ def propagate_and_faults(zk, kz, n, m, prop_daemons, sessions, probes, rng):
     pollers = {}
     try:
         fleet.wait_records(n)
+        fleet.wait_indexers()
         sim = Sim(zk, root, sessions) if sessions else None
         pollers = {"indexer": Poller(fleet.envs[0])}
         for k, e in enumerate(fleet.envs[2:]):
@@ -391,6 +457,13 @@ def propagate_and_faults(zk, kz, n, m, prop_daemons, sessions, probes, rng):
         lat = {"indexer": [], "consumer": [], "fleet_max": [], "sim_p99": [], "sim_max": []}
         res["probes"] = []
         s0 = sim.stats() if sim else None
+
+        def cpu():
+            return {"zk": sum(cpu_ticks(p) for p in zk_pids(zk)) / HZ,
+                    "sim": cpu_ticks(sim.proc.pid) / HZ if sim else 0.0,
+                    "daemons": sum(cpu_ticks(p) for p in fleet.pids()) / HZ,
+                    "t": time.monotonic()}
+        u0 = cpu()
         for j in range(probes):
             o = probe(kz, root, "p%05d" % j, addr_of(j, 5), pollers, sim)
             res["probes"].append(o)
@@ -406,6 +479,11 @@ def propagate_and_faults(zk, kz, n, m, prop_daemons, sessions, probes, rng):
             if seen:
                 lat["fleet_max"].append(max(seen + ([o["sim_p99"]] if sim else [])))
             time.sleep(rng.uniform(0.05, 0.2))
+        u1 = cpu()
+        # where a fan-out's CPU goes: per probe (idle rates left in;
+        # against ~0.3 s of probing per probe they are small)
+        res["cpu_ms_per_probe"] = {k: (u1[k] - u0[k]) * 1000 / probes for k in ("zk", "sim", "daemons")}
+        log("  CPU per probe (ms): %s" % json.dumps(res["cpu_ms_per_probe"]))
         pr = {
             "real_daemons": len(fleet.envs), "sim_sessions": sessions, "probes": probes,
             "single_daemon_p50": pct(lat["indexer"], 0.5), "single_daemon_p99": pct(lat["indexer"], 0.99),
@@ -680,6 +758,7 @@ def main():
                             cb["zk_cpu_ms_per_change"] - cost["none/0"][kind]["zk_cpu_ms_per_change"]
                         summ["%s_%s_marginal_zk_cpu_ms_per_daemon" % (design, kind)] = \
                             (cb["zk_cpu_ms_per_change"] - ca["zk_cpu_ms_per_change"]) / (b - a)
+                        summ["%s_%s_zk_requests" % (design, kind)] = cb["zk_requests_per_change"]
                 for kind in ("create", "change", "delete"):
                     o, x = summ["old_%s_marginal_bytes_per_daemon" % kind], summ["new_%s_marginal_bytes_per_daemon" % kind]
                     summ["ratio_%s_marginal_bytes" % kind] = x / o if o > 0 else None
@@ -687,6 +766,8 @@ def main():
                     summ["ratio_%s_fleet_bytes" % kind] = x / o if o > 0 else None
                     o, x = summ["old_%s_zk_cpu_ms" % kind], summ["new_%s_zk_cpu_ms" % kind]
                     summ["ratio_%s_zk_cpu" % kind] = x / o if o > 0 else None
+                    o, x = summ["old_%s_zk_requests" % kind], summ["new_%s_zk_requests" % kind]
+                    summ["ratio_%s_zk_requests" % kind] = x / o if o > 0 else None
                     o, x = summ["old_%s_fleet_zk_cpu_ms" % kind], summ["new_%s_fleet_zk_cpu_ms" % kind]
                     summ["ratio_%s_fleet_zk_cpu" % kind] = x / o if o > 0 else None
                 report["cost_summary"] = summ

@@ -2,7 +2,7 @@
  * fleetsim.c - many simulated zkcached consumers in one process, for the
  * fleet simulator (tests/scale/fleet.py, `make scale`). Each of SESSIONS
  * ZooKeeper sessions (libzookeeper_st: one thread, every handle driven by
- * one poll loop) reads the fleet index like a consumer daemon: it holds a
+ * one epoll loop) reads the fleet index like a consumer daemon: it holds a
  * data watch on the head and reads the head on every notification (one
  * read in flight, notifications coalesced); it publishes nothing. For a
  * probe name it records when each session first saw it: in the head's
@@ -26,7 +26,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,11 +45,14 @@ struct sess {
 	int idx;
 	bool connected, ever, head_inflight, again, read_once;
 	uint64_t seen[MAX_PROBES];	/* ns, 0 = not yet */
+	uint64_t due_ns;	/* zookeeper_interest() is due again (ping, timeout) */
+	int fd;			/* registered with the epoll set, -1: none */
 };
 
 struct probe {
 	char name[ZKH_NAME_MAX + 1];
 	bool active;
+	int nseen;	/* sessions that saw it */
 	uint64_t ack_ns, start_ns;
 };
 
@@ -58,6 +61,7 @@ static int NS;
 static char HEAD[1100], DIR_[1024];
 static struct probe P[MAX_PROBES];
 static uint64_t head_reads, bucket_reads, lost;
+static int nread_once;
 
 static uint64_t now_ns(void)
 {
@@ -80,8 +84,10 @@ static void bucket_done(int rc, const char *value, int len,
 	if (rc != ZOK || !P[k].active || s->seen[k] || !value)
 		return;
 	snprintf(pat, sizeof pat, "\n%.253s ", P[k].name);
-	if (memmem(value, (size_t)len, pat, strlen(pat)))
+	if (memmem(value, (size_t)len, pat, strlen(pat))) {
 		s->seen[k] = now_ns();
+		P[k].nseen++;
+	}
 }
 
 static void head_done(int rc, const char *value, int len,
@@ -93,6 +99,8 @@ static void head_done(int rc, const char *value, int len,
 
 	(void)st;
 	s->head_inflight = false;
+	if (!s->read_once)
+		nread_once++;
 	s->read_once = true;
 	if (rc == ZOK && value && zkx_head_parse(value, (size_t)len, &h, &body) == 0) {
 		for (int k = 0; k < MAX_PROBES; k++) {
@@ -104,6 +112,7 @@ static void head_done(int rc, const char *value, int len,
 			snprintf(pat, sizeof pat, "\n+ %.253s ", P[k].name);
 			if (memmem(value, (size_t)len, pat, strlen(pat))) {
 				s->seen[k] = now_ns();
+				P[k].nseen++;
 				continue;
 			}
 			if (!P[k].ack_ns)
@@ -186,13 +195,10 @@ static int cmp_u64(const void *a, const void *b)
 static void maybe_report(int k)
 {
 	uint64_t *lat;
-	int n = 0;
+	int n = P[k].nseen;
 
 	if (!P[k].active || !P[k].ack_ns)
 		return;
-	for (int i = 0; i < NS; i++)
-		if (S[i].seen[k])
-			n++;
 	if (n < NS && now_ns() - P[k].ack_ns < 30000000000ull)
 		return;
 	lat = calloc((size_t)(n ? n : 1), sizeof *lat);
@@ -246,11 +252,44 @@ static void command(char *line)
 	fflush(stdout);
 }
 
+/* Process session i's events `ev` (0: only its timers), ask it what it
+ * waits for next and bring its entry of the epoll set `ep` up to date. */
+static void drive(int ep, int i, int ev, uint64_t now)
+{
+	struct sess *s = &S[i];
+	int fd = -1, interest = 0;
+	struct timeval tv = { 0, 0 };
+	struct epoll_event e = { 0 };
+	uint64_t wait;
+
+	zookeeper_process(s->zh, ev);
+	zookeeper_interest(s->zh, &fd, &interest, &tv);
+	e.events = (interest & ZOOKEEPER_READ ? EPOLLIN : 0u) |
+		   (interest & ZOOKEEPER_WRITE ? EPOLLOUT : 0u);
+	e.data.u32 = (uint32_t)i;
+	/* The client changes sockets only after closing the old one, which
+	 * leaves the set by itself (its number may already be another
+	 * session's: never delete by number). */
+	if (fd != s->fd) {
+		if (fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) < 0 &&
+		    errno == EEXIST)
+			epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e);
+	} else if (fd >= 0 && epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e) < 0 &&
+		   errno == ENOENT) {
+		/* the client closed the socket and got the same number back */
+		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+	}
+	s->fd = fd;
+	wait = (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
+	s->due_ns = now + (wait < 1000000u ? 1000000u : wait);
+}
+
 int main(int argc, char **argv)
 {
 	const char *connect = NULL, *root = "/zkhosts";
 	int timeout = 20000, opt;
-	struct pollfd *pfd;
+	struct epoll_event evs[256], in = { .events = EPOLLIN };
+	int ep;
 	char buf[4096];
 	size_t blen = 0;
 	bool up = false;
@@ -274,49 +313,54 @@ int main(int argc, char **argv)
 	snprintf(DIR_, sizeof DIR_, "%s" ZKX_DIR, root);
 	snprintf(HEAD, sizeof HEAD, "%s/" ZKX_HEAD_NAME, DIR_);
 	S = calloc((size_t)NS, sizeof *S);
-	pfd = calloc((size_t)NS + 1, sizeof *pfd);
-	if (!S || !pfd)
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	in.data.u32 = (uint32_t)NS;
+	if (!S || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, 0, &in) < 0)
 		return 1;
 	for (int i = 0; i < NS; i++) {
 		S[i].idx = i;
+		S[i].fd = -1;
 		S[i].zh = zookeeper_init(connect, watcher, timeout, NULL, &S[i], 0);
 		if (!S[i].zh) {
 			fprintf(stderr, "fleetsim: zookeeper_init: %s\n", strerror(errno));
 			return 1;
 		}
 	}
+	/* Only sessions with socket events or a due timer are driven each
+	 * turn: asking all of them every turn (and poll() over all their
+	 * sockets) costs O(sessions) per wake-up, and a fan-out wakes the
+	 * loop once for every few of its 1,000 reads. */
 	for (;;) {
-		int tmo = 100;
+		uint64_t now = now_ns(), next = now + 100000000u;
+		bool cmd = false;
+		int tmo, n;
 
 		for (int i = 0; i < NS; i++) {
-			int fd = -1, interest = 0;
-			struct timeval tv = { 0, 0 };
-
-			zookeeper_interest(S[i].zh, &fd, &interest, &tv);
-			pfd[i].fd = fd;
-			pfd[i].events = (short)((interest & ZOOKEEPER_READ ? POLLIN : 0) |
-						(interest & ZOOKEEPER_WRITE ? POLLOUT : 0));
-			pfd[i].revents = 0;
-			int ms = (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
-
-			if (ms < tmo)
-				tmo = ms < 1 ? 1 : ms;
+			if (S[i].due_ns <= now)
+				drive(ep, i, 0, now);
+			if (S[i].due_ns < next)
+				next = S[i].due_ns;
 		}
-		pfd[NS].fd = 0;
-		pfd[NS].events = POLLIN;
-		pfd[NS].revents = 0;
-		if (poll(pfd, (nfds_t)NS + 1, tmo) < 0 && errno != EINTR)
+		tmo = next > now ? (int)((next - now + 999999) / 1000000) : 0;
+		n = epoll_wait(ep, evs, (int)(sizeof evs / sizeof evs[0]), tmo);
+		if (n < 0 && errno != EINTR)
 			return 1;
-		for (int i = 0; i < NS; i++) {
+		now = now_ns();
+		for (int j = 0; j < n; j++) {
+			uint32_t i = evs[j].data.u32;
 			int ev = 0;
 
-			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+			if (i == (uint32_t)NS) {
+				cmd = true;
+				continue;
+			}
+			if (evs[j].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 				ev |= ZOOKEEPER_READ;
-			if (pfd[i].revents & POLLOUT)
+			if (evs[j].events & EPOLLOUT)
 				ev |= ZOOKEEPER_WRITE;
-			zookeeper_process(S[i].zh, ev);
+			drive(ep, (int)i, ev, now);
 		}
-		if (pfd[NS].revents & (POLLIN | POLLHUP)) {
+		if (cmd) {
 			ssize_t r = read(0, buf + blen, sizeof buf - blen - 1);
 			char *nl;
 
@@ -333,16 +377,10 @@ int main(int argc, char **argv)
 		}
 		for (int k = 0; k < MAX_PROBES; k++)
 			maybe_report(k);
-		if (!up) {
-			int ready = 0;
-
-			for (int i = 0; i < NS; i++)
-				ready += S[i].read_once;
-			if (ready == NS) {
-				up = true;
-				printf("up %d\n", NS);
-				fflush(stdout);
-			}
+		if (!up && nread_once == NS) {
+			up = true;
+			printf("up %d\n", NS);
+			fflush(stdout);
 		}
 	}
 }

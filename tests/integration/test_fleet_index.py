@@ -8,9 +8,9 @@ burst of creates, changes and deletes written by two indexers at once
 (compare-and-set between them) converges everywhere with nothing
 resurrected; a consumer stopped while the index moved far past its ring
 compares only the buckets the head's recent-writes map names; an
-indexer killed with SIGKILL loses nothing (the other
-keeps writing); with auth_file set the index is writable only by
-zkhosts' identity and readable by all."""
+indexer killed with SIGKILL loses nothing (the other keeps writing),
+one stopped with SIGTERM frees its slot at once; with auth_file set the
+index is writable only by zkhosts' identity and readable by all."""
 import os
 import signal
 import sys
@@ -184,6 +184,25 @@ def test_indexer_killed_loses_nothing():
     assert status("B").get("index_role") == "indexer"
 
 
+def test_indexer_stopped_frees_its_slot():
+    """SIGTERM closes the session, so the slot is free the moment the
+    daemon has exited (a killed one holds it until its session expires)."""
+    sid = int(status("B")["session"], 16)
+
+    def held():
+        kz.sync(ROOT + "/index/v1")
+        out = []
+        for c in kz.get_children(ROOT + "/index/v1"):
+            st = kz.exists("%s/index/v1/%s" % (ROOT, c)) if c.startswith("indexer-") else None
+            if st and st.ephemeralOwner == sid:
+                out.append(c)
+        return out
+
+    assert held(), "B holds no slot"
+    assert daemons["B"].stop() == 0
+    assert held() == [], "slot still held by the stopped daemon's session"
+
+
 def test_index_acl_with_auth_file():
     from kazoo.exceptions import NoAuthError
     auth_env = Env(zk, root="/secfleet", indexer="yes").__enter__()
@@ -218,5 +237,5 @@ def teardown():
 run_tests([setup, test_roles_and_watches, test_one_create_costs_a_consumer_a_head_read,
            test_burst_by_two_indexers_converges,
            test_consumer_behind_the_ring_compares_only_written_buckets,
-           test_indexer_killed_loses_nothing,
+           test_indexer_killed_loses_nothing, test_indexer_stopped_frees_its_slot,
            test_index_acl_with_auth_file, teardown])

@@ -200,19 +200,23 @@ def zk_pids(zk):
     return [p.pid for p in zk.procs if p is not None and p.poll() is None]
 
 
+def zk_cpu(zk):
+    """CPU seconds the servers used so far."""
+    return sum(cpu_ticks(p) for p in zk_pids(zk)) / HZ
+
+
 MNTR_SENT = [0]     # mntr commands counters() sent: each is a packet the servers count
 
 
 def counters(zk, fleet, extra_pids=()):
     pids = fleet.pids() + list(extra_pids)
-    zp = zk_pids(zk)
     ports = {p[0] for p in zk.ports}
     ix = [d.pid for d in fleet.daemons[:fleet.indexers] if d.alive()]
     return {"daemon_rx": sock_bytes(pids, ports),
             "indexer_rx": sock_bytes(ix, ports) if ix else 0,
-            "zk_cpu": sum(cpu_ticks(p) for p in zp) / HZ,
+            "zk_cpu": zk_cpu(zk),
             "zk_requests": zk_requests(zk),
-            "zk_wchar": sum(io_of(p, "wchar") for p in zp),
+            "zk_wchar": sum(io_of(p, "wchar") for p in zk_pids(zk)),
             "t": time.monotonic()}
 
 
@@ -253,6 +257,16 @@ def fresh_servers(zk):
         zk.wait_serving(i)
 
 
+def changes_of(kz, root, prefix, base, count):
+    """count creates, data changes and deletes of <prefix><base + i>, as
+    calls to pace."""
+    def path(i):
+        return "%s/hosts/%s%08d" % (root, prefix, base + i)
+    return {"create": [lambda i=i: kz.create(path(i), addr_of(i, 3).encode()) for i in range(count)],
+            "change": [lambda i=i: kz.set(path(i), addr_of(i, 4).encode()) for i in range(count)],
+            "delete": [lambda i=i: kz.delete(path(i)) for i in range(count)]}
+
+
 def cost_run(zk, kz, root, design, m, n, changes, rate):
     log("  %s design, %d daemons: starting" % (design, m))
     fresh_servers(zk)
@@ -272,23 +286,12 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
         fleet.wait_indexers()
         time.sleep(2)
         base = 10000000 + m * 1000
-        kinds = {
-            "create": [lambda i=i: kz.create("%s/hosts/c%08d" % (root, base + i), addr_of(i, 3).encode())
-                       for i in range(changes)],
-            "change": [lambda i=i: kz.set("%s/hosts/c%08d" % (root, base + i), addr_of(i, 4).encode())
-                       for i in range(changes)],
-            "delete": [lambda i=i: kz.delete("%s/hosts/c%08d" % (root, base + i))
-                       for i in range(changes)],
-        }
+        kinds = changes_of(kz, root, "c", base, changes)
         expect = {"create": n + changes, "change": n + changes, "delete": n}
         # warm-up, not counted: the servers' JIT compiles the paths the
         # phases take (a fresh JVM pays that on its first writes)
-        warm = 5
-        paced([lambda i=i: kz.create("%s/hosts/w%08d" % (root, base + i), addr_of(i, 3).encode())
-               for i in range(warm)] +
-              [lambda i=i: kz.set("%s/hosts/w%08d" % (root, base + i), addr_of(i, 4).encode())
-               for i in range(warm)] +
-              [lambda i=i: kz.delete("%s/hosts/w%08d" % (root, base + i)) for i in range(warm)], rate)
+        warm = changes_of(kz, root, "w", base, 5)
+        paced(warm["create"] + warm["change"] + warm["delete"], rate)
         fleet.wait_records(n, timeout=300)
         time.sleep(3)
         def idle_window(secs):
@@ -472,10 +475,9 @@ def propagate_and_faults(zk, kz, n, m, prop_daemons, sessions, probes, rng):
         s0 = sim.stats() if sim else None
 
         def cpu():
-            return {"zk": sum(cpu_ticks(p) for p in zk_pids(zk)) / HZ,
+            return {"zk": zk_cpu(zk),
                     "sim": cpu_ticks(sim.proc.pid) / HZ if sim else 0.0,
-                    "daemons": sum(cpu_ticks(p) for p in fleet.pids()) / HZ,
-                    "t": time.monotonic()}
+                    "daemons": sum(cpu_ticks(p) for p in fleet.pids()) / HZ}
         u0 = cpu()
         for j in range(probes):
             o = probe(kz, root, "p%05d" % j, addr_of(j, 5), pollers, sim)
@@ -495,7 +497,7 @@ def propagate_and_faults(zk, kz, n, m, prop_daemons, sessions, probes, rng):
         u1 = cpu()
         # where a fan-out's CPU goes: per probe (idle rates left in;
         # against ~0.3 s of probing per probe they are small)
-        res["cpu_ms_per_probe"] = {k: (u1[k] - u0[k]) * 1000 / probes for k in ("zk", "sim", "daemons")}
+        res["cpu_ms_per_probe"] = {k: (u1[k] - u0[k]) * 1000 / probes for k in u0}
         log("  CPU per probe (ms): %s" % json.dumps(res["cpu_ms_per_probe"]))
         pr = {
             "real_daemons": len(fleet.envs), "sim_sessions": sessions, "probes": probes,

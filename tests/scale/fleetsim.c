@@ -73,6 +73,13 @@ static uint64_t now_ns(void)
 
 static void read_head(struct sess *s);
 
+/* Session s saw probe k now. */
+static void mark_seen(struct sess *s, int k)
+{
+	s->seen[k] = now_ns();
+	P[k].nseen++;
+}
+
 static void bucket_done(int rc, const char *value, int len,
 			const struct Stat *st, const void *data)
 {
@@ -84,10 +91,8 @@ static void bucket_done(int rc, const char *value, int len,
 	if (rc != ZOK || !P[k].active || s->seen[k] || !value)
 		return;
 	snprintf(pat, sizeof pat, "\n%.253s ", P[k].name);
-	if (memmem(value, (size_t)len, pat, strlen(pat))) {
-		s->seen[k] = now_ns();
-		P[k].nseen++;
-	}
+	if (memmem(value, (size_t)len, pat, strlen(pat)))
+		mark_seen(s, k);
 }
 
 static void head_done(int rc, const char *value, int len,
@@ -111,8 +116,7 @@ static void head_done(int rc, const char *value, int len,
 				continue;
 			snprintf(pat, sizeof pat, "\n+ %.253s ", P[k].name);
 			if (memmem(value, (size_t)len, pat, strlen(pat))) {
-				s->seen[k] = now_ns();
-				P[k].nseen++;
+				mark_seen(s, k);
 				continue;
 			}
 			if (!P[k].ack_ns)

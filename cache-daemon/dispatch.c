@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ensure.h"
 #include "log.h"
 #include "zkhosts/zkacl.h"
 #include "zkcached.h"
@@ -653,7 +654,9 @@ void zkd_dispatch(struct zkd *d, const struct zkd_event *e, uint64_t now)
 		}
 		break;
 	case EV_EXISTS:
-		if (e->tag == TAG_MIRROR_EXISTS) {
+		if (e->tag == TAG_ENSURE_STAT) {
+			(void)ensure_on_stat(d->io, e, TAG_ENSURE);
+		} else if (e->tag == TAG_MIRROR_EXISTS) {
 			if (mirroring)	/* else a watch of the mirror we left */
 				mirror_on_exists(&d->m, &menv, e);
 		} else

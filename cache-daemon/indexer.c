@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ensure.h"
 #include "index.h"
 #include "log.h"
 #include "zkhosts/names.h"
@@ -298,29 +299,15 @@ bool indexer_is_writer(const struct zkd_indexer *x)
 
 /* ---- election ---------------------------------------------------------- */
 
-/* Create what is missing of the layout (the root's ancestors, hosts,
- * boot) and of the index directory, with the configured ACL as every node
- * zkhosts creates (zkio_set_acl), in order: a session's requests are
- * answered in order. */
+/* Make the index directory exist (with the configured ACL, as every node
+ * zkhosts creates: zkio_set_acl): asked with exists first, since a create
+ * that fails because the node is there still costs the ensemble a
+ * transaction, and every standing daemon does this at every session
+ * start (ensure.h). The mirror of whichever daemon indexes makes hosts
+ * and boot. */
 static void ensure_dirs(struct zkd_indexer *x, const struct ix_env *env)
 {
-	struct zkio_op op = { ZKIO_OP_CREATE, x->p.index, "", 0, -1 };
-	size_t rl = strlen(x->p.index) - strlen("/index");
-	char p[ZKD_PATH_CAP];
-
-	for (size_t i = 1; i <= rl; i++)
-		if (i == rl || x->p.index[i] == '/') {
-			memcpy(p, x->p.index, i);
-			p[i] = '\0';
-			zkio_create(env->io, p, "", ZKIO_PERSISTENT, TAG_IX_ENSURE);
-		}
-	zkio_create(env->io, x->p.hosts, "", ZKIO_PERSISTENT, TAG_IX_ENSURE);
-	memcpy(p, x->p.index, rl);
-	snprintf(p + rl, sizeof p - rl, "/boot");
-	zkio_create(env->io, p, "", ZKIO_PERSISTENT, TAG_IX_ENSURE);
-	zkio_multi(env->io, &op, 1, TAG_IX_ENSURE);
-	op.path = x->p.dir;
-	zkio_multi(env->io, &op, 1, TAG_IX_ENSURE);
+	ensure_node(env->io, x->p.dir, TAG_IX_ENSURE_STAT);
 }
 
 static void look_at_slots(struct zkd_indexer *x, const struct ix_env *env)
@@ -435,8 +422,8 @@ static void on_slot_create(struct zkd_indexer *x, const struct ix_env *env,
 		start_load(x, env);
 		return;
 	}
-	if (e->rc == ZNONODE)
-		ensure_dirs(x, env);
+	if (e->rc == ZNONODE)	/* the directory is missing: make it now */
+		ensure_create_chain(env->io, x->p.dir, TAG_IX_ENSURE);
 	else if (e->rc != ZNODEEXISTS && e->rc != ZCONNECTIONLOSS &&
 		 e->rc != ZOPERATIONTIMEOUT && e->rc != ZOK)
 		zkd_log(ZKH_LOG_WARN, "index: cannot take election slot %ld: %s", k,
@@ -1016,6 +1003,9 @@ bool indexer_on_event(struct zkd_indexer *x, const struct ix_env *env,
 		return true;
 	}
 	switch (e->tag) {
+	case TAG_IX_ENSURE_STAT:
+		ensure_on_stat(env->io, e, TAG_IX_ENSURE);
+		return true;
 	case TAG_IX_ENSURE:
 		if (e->rc != ZOK && e->rc != ZNODEEXISTS && e->rc != ZCONNECTIONLOSS &&
 		    zkd_error_set(&x->err, ZKH_LOG_WARN, "cannot create %s: %s", e->path,

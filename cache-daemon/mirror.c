@@ -73,6 +73,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ensure.h"
 #include "log.h"
 #include "mirror.h"
 #include "zkhosts/names.h"
@@ -427,25 +428,17 @@ static void list_refused(struct zkd_mirror *m, const struct mirror_env *env, int
 			"it waits for the next change or resync", m->hosts);
 }
 
-/* Create every missing node of <chroot><root>, hosts and boot (in order;
- * ZooKeeper answers a session's requests in order, so the listing that
- * follows sees them). */
-static void ensure_layout(struct zkd_mirror *m, const struct mirror_env *env)
+/* Make <chroot><root>/hosts and boot exist. hosts_missing (its listing
+ * said ZNONODE): create hosts with every ancestor now, so the listing
+ * sent next sees it (a session's requests are served in order). Else,
+ * and for boot always, ask exists first: a create that fails because the
+ * node is there still costs the ensemble a transaction (ensure.h). */
+static void ensure_layout(struct zkd_mirror *m, const struct mirror_env *env,
+			  bool hosts_missing)
 {
-	char p[ZKD_PATH_CAP];
-	const char *r = m->root;
-	for (const char *s = strchr(r + 1, '/'); ; s = strchr(s + 1, '/')) {
-		size_t n = s ? (size_t)(s - r) : strlen(r);
-		if (n > 0) {
-			memcpy(p, r, n);
-			p[n] = '\0';
-			zkio_create(env->io, p, "", ZKIO_PERSISTENT, TAG_ENSURE);
-		}
-		if (!s)
-			break;
-	}
-	zkio_create(env->io, m->hosts, "", ZKIO_PERSISTENT, TAG_ENSURE);
-	zkio_create(env->io, m->boot, "", ZKIO_PERSISTENT, TAG_ENSURE);
+	if (hosts_missing)
+		ensure_create_chain(env->io, m->hosts, TAG_ENSURE);
+	ensure_node(env->io, m->boot, TAG_ENSURE_STAT);
 }
 
 void mirror_on_ensure(struct zkd_mirror *m, const struct zkd_event *e)
@@ -481,7 +474,7 @@ void mirror_start_full_sync(struct zkd_mirror *m, const struct mirror_env *env)
 				set_wat(m, n, NO_WATCH);	/* the main session's */
 		}
 	if (env->usable)
-		ensure_layout(m, env);
+		ensure_layout(m, env, false);	/* the listing finds hosts */
 	list_children(m, env);
 }
 
@@ -598,7 +591,7 @@ void mirror_on_children(struct zkd_mirror *m, const struct mirror_env *env,
 		if (env->usable && m->list_retry.failures) {
 			list_refused(m, env, e->rc);
 		} else if (env->usable) {
-			ensure_layout(m, env);
+			ensure_layout(m, env, true);
 			m->list_retry.failures = 1;
 			m->list_retry.rc = e->rc;
 			m->relist_wanted = true;
@@ -947,7 +940,7 @@ void mirror_tick(struct zkd_mirror *m, const struct mirror_env *env)
 	while ((r = retry_pop_due(&m->timers, env->now)) != NULL) {
 		if (r == &m->list_retry) {
 			if (m->list_retry.rc == ZNONODE && env->usable)
-				ensure_layout(m, env);
+				ensure_layout(m, env, true);
 			list_children(m, env);
 		} else
 			enqueue(m, node_of_retry(r));

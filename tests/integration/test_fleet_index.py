@@ -9,7 +9,9 @@ burst of creates, changes and deletes written by two indexers at once
 resurrected; a consumer stopped while the index moved far past its ring
 compares only the buckets the head's recent-writes map names; an
 indexer killed with SIGKILL loses nothing (the other keeps writing),
-one stopped with SIGTERM frees its slot at once; with auth_file set the
+one stopped with SIGTERM frees its slot at once; a daemon that starts
+its session on a tree that holds the layout writes no transaction but
+its session's; with auth_file set the
 index is writable only by zkhosts' identity and readable by all."""
 import os
 import signal
@@ -109,6 +111,47 @@ def test_one_create_costs_a_consumer_a_head_read():
     s1 = status("C")
     assert int(s1["index_bucket_reads"]) == int(s0["index_bucket_reads"]), (s0, s1)
     assert int(s1["index_head_reads"]) - int(s0["index_head_reads"]) <= 3, (s0, s1)
+
+
+def zxid_now():
+    """The ensemble's last zxid (the highest any server reports)."""
+    best = 0
+    for i in range(3):
+        for line in (four_letter(zk.ports[i][0], "srvr") or "").splitlines():
+            if line.startswith("Zxid:"):
+                best = max(best, int(line.split()[1], 16))
+    return best
+
+
+def quiet_zxid():
+    """The last zxid, once a second has passed without a write."""
+    z = zxid_now()
+    for _ in range(30):
+        time.sleep(1)
+        n = zxid_now()
+        if n == z:
+            return z
+        z = n
+    raise AssertionError("the fleet kept writing for 30 s")
+
+
+def test_session_start_writes_nothing_that_exists():
+    # A daemon that finds the layout in place costs the quorum no write: a
+    # create answered "node exists" is still a transaction (one zxid), and
+    # a fleet starts every session at once at a cold boot or mass expiry.
+    before = quiet_zxid()
+    e = Env(zk, root=ROOT, session_timeout=4000, indexer="auto").__enter__()
+    try:
+        e.daemon()
+        e.wait_status(lambda s: s.get("state") == "connected" and
+                      s.get("index_role") == "consumer", "a standing consumer in step")
+        e.wait_resolves("pre2", {"10.30.0.3"})
+        # one transaction: createSession itself (sessions are global)
+        after = zxid_now()
+        assert after - before == 1, "the daemon's session start wrote %d transaction(s)" % (
+            after - before)
+    finally:
+        e.close()
 
 
 def test_burst_by_two_indexers_converges():
@@ -234,7 +277,8 @@ def teardown():
     zk.close()
 
 
-run_tests([setup, test_roles_and_watches, test_one_create_costs_a_consumer_a_head_read,
+run_tests([setup, test_roles_and_watches, test_session_start_writes_nothing_that_exists,
+           test_one_create_costs_a_consumer_a_head_read,
            test_burst_by_two_indexers_converges,
            test_consumer_behind_the_ring_compares_only_written_buckets,
            test_indexer_killed_loses_nothing, test_indexer_stopped_frees_its_slot,

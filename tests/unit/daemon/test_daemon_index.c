@@ -17,7 +17,8 @@
  * a refused head read (ACL) is read again at the next check, not only at
  * the next session; a refused bucket read is retried with a backoff;
  * no index: mirror while the directory is small, wait when it is not;
- * a stuck indexer is noticed and its slot freed.
+ * a stuck indexer is noticed and its slot freed; a new session creates
+ * none of the layout that exists (asks exists first).
  */
 #include <inttypes.h>
 
@@ -538,6 +539,46 @@ static void consumer_expiry_bounded_reads(void **state)
 	h_stop();
 }
 
+/* The layout (root, hosts, boot, the index directory) is created on an
+ * empty tree; on a tree that has it, a new session asks exists and
+ * creates nothing: a create that fails because the node is there is
+ * still a quorum write, and every daemon of a fleet starts a session at
+ * a cold boot or a mass expiry. */
+static void session_start_creates_only_what_is_missing(void **state)
+{
+	static const char *const layout[] = { "/zkhosts", HOSTS, "/zkhosts/boot",
+					      "/zkhosts/index", IDX, NULL };
+
+	(void)state;
+	fakezk_init();
+	h_start_cfg(NULL, true);
+	h_publish();
+	for (const char *const *p = layout; *p; p++)
+		assert_non_null(fakezk_get(*p, NULL));
+	assert_string_equal(h_status().index_role, "indexer");
+	fakezk_expire();
+	h_settle();
+	fakezk_clear_log();
+	h_advance(ZKD_BACKOFF_MAX_MS);
+	h_publish();
+	assert_string_equal(h_status().state, "connected");
+	assert_string_equal(h_status().index_role, "indexer");
+	for (const char *const *p = layout; *p; p++)
+		assert_int_equal(fakezk_count(FZ_CREATE | FZ_MULTI, *p), 0);
+	assert_int_equal(fakezk_count(FZ_EXISTS, IDX), 1);
+	assert_int_equal(fakezk_count(FZ_EXISTS, "/zkhosts/boot"), 1);
+	/* what the session owns is made again: its slot */
+	assert_int_equal(fakezk_count(FZ_CREATE, IDX "/indexer-0"), 1);
+	/* boot deleted meanwhile: the next session makes it again */
+	assert_int_equal(fakezk_delete("/zkhosts/boot"), ZOK);
+	fakezk_expire();
+	h_settle();
+	h_advance(ZKD_BACKOFF_MAX_MS);
+	h_publish();
+	assert_non_null(fakezk_get("/zkhosts/boot", NULL));
+	h_stop();
+}
+
 /* The indexer keeps the recent-writes map: the buckets a write changes
  * are marked in it, nothing else. */
 static void indexer_marks_written_buckets(void **state)
@@ -880,6 +921,7 @@ int main(void)
 		cmocka_unit_test(consumer_one_change_one_head_read),
 		cmocka_unit_test(consumer_behind_the_ring_reads_only_changed),
 		cmocka_unit_test(consumer_expiry_bounded_reads),
+		cmocka_unit_test(session_start_creates_only_what_is_missing),
 		cmocka_unit_test(consumer_behind_the_ring_uses_the_map),
 		cmocka_unit_test(consumer_expiry_uses_the_map),
 		cmocka_unit_test(consumer_refuses_unknown_format),

@@ -56,7 +56,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import zkharness  # noqa: E402
 from zkharness import ZooKeeper, four_letter  # noqa: E402
-from zkhdaemon import Env, lookup_env, read_status, wait_for  # noqa: E402
+from zkhdaemon import Env, lookup_env, wait_for  # noqa: E402
 
 BUILD = os.environ.get("ZKH_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 SESSION_MS = 20000
@@ -216,8 +216,21 @@ def counters(zk, fleet, extra_pids=()):
             "indexer_rx": sock_bytes(ix, ports) if ix else 0,
             "zk_cpu": zk_cpu(zk),
             "zk_requests": zk_requests(zk),
+            "zk_zxid": zk_zxid(zk),
             "zk_wchar": sum(io_of(p, "wchar") for p in zk_pids(zk)),
             "t": time.monotonic()}
+
+
+def zk_zxid(zk):
+    """The ensemble's last zxid (the highest a server reports): how many
+    transactions the quorum has applied, failed creates included."""
+    best = 0
+    for i in range(3):
+        MNTR_SENT[0] += 1   # srvr counts as a packet as mntr does
+        for line in (four_letter(zk.ports[i][0], "srvr") or "").splitlines():
+            if line.startswith("Zxid:"):
+                best = max(best, int(line.split()[1], 16))
+    return best
 
 
 def zk_requests(zk):
@@ -352,6 +365,7 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
                          "bytes_per_change_per_daemon": d["daemon_rx"] / changes / max(1, m),
                          "zk_cpu_ms_per_change": d["zk_cpu"] * 1000 / changes,
                          "zk_requests_per_change": d["zk_requests"] / changes,
+                         "zk_txns_per_change": d["zk_zxid"] / changes,
                          "zk_wbytes_per_change": d["zk_wchar"] / changes,
                          "idle_zk_cpu_ms_per_s": idle["zk_cpu"] * 1000}
             r1 = reads()
@@ -359,12 +373,13 @@ def cost_run(zk, kz, root, design, m, n, changes, rate):
                 k: (r1[k] - r0[k]) / changes / max(1, m) for k in r0}
             log("    %-6s reads per change per daemon: %s" % (kind, json.dumps(
                 {k: round(v, 2) for k, v in res[kind]["reads_per_change_per_daemon"].items()})))
-            log("    %-6s %10.0f B/change (%7.0f B/daemon; indexer %s, other %s)  ZK CPU %6.2f ms/change (idle %.1f ms/s)  %6.1f requests/change  ZK wrote %9.0f B/change" % (
+            log("    %-6s %10.0f B/change (%7.0f B/daemon; indexer %s, other %s)  ZK CPU %6.2f ms/change (idle %.1f ms/s)  %6.1f requests/change  %4.1f txns/change  ZK wrote %9.0f B/change" % (
                 kind, res[kind]["bytes_per_change"], res[kind]["bytes_per_change_per_daemon"],
                 "%.0f" % res[kind]["indexer_bytes_per_change_each"] if nix else "-",
                 "%.0f" % res[kind]["other_bytes_per_change_each"] if m > nix else "-",
                 res[kind]["zk_cpu_ms_per_change"], idle["zk_cpu"] * 1000,
-                res[kind]["zk_requests_per_change"], res[kind]["zk_wbytes_per_change"]))
+                res[kind]["zk_requests_per_change"], res[kind]["zk_txns_per_change"],
+                res[kind]["zk_wbytes_per_change"]))
         res["watches"] = sum(int(zk.mntr(i).get("zk_watch_count", 0)) for i in range(3))
     finally:
         fleet.close()
@@ -588,6 +603,7 @@ def propagate_and_faults(zk, kz, n, m, prop_daemons, sessions, probes, rng):
             os.kill(p, signal.SIGSTOP)
         time.sleep(SESSION_MS / 1000 + 5)
         kz.create(root + "/hosts/while-expired", b"10.7.7.7")
+        z0 = zk_zxid(zk)
         t0 = time.monotonic()
         for p in pids:
             os.kill(p, signal.SIGCONT)
@@ -595,10 +611,12 @@ def propagate_and_faults(zk, kz, n, m, prop_daemons, sessions, probes, rng):
             wait_for(lambda: e.resolve("while-expired") == {"10.7.7.7"} and
                      e.status().get("state") == "connected", "converged after expiry", timeout=300)
         converged = time.monotonic() - t0
+        txns = zk_zxid(zk) - z0
         time.sleep(6)   # the status files' heartbeat carries the counters
         st1 = [e.status() for e in fleet.envs]
         res["mass_expiry"] = {
             "converge_s": converged,
+            "transactions_per_daemon": txns / max(1, m),
             "consumer_exists_per_daemon": sum(
                 int(b.get("index_exists_reads", 0)) - int(a.get("index_exists_reads", 0))
                 for a, b in zip(st0[2:], st1[2:])) / max(1, m - 2),

@@ -40,6 +40,13 @@ enum ix_mode { IX_AUTO, IX_YES, IX_NO };
 /* `indexer = auto` waits a random 0..this many ms before taking a free
  * slot, so a fleet that sees a slot free does not all try at once. */
 #define ZKD_IX_STAND_JITTER_MS 3000
+/* An indexer whose slot is not the lowest held (a standby) leaves each
+ * change to the one whose slot is (the primary) this long, then reads the
+ * head and writes only what is still missing: two indexers racing to
+ * write every change cost the ensemble a failed multi - a transaction -
+ * per change. It is also how long a stopped or dead primary can hold a
+ * change back while its session lives. */
+#define ZKD_IX_STANDBY_MS 1000
 /* Consumers compare the head with <root>/hosts this often (+-20 %). */
 #define ZKD_IX_CHECK_MS 60000
 /* A head write that would only move the reflected pzxid (a delete's data
@@ -146,8 +153,10 @@ struct zkd_indexer {
 	uint64_t reflected;	/* pzxid the view reflects */
 	uint64_t pzxid_due;	/* ms: write a head for the pzxid alone then */
 	bool reload_wanted;	/* a request was lost with the connection */
-	uint64_t dirty_any;	/* dirty buckets */
 	bool all_dirty;		/* compare every bucket (after a load) */
+	/* a standby's wait before it writes (ZKD_IX_STANDBY_MS) */
+	enum { SB_IDLE, SB_WAIT, SB_CHECK, SB_FRESH } sb;
+	uint64_t sb_due;	/* ms: SB_WAIT ends */
 	/* counters (status, metrics) */
 	uint64_t writes, conflicts, noops;
 	bool changed;

@@ -25,6 +25,13 @@
  * after the reconnect. Each write also lists its buckets in the head's
  * recent-writes map, and a head write that would only move the reflected
  * pzxid waits ZKD_IX_PZXID_DELAY_MS for a real write to carry it.
+ * Of the indexers, the one holding the lowest slot (the primary) writes at
+ * once; any other (a standby) mirrors as well but leaves each change to
+ * it for ZKD_IX_STANDBY_MS, then asks the head's version and writes only
+ * what the index still lacks, after reading again the buckets it would
+ * write that changed since it read them. Both writing at once would make
+ * one of them fail its compare-and-set on every change, and a failed
+ * multi is still a transaction of the whole ensemble.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -50,6 +57,7 @@ struct ix_bucket {
 	bool known;		/* read or written by us */
 	bool checked;		/* compared with the view since read */
 	bool dirty;
+	int32_t seen_head;	/* head version it was read (or written) at */
 	struct ix_set zk;	/* content at `version` */
 };
 
@@ -338,6 +346,7 @@ void indexer_on_new_session(struct zkd_indexer *x, const struct ix_env *env)
 	x->creating = false;
 	x->stand_at = 0;
 	x->head_version = -1;
+	x->sb = SB_IDLE;
 	if (x->role == IXR_OFF)
 		return;
 	ensure_dirs(x, env);
@@ -347,6 +356,7 @@ void indexer_on_new_session(struct zkd_indexer *x, const struct ix_env *env)
 static void start_load(struct zkd_indexer *x, const struct ix_env *env)
 {
 	x->reload_wanted = false;
+	x->sb = SB_IDLE;
 	drop_buckets(x);
 	x->head_loading = true;
 	zkio_read(env->io, x->p.head, false, TAG_IX_HEAD);
@@ -378,6 +388,7 @@ void indexer_on_session_end(struct zkd_indexer *x)
 	x->creating = false;
 	x->stand_at = 0;
 	x->pzxid_due = 0;
+	x->sb = SB_IDLE;
 	x->verifying = 0;
 	x->view_ready = false;
 	x->changed = true;
@@ -394,6 +405,7 @@ static void on_slot_stat(struct zkd_indexer *x, const struct ix_env *env,
 			zkd_log(ZKH_LOG_WARN, "index: election slot %ld is gone; standing again", k);
 			x->role = IXR_STANDING;
 			x->slot = -1;
+			x->sb = SB_IDLE;
 			drop_write(x);
 			drop_buckets(x);
 			x->changed = true;
@@ -543,6 +555,7 @@ static void on_bucket(struct zkd_indexer *x, const struct zkd_event *e)
 	b->known = true;
 	b->checked = false;
 	b->dirty = true;
+	b->seen_head = x->head_version;	/* read after that head */
 out:
 	if (!x->loading && !x->head_loading) {
 		bool all = true;
@@ -842,6 +855,99 @@ static bool can_write(const struct zkd_indexer *x, const struct ix_env *env)
 	       !x->head_loading && !x->loading;
 }
 
+/* ---- primary and standby ------------------------------------------------ */
+
+/* The indexer holding the lowest slot (as this daemon last saw the slots)
+ * writes at once; another one stands by. Two that see the slots
+ * differently for a moment both act on their view: compare-and-set keeps
+ * that correct, it only costs a failed write. */
+static bool is_primary(const struct zkd_indexer *x)
+{
+	for (int k = 0; k < x->slot; k++)
+		if (!x->slot_free[k])
+			return false;
+	return true;
+}
+
+/* Something a standby may have to write: a bucket its view changed, a
+ * load to compare, no index at all. (A head write for the pzxid alone is
+ * the primary's; a standby's next real write carries it.) */
+static bool standby_has_work(const struct zkd_indexer *x)
+{
+	if (x->all_dirty || x->head_version < 0)
+		return true;
+	for (unsigned i = 0; i < x->nb && i < x->h.nbuckets; i++)
+		if (x->b[i].dirty)
+			return true;
+	return false;
+}
+
+/* May flush write now? The primary may, unless a standby's check it
+ * started is still under way; a standby waits ZKD_IX_STANDBY_MS from the
+ * first change it holds, then asks the head's version (on_headcheck). */
+static bool standby_gate(struct zkd_indexer *x, const struct ix_env *env)
+{
+	bool primary = is_primary(x);
+
+	if (!primary)
+		x->pzxid_due = 0;
+	switch (x->sb) {
+	case SB_IDLE:
+		if (primary)
+			return true;
+		if (!standby_has_work(x))
+			return false;
+		x->sb = SB_WAIT;
+		x->sb_due = env->now + ZKD_IX_STANDBY_MS;
+		return false;
+	case SB_WAIT:
+		if (!primary && env->now < x->sb_due)
+			return false;
+		x->sb = SB_CHECK;
+		zkio_stat(env->io, x->p.head, false, TAG_IX_HEADCHECK);
+		return false;
+	case SB_CHECK:
+		return false;
+	case SB_FRESH:
+		return true;
+	}
+	return false;
+}
+
+/* The head's version after a standby's wait. If the buckets it would
+ * write were all read at that version, they are current: flush goes on.
+ * Else those buckets and the head are read again first (their answers
+ * come before flush can write: can_write waits for the load). */
+static void on_headcheck(struct zkd_indexer *x, const struct ix_env *env,
+			 const struct zkd_event *e)
+{
+	int32_t v;
+	bool reread = false;
+
+	if (x->sb != SB_CHECK || x->role != IXR_INDEXER)
+		return;
+	if (e->rc == ZOK) {
+		v = e->stat.version;
+	} else if (e->rc == ZNONODE) {
+		v = -1;
+	} else {
+		x->sb = SB_WAIT;	/* lost or refused: look again later */
+		x->sb_due = env->now + ZKD_IX_STANDBY_MS;
+		return;
+	}
+	x->sb = SB_FRESH;
+	for (unsigned i = 0; i < x->nb; i++)
+		if ((x->b[i].dirty || x->all_dirty) && x->b[i].seen_head != v) {
+			x->b[i].known = false;
+			reread = true;
+		}
+	if (!reread && v == x->head_version)
+		return;
+	x->loaded = false;
+	x->head_loading = true;
+	zkio_read(env->io, x->p.head, false, TAG_IX_HEAD);
+}
+
 static void flush(struct zkd_indexer *x, const struct ix_env *env)
 {
 	struct text groups = { 0 };
@@ -853,7 +959,7 @@ static void flush(struct zkd_indexer *x, const struct ix_env *env)
 		start_load(x, env);
 		return;
 	}
-	if (!can_write(x, env))
+	if (!can_write(x, env) || !standby_gate(x, env))
 		return;
 	if (x->all_dirty) {
 		for (unsigned i = 0; i < nb; i++)
@@ -871,6 +977,7 @@ static void flush(struct zkd_indexer *x, const struct ix_env *env)
 	}
 	if (sent)
 		goto out;	/* write when the answers are in */
+	x->sb = SB_IDLE;	/* decided: what follows writes or finds nothing */
 	if (x->vcount > (size_t)nb * ZKX_BUCKET_TARGET && nb < ZKX_MAX_BUCKETS &&
 	    x->b[nb].known) {
 		write_split(x, env);
@@ -905,7 +1012,10 @@ static void flush(struct zkd_indexer *x, const struct ix_env *env)
 	if (!x->w_n && x->w_head.pzxid == x->h.pzxid && x->head_version >= 0)
 		goto fail;	/* nothing at all: no write */
 	if (!x->w_n && x->head_version >= 0) {
-		/* the pzxid alone: later, unless a real write carries it */
+		/* the pzxid alone: later, unless a real write carries it;
+		 * a standby leaves it to the primary */
+		if (!is_primary(x))
+			goto fail;
 		if (!x->pzxid_due)
 			x->pzxid_due = env->now + ZKD_IX_PZXID_DELAY_MS;
 		if (env->now < x->pzxid_due)
@@ -936,16 +1046,24 @@ static void on_write(struct zkd_indexer *x, const struct ix_env *env,
 			read_bucket(x, env, x->w_head.nbuckets);	/* next spare */
 			x->loaded = false;
 		}
+		int32_t hv = x->head_version < 0 ? 0 : x->head_version + 1;
+
+		/* compare-and-set: nobody wrote between our view of the head
+		 * and this write, so what was current is still current */
+		for (unsigned i = 0; i < x->nb; i++)
+			if (x->b[i].seen_head == x->head_version)
+				x->b[i].seen_head = hv;
 		for (unsigned k = 0; k < x->w_n; k++) {
 			struct ix_bucket *b = &x->b[x->w_buckets[k]];
 
+			b->seen_head = hv;
 			b->version = b->version < 0 ? 0 : b->version + 1;
 			ixset_take(&b->zk, &x->w_sets[k]);
 			b->known = b->checked = true;
 			if (x->w_split)
 				b->dirty = true;	/* the view may differ */
 		}
-		x->head_version = x->head_version < 0 ? 0 : x->head_version + 1;
+		x->head_version = hv;
 		x->h = x->w_head;
 		memcpy(x->ring, x->w_ring, x->w_ring_len);
 		x->ring_len = x->w_ring_len;
@@ -1003,6 +1121,9 @@ bool indexer_on_event(struct zkd_indexer *x, const struct ix_env *env,
 		return true;
 	}
 	switch (e->tag) {
+	case TAG_IX_HEADCHECK:
+		on_headcheck(x, env, e);
+		return true;
 	case TAG_IX_ENSURE_STAT:
 		ensure_on_stat(env->io, e, TAG_IX_ENSURE);
 		return true;
@@ -1087,7 +1208,11 @@ uint64_t indexer_deadline(const struct zkd_indexer *x)
 {
 	uint64_t stand = x->role == IXR_STANDING && !x->creating ? x->stand_at : 0;
 
-	if (x->role == IXR_INDEXER && x->pzxid_due && (!stand || x->pzxid_due < stand))
-		return x->pzxid_due;
-	return stand;
+	uint64_t dl = stand;
+
+	if (x->role == IXR_INDEXER && x->pzxid_due && (!dl || x->pzxid_due < dl))
+		dl = x->pzxid_due;
+	if (x->role == IXR_INDEXER && x->sb == SB_WAIT && (!dl || x->sb_due < dl))
+		dl = x->sb_due;
+	return dl;
 }

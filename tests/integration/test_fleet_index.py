@@ -11,7 +11,8 @@ compares only the buckets the head's recent-writes map names; an
 indexer killed with SIGKILL loses nothing (the other keeps writing),
 one stopped with SIGTERM frees its slot at once; a daemon that starts
 its session on a tree that holds the layout writes no transaction but
-its session's; with auth_file set the
+its session's; a create costs the quorum two transactions (the standby
+indexer writes nothing); with auth_file set the
 index is writable only by zkhosts' identity and readable by all."""
 import os
 import signal
@@ -141,8 +142,9 @@ def test_session_start_writes_nothing_that_exists():
     # a fleet starts every session at once at a cold boot or mass expiry.
     before = quiet_zxid()
     e = Env(zk, root=ROOT, session_timeout=4000, indexer="auto").__enter__()
+    d = None
     try:
-        e.daemon()
+        d = e.daemon()
         e.wait_status(lambda s: s.get("state") == "connected" and
                       s.get("index_role") == "consumer", "a standing consumer in step")
         e.wait_resolves("pre2", {"10.30.0.3"})
@@ -151,7 +153,27 @@ def test_session_start_writes_nothing_that_exists():
         assert after - before == 1, "the daemon's session start wrote %d transaction(s)" % (
             after - before)
     finally:
+        if d:   # closes its session: no expiry later in another test's count
+            d.stop(signal.SIGTERM)
         e.close()
+
+
+def test_one_create_costs_the_quorum_two_transactions():
+    # the create and one index write: the standby indexer (B, slot 1)
+    # leaves the change to the primary and writes nothing, where two
+    # indexers racing used to cost a failed multi (a transaction) a change
+    before = quiet_zxid()
+    c0 = {n: int(status(n).get("index_conflicts", 0)) for n in "AB"}
+    w0 = {n: int(status(n).get("index_writes", 0)) for n in "AB"}
+    kz.create(ROOT + "/hosts/two", b"10.30.2.2")
+    envs["C"].wait_resolves("two", {"10.30.2.2"})
+    time.sleep(2)   # past the standby's wait (1 s): it looks, finds it written
+    after = quiet_zxid()
+    assert after - before == 2, "one create cost %d transactions" % (after - before)
+    wait_for(lambda: int(status("A")["index_writes"]) > w0["A"], "A's status to count its write")
+    for n in "AB":
+        assert int(status(n).get("index_conflicts", 0)) == c0[n], (n, c0, status(n))
+    assert int(status("B")["index_writes"]) == w0["B"], (w0, status("B"))
 
 
 def test_burst_by_two_indexers_converges():
@@ -279,6 +301,7 @@ def teardown():
 
 run_tests([setup, test_roles_and_watches, test_session_start_writes_nothing_that_exists,
            test_one_create_costs_a_consumer_a_head_read,
+           test_one_create_costs_the_quorum_two_transactions,
            test_burst_by_two_indexers_converges,
            test_consumer_behind_the_ring_compares_only_written_buckets,
            test_indexer_killed_loses_nothing, test_indexer_stopped_frees_its_slot,

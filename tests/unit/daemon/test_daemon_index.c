@@ -4,7 +4,9 @@
  * bucket and election slot it writes; creates, deletes and changes
  * reaching the bucket and the ring; case siblings as one entry; a data
  * change that leaves the addresses alone costs no write; a write beaten
- * by another indexer (compare-and-set) is re-read and not repeated; a
+ * by another indexer (compare-and-set) is re-read and not repeated; an
+ * indexer not holding the lowest slot leaves changes to the one that
+ * does for ZKD_IX_STANDBY_MS and writes only what is still missing; a
  * lagging view cannot resurrect a record another indexer deleted (it is
  * read again first); the index splits buckets as it grows. As a consumer
  * (indexer = no, the index written by the test with the codec): one
@@ -279,6 +281,73 @@ static void beaten_by_another_indexer(void **state)
 	writes = fakezk_count(FZ_MULTI, HEAD);
 	h_advance(1000);
 	assert_int_equal(fakezk_count(FZ_MULTI, HEAD), writes);
+	h_stop();
+}
+
+/* An indexer that does not hold the lowest slot stands by: it leaves a
+ * change to the primary for ZKD_IX_STANDBY_MS, then looks at the head
+ * and writes only what is still missing - no racing write that fails its
+ * compare-and-set (a transaction) on every change. A primary that stops
+ * writing costs a change that long; once its slot goes the standby writes
+ * at once. */
+static void standby_leaves_changes_to_the_primary(void **state)
+{
+	struct ix_set s;
+	struct zkio_stat st;
+	char line[ZKX_LINE_MAX + 1];
+	int64_t other;
+	int writes;
+
+	(void)state;
+	fakezk_init();
+	fakezk_mkdirs(HOSTS);
+	fakezk_mkdirs(IDX);
+	assert_int_equal(fakezk_create(HOSTS "/a", "10.0.0.1", 0), ZOK);
+	other = fakezk_session_open();
+	assert_int_equal(fakezk_create(IDX "/indexer-0", "primary", other), ZOK);
+	h_start_cfg(NULL, true);
+	h_publish();
+	assert_null(fakezk_get(HEAD, NULL));
+	h_advance(ZKD_IX_STANDBY_MS);	/* no primary wrote it: the standby does */
+	assert_non_null(fakezk_get(IDX "/indexer-1", &st));
+	assert_int_equal(st.ephemeral_owner, fakezk_client_session());
+	assert_non_null(strstr(entry_of("a"), " 10.0.0.1"));
+
+	/* the primary writes c within the wait: the standby writes nothing */
+	writes = fakezk_count(FZ_MULTI, HEAD);
+	assert_int_equal(fakezk_create(HOSTS "/c", "10.0.0.3", 0), ZOK);
+	h_settle();
+	h_advance(ZKD_IX_STANDBY_MS / 2);
+	assert_int_equal(fakezk_count(FZ_MULTI, HEAD), writes);
+	fakezk_get(HOSTS "/c", &st);
+	bucket_set(0, 1, &s);
+	entry_line("c", "10.0.0.3", (uint64_t)st.czxid, line);
+	assert_int_equal(ixset_put(&s, "c", line), 0);
+	other_indexer_writes(&s);
+	ixset_clear(&s);
+	writes = fakezk_count(FZ_MULTI, HEAD);
+	h_advance(ZKD_IX_STANDBY_MS);
+	h_advance(ZKD_IX_STANDBY_MS);
+	assert_int_equal(fakezk_count(FZ_MULTI, HEAD), writes);
+	assert_int_equal(H.x.conflicts, 0);
+	assert_string_equal(entry_of("c"), line);
+
+	/* the primary stopped: d waits the standby's wait, no longer */
+	assert_int_equal(fakezk_create(HOSTS "/d", "10.0.0.4", 0), ZOK);
+	h_settle();
+	h_advance(ZKD_IX_STANDBY_MS / 2);
+	assert_string_equal(entry_of("d"), "");
+	h_advance(ZKD_IX_STANDBY_MS);
+	assert_non_null(strstr(entry_of("d"), " 10.0.0.4"));
+	assert_int_equal(fakezk_count(FZ_MULTI, HEAD), writes + 1);
+	assert_int_equal(H.x.conflicts, 0);
+
+	/* the primary's session ends: this one writes at once */
+	fakezk_session_close(other);
+	h_settle();
+	assert_int_equal(fakezk_create(HOSTS "/e", "10.0.0.5", 0), ZOK);
+	h_settle();
+	assert_non_null(strstr(entry_of("e"), " 10.0.0.5"));
 	h_stop();
 }
 
@@ -915,6 +984,7 @@ int main(void)
 		cmocka_unit_test(same_addresses_cost_no_write),
 		cmocka_unit_test(case_siblings_are_one_entry),
 		cmocka_unit_test(beaten_by_another_indexer),
+		cmocka_unit_test(standby_leaves_changes_to_the_primary),
 		cmocka_unit_test(lagging_view_cannot_resurrect),
 		cmocka_unit_test(grows_by_splitting),
 		cmocka_unit_test(indexer_marks_written_buckets),

@@ -157,6 +157,7 @@ struct zkd_indexer {
 	/* a standby's wait before it writes (ZKD_IX_STANDBY_MS) */
 	enum { SB_IDLE, SB_WAIT, SB_CHECK, SB_FRESH } sb;
 	uint64_t sb_due;	/* ms: SB_WAIT ends */
+	int primary_logged;	/* -1 unknown, 0 standby, 1 primary (logged) */
 	/* counters (status, metrics) */
 	uint64_t writes, conflicts, noops;
 	bool changed;

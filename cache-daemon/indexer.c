@@ -424,6 +424,7 @@ static void on_slot_create(struct zkd_indexer *x, const struct ix_env *env,
 	if (e->rc == ZOK && x->role == IXR_STANDING) {
 		x->role = IXR_INDEXER;
 		x->slot = (int)k;
+		x->primary_logged = -1;
 		x->slot_free[k] = false;
 		x->became = true;
 		x->changed = true;
@@ -889,6 +890,12 @@ static bool standby_gate(struct zkd_indexer *x, const struct ix_env *env)
 {
 	bool primary = is_primary(x);
 
+	if (x->primary_logged != (int)primary) {
+		zkd_log(ZKH_LOG_INFO, primary ? "index: slot %d is the lowest held: writing changes at once"
+			: "index: slot %d stands by: writing only what the lowest slot leaves unwritten "
+			  "for %d ms", x->slot, ZKD_IX_STANDBY_MS);
+		x->primary_logged = primary;
+	}
 	if (!primary)
 		x->pzxid_due = 0;
 	switch (x->sb) {

@@ -253,13 +253,28 @@ static void entry_line(const char *name, const char *addr, uint64_t cz,
 	assert_true(zkx_entry_format(&e, out, ZKX_LINE_MAX + 1) > 0);
 }
 
+/* Another indexer adds the record <root>/hosts/name holds to bucket 0
+ * (a one-bucket index); its entry line into line. */
+static void other_indexer_adds(const char *name, const char *addr, char *line)
+{
+	struct ix_set s;
+	struct zkio_stat st;
+	char p[128];
+
+	snprintf(p, sizeof p, HOSTS "/%s", name);
+	assert_non_null(fakezk_get(p, &st));
+	bucket_set(0, 1, &s);
+	entry_line(name, addr, (uint64_t)st.czxid, line);
+	assert_int_equal(ixset_put(&s, name, line), 0);
+	other_indexer_writes(&s);
+	ixset_clear(&s);
+}
+
 /* Another indexer writes the same change first: our write fails its
  * compare-and-set, we read the bucket again, find nothing left to do. */
 static void beaten_by_another_indexer(void **state)
 {
 	static const char *const nodes[] = { "a", "10.0.0.1", NULL };
-	struct ix_set s;
-	struct zkio_stat st;
 	char line[ZKX_LINE_MAX + 1];
 	int writes;
 
@@ -267,12 +282,7 @@ static void beaten_by_another_indexer(void **state)
 	start_with(NULL, nodes);
 	assert_int_equal(fakezk_create(HOSTS "/c", "10.0.0.3", 0), ZOK);
 	/* the other indexer is faster: it writes c before our read answers */
-	fakezk_get(HOSTS "/c", &st);
-	bucket_set(0, 1, &s);
-	entry_line("c", "10.0.0.3", (uint64_t)st.czxid, line);
-	assert_int_equal(ixset_put(&s, "c", line), 0);
-	other_indexer_writes(&s);
-	ixset_clear(&s);
+	other_indexer_adds("c", "10.0.0.3", line);
 	writes = fakezk_count(FZ_MULTI, HEAD);
 	h_publish();
 	assert_true(H.x.conflicts >= 1 || fakezk_count(FZ_MULTI, HEAD) == writes);
@@ -292,7 +302,6 @@ static void beaten_by_another_indexer(void **state)
  * at once. */
 static void standby_leaves_changes_to_the_primary(void **state)
 {
-	struct ix_set s;
 	struct zkio_stat st;
 	char line[ZKX_LINE_MAX + 1];
 	int64_t other;
@@ -319,12 +328,7 @@ static void standby_leaves_changes_to_the_primary(void **state)
 	h_settle();
 	h_advance(ZKD_IX_STANDBY_MS / 2);
 	assert_int_equal(fakezk_count(FZ_MULTI, HEAD), writes);
-	fakezk_get(HOSTS "/c", &st);
-	bucket_set(0, 1, &s);
-	entry_line("c", "10.0.0.3", (uint64_t)st.czxid, line);
-	assert_int_equal(ixset_put(&s, "c", line), 0);
-	other_indexer_writes(&s);
-	ixset_clear(&s);
+	other_indexer_adds("c", "10.0.0.3", line);
 	writes = fakezk_count(FZ_MULTI, HEAD);
 	h_advance(ZKD_IX_STANDBY_MS);
 	h_advance(ZKD_IX_STANDBY_MS);
@@ -584,6 +588,18 @@ static void consumer_behind_the_ring_reads_only_changed(void **state)
 	h_stop();
 }
 
+/* The daemon's session expires; it gets a new one (after its backoff)
+ * and settles. clear_log: count only the new session's requests. */
+static void expire_and_reconnect(bool clear_log)
+{
+	fakezk_expire();
+	h_settle();
+	if (clear_log)
+		fakezk_clear_log();
+	h_advance(ZKD_BACKOFF_MAX_MS);
+	h_publish();
+}
+
 static void consumer_expiry_bounded_reads(void **state)
 {
 	(void)state;
@@ -592,11 +608,7 @@ static void consumer_expiry_bounded_reads(void **state)
 	write_index(RECS, 2, 3, NULL);
 	h_start_cfg("indexer = no\n", true);
 	h_publish();
-	fakezk_expire();
-	h_settle();
-	fakezk_clear_log();
-	h_advance(ZKD_BACKOFF_MAX_MS);
-	h_publish();
+	expire_and_reconnect(true);
 	assert_string_equal(h_status().state, "connected");
 	/* one head read, one exists per bucket, no bucket read (unchanged) */
 	assert_int_equal(fakezk_count(FZ_GET, HEAD), 1);
@@ -625,11 +637,7 @@ static void session_start_creates_only_what_is_missing(void **state)
 	for (const char *const *p = layout; *p; p++)
 		assert_non_null(fakezk_get(*p, NULL));
 	assert_string_equal(h_status().index_role, "indexer");
-	fakezk_expire();
-	h_settle();
-	fakezk_clear_log();
-	h_advance(ZKD_BACKOFF_MAX_MS);
-	h_publish();
+	expire_and_reconnect(true);
 	assert_string_equal(h_status().state, "connected");
 	assert_string_equal(h_status().index_role, "indexer");
 	for (const char *const *p = layout; *p; p++)
@@ -640,10 +648,7 @@ static void session_start_creates_only_what_is_missing(void **state)
 	assert_int_equal(fakezk_count(FZ_CREATE, IDX "/indexer-0"), 1);
 	/* boot deleted meanwhile: the next session makes it again */
 	assert_int_equal(fakezk_delete("/zkhosts/boot"), ZOK);
-	fakezk_expire();
-	h_settle();
-	h_advance(ZKD_BACKOFF_MAX_MS);
-	h_publish();
+	expire_and_reconnect(false);
 	assert_non_null(fakezk_get("/zkhosts/boot", NULL));
 	h_stop();
 }
@@ -763,11 +768,7 @@ static void consumer_expiry_uses_the_map(void **state)
 
 	(void)state;
 	consumer_of_eight_buckets_with_a_map();
-	fakezk_expire();
-	h_settle();
-	fakezk_clear_log();
-	h_advance(ZKD_BACKOFF_MAX_MS);
-	h_publish();
+	expire_and_reconnect(true);
 	assert_string_equal(h_status().state, "connected");
 	assert_int_equal(fakezk_count(FZ_GET, HEAD), 1);
 	assert_int_equal(fakezk_count(FZ_EXISTS, NULL) - fakezk_count(FZ_EXISTS, HOSTS), 0);

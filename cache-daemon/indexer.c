@@ -57,6 +57,7 @@ struct ix_bucket {
 	bool known;		/* read or written by us */
 	bool checked;		/* compared with the view since read */
 	bool dirty;
+	bool due;		/* a standby's: dirty since its wait began */
 	int32_t seen_head;	/* head version it was read (or written) at */
 	struct ix_set zk;	/* content at `version` */
 };
@@ -904,6 +905,8 @@ static bool standby_gate(struct zkd_indexer *x, const struct ix_env *env)
 			return true;
 		if (!standby_has_work(x))
 			return false;
+		for (unsigned i = 0; i < x->nb && i < x->h.nbuckets; i++)
+			x->b[i].due = x->b[i].dirty || x->all_dirty;
 		x->sb = SB_WAIT;
 		x->sb_due = env->now + ZKD_IX_STANDBY_MS;
 		return false;
@@ -921,10 +924,13 @@ static bool standby_gate(struct zkd_indexer *x, const struct ix_env *env)
 	return false;
 }
 
-/* The head's version after a standby's wait. If the buckets it would
- * write were all read at that version, they are current: flush goes on.
- * Else those buckets and the head are read again first (their answers
- * come before flush can write: can_write waits for the load). */
+/* The head's version after a standby's wait. Of the buckets that were
+ * dirty when the wait began, those whose content differs from the view
+ * (it would write them) and that were read at an older head version are
+ * read again, with the head, before anything is written (can_write waits
+ * for the load); if there are none and the head did not move, flush goes
+ * on at once. Buckets that became dirty during the wait are left to the
+ * primary for another wait (flush skips them). */
 static void on_headcheck(struct zkd_indexer *x, const struct ix_env *env,
 			 const struct zkd_event *e)
 {
@@ -943,11 +949,26 @@ static void on_headcheck(struct zkd_indexer *x, const struct ix_env *env,
 		return;
 	}
 	x->sb = SB_FRESH;
-	for (unsigned i = 0; i < x->nb; i++)
-		if ((x->b[i].dirty || x->all_dirty) && x->b[i].seen_head != v) {
-			x->b[i].known = false;
-			reread = true;
+	for (unsigned i = 0; i < x->nb && i < x->h.nbuckets; i++) {
+		struct ix_bucket *b = &x->b[i];
+		struct ix_set want = { 0 };
+		bool same;
+
+		if (!b->due || b->seen_head == v)
+			continue;
+		if (desired(x, i, &want)) {
+			ixset_clear(&want);
+			x->sb = SB_WAIT;	/* out of memory: later */
+			x->sb_due = env->now + ZKD_IX_STANDBY_MS;
+			return;
 		}
+		same = b->version >= 0 && ixset_equal(&want, &b->zk);
+		ixset_clear(&want);
+		if (same)
+			continue;	/* it would write nothing there */
+		b->known = false;
+		reread = true;
+	}
 	if (!reread && v == x->head_version)
 		return;
 	x->loaded = false;
@@ -957,6 +978,7 @@ static void on_headcheck(struct zkd_indexer *x, const struct ix_env *env,
 
 static void flush(struct zkd_indexer *x, const struct ix_env *env)
 {
+	bool primary;
 	struct text groups = { 0 };
 	struct ix_set want = { 0 };
 	unsigned nb = x->h.nbuckets, sent = 0;
@@ -968,6 +990,7 @@ static void flush(struct zkd_indexer *x, const struct ix_env *env)
 	}
 	if (!can_write(x, env) || !standby_gate(x, env))
 		return;
+	primary = is_primary(x);
 	if (x->all_dirty) {
 		for (unsigned i = 0; i < nb; i++)
 			x->b[i].dirty = true;
@@ -1002,12 +1025,17 @@ static void flush(struct zkd_indexer *x, const struct ix_env *env)
 			continue;
 		if (desired(x, i, &want))
 			goto fail;
-		x->b[i].dirty = false;
 		if (x->b[i].version >= 0 && ixset_equal(&want, &x->b[i].zk)) {
+			x->b[i].dirty = x->b[i].due = false;
 			x->noops++;
 			ixset_clear(&want);
 			continue;	/* nothing to write */
 		}
+		if (!primary && !x->b[i].due) {
+			ixset_clear(&want);	/* changed during the wait: */
+			continue;		/* the primary's, for now */
+		}
+		x->b[i].dirty = x->b[i].due = false;
 		if (group_text(&groups, x->w_head.seq, i, x->b[i].version + 1,
 			       &x->b[i].zk, &want))
 			goto fail;

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ensure.h"
 #include "ifaddrs.h"
 #include "log.h"
 #include "register.h"
@@ -228,6 +229,25 @@ static void on_exists(struct zkd_register *r, const struct reg_env *env,
 
 /* The answer to our create, or to the replace of our old node (which ends
  * the same way unless that node changed meanwhile). */
+/* The create answered ZNONODE: <root>/hosts is missing (a new tree; the
+ * daemon makes the layout only once it finds it missing, ensure.h).
+ * Make it with its ancestors, then create again at once: one session's
+ * requests are served in order. Once a session. */
+static void create_with_parents(struct zkd_register *r, const struct reg_env *env)
+{
+	char parent[sizeof r->path];
+	char *slash;
+
+	snprintf(parent, sizeof parent, "%s", r->path);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		ensure_create_chain(env->io, parent, TAG_ENSURE);
+	}
+	r->made_parents = true;
+	zkio_create(env->io, r->path, r->data, ZKIO_EPHEMERAL, TAG_REG_CREATE);
+}
+
 static void on_created(struct zkd_register *r, const struct reg_env *env,
 		       const struct zkd_event *e)
 {
@@ -240,6 +260,8 @@ static void on_created(struct zkd_register *r, const struct reg_env *env,
 		r->state = REG_HELD;
 		/* watch it, so a delete by someone else is seen */
 		r->recheck = true;
+	} else if (e->rc == ZNONODE && e->tag == TAG_REG_CREATE && !r->made_parents) {
+		create_with_parents(r, env);
 	} else if (e->rc == ZNODEEXISTS ||
 		   (e->tag == TAG_REG_REPLACE &&
 		    (e->rc == ZBADVERSION || e->rc == ZNONODE))) {
@@ -285,6 +307,7 @@ void register_on_new_session(struct zkd_register *r, const struct reg_env *env,
 		return;
 	save_session(r, sid);
 	r->state = REG_IDLE;	/* requests of the old handle are gone */
+	r->made_parents = false;
 	r->recheck = false;
 	check(r, env);
 }

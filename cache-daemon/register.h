@@ -48,6 +48,7 @@ struct zkd_register {
 	const struct zkh_addr *cfg_addrs;	/* the config's, may be none */
 	size_t cfg_naddrs;
 	bool recheck;		/* re-run the check after the current step */
+	bool made_parents;	/* hosts was missing: made once, this session */
 	uint64_t retry_at;	/* ms, REG_BLOCKED / errors */
 	unsigned failures;	/* refused requests in a row */
 	uint64_t saved_id;	/* session saved by a previous run */

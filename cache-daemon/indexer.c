@@ -1049,7 +1049,7 @@ static void flush(struct zkd_indexer *x, const struct ix_env *env)
 	if (!x->w_n && x->head_version >= 0) {
 		/* the pzxid alone: later, unless a real write carries it;
 		 * a standby leaves it to the primary */
-		if (!is_primary(x))
+		if (!primary)
 			goto fail;
 		if (!x->pzxid_due)
 			x->pzxid_due = env->now + ZKD_IX_PZXID_DELAY_MS;
@@ -1241,9 +1241,7 @@ void indexer_tick(struct zkd_indexer *x, const struct ix_env *env)
 
 uint64_t indexer_deadline(const struct zkd_indexer *x)
 {
-	uint64_t stand = x->role == IXR_STANDING && !x->creating ? x->stand_at : 0;
-
-	uint64_t dl = stand;
+	uint64_t dl = x->role == IXR_STANDING && !x->creating ? x->stand_at : 0;
 
 	if (x->role == IXR_INDEXER && x->pzxid_due && (!dl || x->pzxid_due < dl))
 		dl = x->pzxid_due;

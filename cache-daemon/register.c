@@ -227,8 +227,6 @@ static void on_exists(struct zkd_register *r, const struct reg_env *env,
 	set_blocked(r, env);
 }
 
-/* The answer to our create, or to the replace of our old node (which ends
- * the same way unless that node changed meanwhile). */
 /* The create answered ZNONODE: <root>/hosts is missing (a new tree; the
  * daemon makes the layout only once it finds it missing, ensure.h).
  * Make it with its ancestors, then create again at once: one session's
@@ -248,6 +246,8 @@ static void create_with_parents(struct zkd_register *r, const struct reg_env *en
 	zkio_create(env->io, r->path, r->data, ZKIO_EPHEMERAL, TAG_REG_CREATE);
 }
 
+/* The answer to our create, or to the replace of our old node (which ends
+ * the same way unless that node changed meanwhile). */
 static void on_created(struct zkd_register *r, const struct reg_env *env,
 		       const struct zkd_event *e)
 {

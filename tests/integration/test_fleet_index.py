@@ -114,22 +114,12 @@ def test_one_create_costs_a_consumer_a_head_read():
     assert int(s1["index_head_reads"]) - int(s0["index_head_reads"]) <= 3, (s0, s1)
 
 
-def zxid_now():
-    """The ensemble's last zxid (the highest any server reports)."""
-    best = 0
-    for i in range(3):
-        for line in (four_letter(zk.ports[i][0], "srvr") or "").splitlines():
-            if line.startswith("Zxid:"):
-                best = max(best, int(line.split()[1], 16))
-    return best
-
-
 def quiet_zxid():
     """The last zxid, once a second has passed without a write."""
-    z = zxid_now()
+    z = zk.last_zxid()
     for _ in range(30):
         time.sleep(1)
-        n = zxid_now()
+        n = zk.last_zxid()
         if n == z:
             return z
         z = n
@@ -149,7 +139,7 @@ def test_session_start_writes_nothing_that_exists():
                       s.get("index_role") == "consumer", "a standing consumer in step")
         e.wait_resolves("pre2", {"10.30.0.3"})
         # one transaction: createSession itself (sessions are global)
-        after = zxid_now()
+        after = zk.last_zxid()
         assert after - before == 1, "the daemon's session start wrote %d transaction(s)" % (
             after - before)
     finally:

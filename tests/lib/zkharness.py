@@ -325,6 +325,18 @@ class ZooKeeper:
             time.sleep(0.1)
         raise HarnessError("no leader after %ss" % timeout)
 
+    def last_zxid(self):
+        """The ensemble's last zxid: the highest any running server's srvr
+        reports. It moves once per transaction, a failed create included.
+        (Each srvr counts as a packet in the servers' zk_packets_received.)"""
+        best = 0
+        for i in range(self.n):
+            r = four_letter(self.ports[i][0], "srvr", address=self.client_address) or ""
+            for line in r.splitlines():
+                if line.startswith("Zxid:"):
+                    best = max(best, int(line.split()[1], 16))
+        return best
+
     def follower_indexes(self):
         return [i for i in range(self.n) if self.mode(i) == "follower"]
 
